@@ -1,0 +1,204 @@
+"""The ``grade`` command: parse, call the library, print, exit. Nothing else.
+
+Exit codes follow pytest's: 0 full marks, 1 graded below full marks, 2 interrupted, 3 internal
+error, 4 usage error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from grader import __version__
+from grader.errors import GraderError, PluginError, UsageError
+from grader.model import ExitCode
+
+LANG_OPTION = click.option(
+    "--lang", type=click.Choice(["en", "ja"]), default=None,
+    help="Language of the report (default: from LANG/LC_ALL; Japanese when it starts with 'ja').",
+)
+
+
+class GradeGroup(click.Group):
+    """Maps every way a command can end to pytest's exit codes, and never shows a traceback
+    unless GRADE_DEBUG is set."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name or "grade", complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            exc.show()
+            code = ExitCode.USAGE_ERROR
+        except UsageError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = ExitCode.USAGE_ERROR
+        except click.ClickException as exc:
+            exc.show()
+            code = ExitCode.USAGE_ERROR
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            code = ExitCode.INTERRUPTED
+        except PluginError as exc:
+            click.echo(f"Error: a plugin is broken: {exc}", err=True)
+            code = ExitCode.INTERNAL_ERROR
+        except GraderError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = ExitCode.INTERNAL_ERROR
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("GRADE_DEBUG"):
+                raise
+            click.echo(
+                f"Internal error in grade {__version__}: {type(exc).__name__}: {exc}. "
+                "This is a bug in the grader, not in the submission; run again with GRADE_DEBUG=1 "
+                "for the traceback and please report it.",
+                err=True,
+            )
+            code = ExitCode.INTERNAL_ERROR
+        if standalone_mode:
+            sys.exit(int(code or 0))
+        return int(code or 0)
+
+
+@click.group(cls=GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grade")
+def cli():
+    """Grade a learner's code for the chapter "ニューラルネットワークの学習" (learning in neural
+    networks): loss functions, mini-batches, numerical differentiation, gradients, gradient
+    descent and simpleNet."""
+
+
+# --- grade submit -------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "format_name", default="text", show_default=True,
+              help="Output format: text, json, gradescope, junit, csv (or one a plugin adds).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file instead of standard output.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report here.")
+@click.option("--entry", help="The entry file of a folder submission, relative to the folder.")
+@click.option("-k", "keyword", help="Grade only the checks of this exercise or function (e.g. -k numerical_diff).")
+@click.option("-v", "--verbose", is_flag=True, help="Show inputs, expected and got for every failed check.")
+@click.option("--seed", type=int, help="Seed for the random inputs (default: a fresh one, shown in the report).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per check.")
+@click.option("--load-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds for each top-level statement or cell while the file loads.")
+@click.option("--memory", type=click.IntRange(min=64), default=1024, show_default=True,
+              help="Memory the learner's code may use, in MB.")
+@click.option("--min-score", type=float, help="Exit 0 when the score is at least this (for CI gates).")
+@LANG_OPTION
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: when writing to a terminal and NO_COLOR is unset).")
+def submit(path, format_name, output, junit, entry, keyword, verbose, seed, timeout, load_timeout, memory,
+           min_score, lang, color):
+    """Grade one submission: a .py file, an .ipynb notebook, or a project folder."""
+    from grader.sandbox.control import Host
+
+    host = Host().start()  # its interpreter starts while the grader finishes importing
+    try:
+        from grader import api
+
+        session = api.open_grader(
+            host=host, seed=seed, keyword=keyword, timeout=timeout, load_timeout=load_timeout, memory=memory,
+        )
+        with session:
+            renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
+            report = session.grader.grade(path, entry=entry)
+            _write(renderer.render(report), output)
+            if junit:
+                _write(session.renderer("junit", lang=lang).render(report), junit)
+            return api.exit_code(report, min_score)
+    finally:
+        host.close(wait=False)
+
+
+# --- grade list / plugins / init -------------------------------------------------------------------
+
+@cli.command("list")
+@click.option("--format", "format_name", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-k", "keyword", help="Only the checks of this exercise or function.")
+@LANG_OPTION
+def list_checks(format_name, keyword, lang):
+    """Show the catalogue: every exercise, check and its points."""
+    from grader import api
+
+    catalogue = api.catalogue(keyword)
+    lang = lang or api.language()
+    if format_name == "json":
+        click.echo(json.dumps(api.catalogue_data(catalogue, lang), ensure_ascii=False, indent=2))
+        return ExitCode.OK
+    for exercise in catalogue.exercises:
+        click.echo(f"{exercise.id}  ({exercise.title.get(lang, '')}, {exercise.points:g} points)")
+        for check in exercise.checks:
+            points = f"{check.points:g}" if check.points else "0, extra"
+            notes = []
+            if check.supplied:
+                notes.append("grader supplies " + ", ".join(check.supplied))
+            if check.uses:
+                notes.append("end to end: " + ", ".join(check.names))
+            note = f"  [{'; '.join(notes)}]" if notes else ""
+            click.echo(f"  {check.id}  ({points}){note}")
+            click.echo(f"      {check.title.get(lang, '')}")
+    click.echo(f"{len(catalogue.checks)} checks, {catalogue.max_score:g} points, {len(catalogue.mistakes)} known mistakes")
+    return ExitCode.OK
+
+
+@cli.command()
+@click.option("--format", "format_name", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def plugins(format_name):
+    """Show which plugins are loaded and where they come from."""
+    from grader import api
+
+    rows = api.plugin_rows()
+    if format_name == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return ExitCode.OK
+    for row in rows:
+        origin = row["distribution"] or row["file"] or ""
+        click.echo(f"{row['name']}  [{row['source']}]  {origin}")
+        click.echo(f"    hooks: {', '.join(row['hooks'])}")
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@LANG_OPTION
+def init(path, force, lang):
+    """Write a starter .py or .ipynb with every graded function, ready to fill in."""
+    from grader import api
+
+    count = api.write_starter(path, force=force)
+    click.echo(api.messages().text("cli.starter_written", lang or api.language(), path=path, count=count))
+    return ExitCode.OK
+
+
+def _color(flag: Optional[bool], output: Optional[Path]) -> bool:
+    if flag is not None:
+        return flag
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _write(text: str, path: Optional[Path]) -> None:
+    if path is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def main() -> None:
+    """The console script: run, flush, and exit at once (tearing down numpy and the rest of the
+    interpreter would only add to the time a learner waits)."""
+    code = cli.main(standalone_mode=False)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or ExitCode.INTERNAL_ERROR
+    os._exit(int(code or 0))

@@ -1,0 +1,106 @@
+"""What the reference (and each known mistake) returns for each check, computed in the grader.
+
+Computed once per seed and shared by every submission graded with it, so a class of two hundred
+pays for the reference once. Probes run here under one lock: they seed numpy's global generator
+and may supply functions into a module's globals, both of which are process-wide.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import threading
+from types import ModuleType
+from typing import Any, Mapping
+
+import numpy as np
+
+from grader import probing, wire
+from grader.compare import describe
+from grader.model import Catalogue, Check, Mistake
+
+
+def check_seed(run_seed: int, check: Check) -> int:
+    """A check's seed. Derived by a hash, so a learner's process that sees one check's seed
+    learns nothing of the next one's inputs."""
+    digest = hashlib.sha256(f"{run_seed}:{check.id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: ModuleType) -> dict:
+    """Run ``check``'s probe here on ``names``; the outcome has the learner process's form."""
+    rng = np.random.default_rng(seed)
+    provider = lambda name: getattr(reference, name)  # noqa: E731
+    shown: dict = {}
+    try:
+        with probing.trusted_from(provider) as supplied, probing.recording_inputs() as shown, np.errstate(all="ignore"):
+            result = check.probe(probing.Subject(names), rng)
+        undeclared = set(supplied) - set(check.supplied)
+        if undeclared:
+            raise RuntimeError(f"check {check.id} supplies {sorted(undeclared)} without declaring it in `supplied`")
+        return {
+            "kind": "value",
+            "value": wire.decode_value(wire.encode_value(result)),
+            "inputs": {name: describe(value) for name, value in shown.items()},
+        }
+    except probing.MissingName as exc:
+        return {"kind": "missing", "name": exc.name}
+    except NotImplementedError:
+        return {"kind": "not_implemented"}
+    except (probing.NotPlain, wire.WireError) as exc:
+        return {"kind": "not_plain", "message": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a mistake's implementation is meant to fail
+        return {"kind": "exception", "type": type(exc).__name__, "message": str(exc)[:500], "frames": []}
+
+
+class Expectations:
+    """Reference and mistake outcomes for one catalogue and one run seed, computed lazily."""
+
+    def __init__(self, catalogue: Catalogue, run_seed: int):
+        self.catalogue = catalogue
+        self.run_seed = run_seed
+        self._lock = threading.RLock()
+        self._cache: dict[tuple, dict] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._exercise_of = {check.id: exercise for exercise in catalogue.exercises for check in exercise.checks}
+
+    def seed(self, check: Check) -> int:
+        return check_seed(self.run_seed, check)
+
+    def reference_module(self, check: Check) -> ModuleType:
+        return self._module(self._exercise_of[check.id].reference)
+
+    def _module(self, name: str) -> ModuleType:
+        module = self._modules.get(name)
+        if module is None:
+            module = self._modules[name] = importlib.import_module(name)
+        return module
+
+    def expected(self, check: Check) -> dict:
+        """The reference's outcome for ``check``."""
+        key = ("reference", check.id)
+        with self._lock:
+            if key not in self._cache:
+                reference = self.reference_module(check)
+                self._cache[key] = run_probe(check, vars(reference), self.seed(check), reference)
+            return self._cache[key]
+
+    def of_mistake(self, mistake: Mistake, index: int, check: Check) -> dict:
+        """The outcome of ``mistake``'s ``index``-th implementation standing in for the learner."""
+        key = ("mistake", mistake.id, index, check.id)
+        with self._lock:
+            if key not in self._cache:
+                reference = self.reference_module(check)
+                names = {**vars(reference), mistake.function: mistake.implementations[index]}
+                self._cache[key] = run_probe(check, names, self.seed(check), reference)
+            return self._cache[key]
+
+    def prefetch(self, checks) -> None:
+        """Compute the reference's outcomes in the background, in the order they will be
+        needed, while the grader waits for the learner's process."""
+        missing = [check for check in checks if ("reference", check.id) not in self._cache]
+        if missing:
+            threading.Thread(target=lambda: [self.expected(c) for c in missing], daemon=True).start()
+
+    def rng(self, check: Check) -> np.random.Generator:
+        """A generator seeded as ``check``'s probe was, for its ``verify`` to redraw inputs."""
+        return np.random.default_rng(self.seed(check))

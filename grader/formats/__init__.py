@@ -1,0 +1,68 @@
+"""Output formats turn a ``Report`` into text; each is a plugin registering a ``Format``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pluggy
+
+from grader.errors import PluginError
+from grader.messages import Messages
+from grader.model import CheckResult, Report, Status
+from grader.plugins import call_each
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a format needs besides the report: the language and how to write it."""
+
+    messages: Messages
+    lang: str = "en"
+    verbose: bool = False
+    color: bool = False
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    render: Callable[[Report, RenderContext], str]
+    description: str = ""
+
+
+def collect_formats(manager: pluggy.PluginManager) -> dict[str, Format]:
+    formats: dict[str, Format] = {}
+
+    def registrar(plugin: str):
+        def register(fmt: Format) -> None:
+            if fmt.name in formats:
+                raise PluginError(f"plugin {plugin!r} registered format {fmt.name!r}, which already exists")
+            formats[fmt.name] = fmt
+        return {"register": register}
+
+    call_each(manager, "grader_formats", registrar)
+    return formats
+
+
+def status_label(result: CheckResult, context: RenderContext) -> str:
+    """The status in words; "not attempted" is a missing function that raises
+    NotImplementedError, which the report's schema calls "missing"."""
+    if result.status is Status.MISSING and result.message is not None and result.message.id == "outcome.not_attempted":
+        return context.messages.text("status.not_attempted", context.lang)
+    return context.messages.text(f"status.{result.status.value}", context.lang)
+
+
+def number(value: float) -> str:
+    """Points without a needless ``.0``."""
+    return f"{value:g}"
+
+
+def exercise_totals(report: Report) -> list[dict]:
+    """Per exercise, in catalogue order: checks passed, checks, score, max score."""
+    totals: dict[str, dict] = {}
+    for result in report.results:
+        row = totals.setdefault(result.check.exercise, {"exercise": result.check.exercise, "passed": 0, "checks": 0, "score": 0.0, "max_score": 0.0})
+        row["checks"] += 1
+        row["passed"] += result.passed
+        row["score"] += result.score
+        row["max_score"] += result.check.points
+    return list(totals.values())

@@ -1,0 +1,132 @@
+"""From what a probe returned in the learner's process to a verdict on one check.
+
+Every outcome here came from an untrusted process: its values are decoded again (plain data
+only) and every field is read defensively.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Mapping, Optional
+
+from grader import wire
+from grader.compare import compare, describe
+from grader.model import Check, CheckResult, Message, Status
+
+#: The marker the sandbox's guard puts at the start of a refusal: ``[grade:write] ...``.
+REFUSAL = re.compile(r"^\[grade:([a-z_]+)\]\s*(.*)$", re.S)
+
+
+def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any], *,
+          names: tuple[str, ...] = (), rng=None, timeout: float = 0.0) -> CheckResult:
+    """The verdict on ``check``: the learner's ``outcome`` against the reference's ``expected``."""
+    if expected.get("kind") != "value":
+        raise RuntimeError(f"the reference fails its own check {check.id}: {expected}")
+    status, message, got = _verdict(check, outcome, expected, names, rng, timeout)
+    details = {}
+    if status is not Status.PASSED:  # rendering values is slow: only for what is shown
+        details.update(expected.get("inputs") or {})
+        if check.verify is None:
+            details["expected"] = describe(expected["value"])
+        if got is not _NOTHING:
+            details["got"] = describe(got)
+    score = check.points if status is Status.PASSED else 0.0
+    return CheckResult(check=check, status=status, score=score, message=message, details=details)
+
+
+_NOTHING = object()
+
+
+def _verdict(check, outcome, expected, names, rng, timeout):
+    kind = outcome.get("kind")
+    if kind == "value":
+        try:
+            got = wire.decode_value(outcome.get("value"))
+        except (wire.WireError, RecursionError):
+            return Status.ERROR, Message("outcome.malformed"), _NOTHING
+        if check.verify is not None:
+            problem = check.verify(got, rng)
+            if problem is None:
+                return Status.PASSED, None, got
+            return Status.FAILED, Message("outcome.property", text=problem), got
+        mismatch = compare(expected["value"], got, check.rtol, check.atol)
+        if mismatch is None:
+            return Status.PASSED, None, got
+        return Status.FAILED, Message(mismatch.message_id, {**mismatch.params, "where": mismatch.path}), got
+    if kind == "missing":
+        return Status.MISSING, missing_message(_text(outcome.get("name")), names), _NOTHING
+    if kind == "not_implemented":
+        return Status.MISSING, Message("outcome.not_attempted", {"name": check.function}), _NOTHING
+    if kind == "exception":
+        return Status.ERROR, exception_message(outcome), _NOTHING
+    if kind == "timeout":
+        return Status.TIMEOUT, Message("outcome.timeout", {"seconds": f"{timeout:g}"}), _NOTHING
+    if kind == "not_plain":
+        return Status.ERROR, Message("outcome.not_plain", {"detail": _text(outcome.get("message"))}), _NOTHING
+    if kind == "too_large":
+        return Status.ERROR, Message("outcome.too_large", {"detail": _text(outcome.get("message"))}), _NOTHING
+    if kind == "crash":
+        return Status.ERROR, crash_message(outcome), _NOTHING
+    if kind == "exhausted":
+        return Status.ERROR, Message("outcome.exhausted"), _NOTHING
+    return Status.ERROR, Message("outcome.malformed"), _NOTHING
+
+
+def missing_message(name: str, names: tuple[str, ...]) -> Message:
+    """"``name`` is not defined", with the closest name the learner did define, if any."""
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return Message("outcome.missing_did_you_mean", {"name": name, "candidate": by_lower[close[0]]})
+    return Message("outcome.missing", {"name": name})
+
+
+def exception_message(outcome: Mapping[str, Any]) -> Message:
+    """An exception raised in the learner's code, at the learner's innermost line."""
+    text = _text(outcome.get("message"))
+    refused = REFUSAL.match(text)
+    if refused:
+        return Message(f"refused.{refused.group(1)}", {"detail": refused.group(2)})
+    frames = frames_of(outcome)
+    line = frames[-1] if frames else None
+    params = {"type": _text(outcome.get("type")) or "Exception", "message": text}
+    if line:
+        params.update(file=line["file"], line=line["line"], code=line["text"])
+        return Message("outcome.exception_at", params)
+    return Message("outcome.exception", params)
+
+
+def crash_message(outcome: Mapping[str, Any]) -> Message:
+    signal_number = outcome.get("signal")
+    if type(signal_number) is int:
+        import signal as signals
+
+        try:
+            name = signals.Signals(signal_number).name
+        except ValueError:
+            name = str(signal_number)
+        return Message("outcome.crash_signal", {"signal": name})
+    exit_code = outcome.get("exit")
+    if type(exit_code) is int:
+        return Message("outcome.crash_exit", {"code": exit_code})
+    if outcome.get("detail"):
+        return Message("outcome.malformed")
+    return Message("outcome.crash")
+
+
+def frames_of(outcome: Mapping[str, Any]) -> list[dict]:
+    frames = outcome.get("frames")
+    if type(frames) is not list:
+        return []
+    clean = []
+    for frame in frames[:10]:
+        if type(frame) is dict and type(frame.get("line")) is int:
+            clean.append({"file": _text(frame.get("file")), "line": frame["line"],
+                          "name": _text(frame.get("name")), "text": _text(frame.get("text"))})
+    return clean
+
+
+def _text(value: Any, limit: int = 500) -> str:
+    if type(value) is not str:
+        return ""
+    return value if len(value) <= limit else value[: limit - 3] + "..."

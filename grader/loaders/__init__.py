@@ -1,0 +1,134 @@
+"""Loaders turn a submission file into code units (top-level statements, or notebook cells).
+
+They run in the grader's process on untrusted bytes, so they only read and parse: nothing of the
+learner's is executed here, and every failure becomes a ``Problem`` in the submission, never an
+exception.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from typing import Optional
+
+from grader.model import CodeUnit, Location, Message, Problem
+
+#: Largest submission file read, in bytes.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: Lines an IPython kernel would treat as magics or shell commands, not Python.
+MAGIC_LINE = re.compile(r"^\s*(%|!)")
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, where: Location) -> tuple[Optional[str], Optional[Problem]]:
+    """The text of a submission, or the Problem that stops it being read."""
+    if len(data) > MAX_FILE_BYTES:
+        return None, Problem(where, Message("load.too_large", {"size": len(data), "limit": MAX_FILE_BYTES}))
+    if not data.strip():
+        return None, Problem(where, Message("load.empty"))
+    if b"\x00" in data:
+        return None, Problem(where, Message("load.binary"))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, Problem(Location(line=line), Message("load.not_utf8", {"line": line}))
+    return text, None
+
+
+def syntax_problem(exc: SyntaxError, location: Location) -> Problem:
+    return Problem(
+        location,
+        Message("load.syntax_error", {"error": exc.msg or "invalid syntax", "text": (exc.text or "").strip()[:200]}),
+    )
+
+
+def strip_magics(source: str) -> tuple[str, list[str]]:
+    """Blank out IPython magic and ``!shell`` lines (keeping line numbers); return the lines."""
+    lines = source.split("\n")
+    skipped = []
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "", [lines[0].strip()]
+    for number, line in enumerate(lines):
+        if MAGIC_LINE.match(line):
+            skipped.append(line.strip())
+            lines[number] = ""
+    return "\n".join(lines), skipped
+
+
+def split_statements(source: str, filename: str, first_line: int = 1,
+                     cell: Optional[int] = None, execution_count: Optional[int] = None
+                     ) -> tuple[list[CodeUnit], list[Problem]]:
+    """Top-level statements of ``source`` as units, statements sharing a line kept together.
+
+    A syntax error costs only the statement it is in: the rest of the file is split into blocks
+    at lines that start a new top-level statement, and each block is parsed on its own.
+    """
+    units: list[CodeUnit] = []
+    problems: list[Problem] = []
+    lines = source.split("\n")
+
+    def where(line: int) -> Location:
+        return Location(line=line, cell=cell, execution_count=execution_count)
+
+    def add_parsed(start: int, end: int, tree: ast.Module) -> None:
+        # start/end: 0-based line range of this chunk within ``lines``
+        spans = []
+        for node in tree.body:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            last = node.end_lineno or node.lineno
+            if spans and first <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], last)
+            else:
+                spans.append([first, last])
+        for first, last in spans:
+            text = "\n".join(lines[start + first - 1: start + last]) + "\n"
+            line = first_line + start + first - 1
+            units.append(CodeUnit(text, line, filename, where(line)))
+
+    def parse_range(start: int, end: int) -> None:
+        chunk = "\n".join(lines[start:end])
+        try:
+            tree = ast.parse(chunk)
+        except SyntaxError as exc:
+            recover(start, end, exc)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            problems.append(Problem(where(first_line + start), Message("load.unparsable", {"error": str(exc)[:200]})))
+        else:
+            add_parsed(start, end, tree)
+
+    def recover(start: int, end: int, exc: SyntaxError) -> None:
+        blocks = _blocks(lines, start, end)
+        bad_line = min(max(start + (exc.lineno or 1) - 1, start), end - 1)
+        for index, (block_start, block_end) in enumerate(blocks):
+            if block_start <= bad_line < block_end:
+                if block_start > start:
+                    parse_range(start, block_start)
+                problems.append(syntax_problem(exc, where(first_line + bad_line)))
+                if block_end < end:
+                    parse_range(block_end, end)
+                return
+        problems.append(syntax_problem(exc, where(first_line + bad_line)))
+
+    parse_range(0, len(lines))
+    units.sort(key=lambda unit: unit.first_line)
+    problems.sort(key=lambda problem: problem.where.line or 0)
+    return units, problems
+
+
+_CONTINUATION = re.compile(r"^(else|elif|except|finally|case)\b|^[)\]}]")
+
+
+def _blocks(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:
+    """Line ranges that each begin where a new top-level statement could begin."""
+    starts = [start]
+    for number in range(start + 1, end):
+        line = lines[number]
+        if line and not line[0].isspace() and not line.startswith("#") and not _CONTINUATION.match(line):
+            if lines[number - 1].startswith("@"):
+                continue
+            starts.append(number)
+    return [(s, e) for s, e in zip(starts, starts[1:] + [end])]

@@ -1,0 +1,67 @@
+"""Loader for ``.ipynb`` submissions: each code cell is a unit, run in order as Jupyter would; a
+cell that fails is reported by its number and execution count, and the cells after it still run.
+IPython magics and ``!shell`` lines are skipped with a note."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from grader import hookimpl
+from grader.loaders import decode, digest, split_statements, strip_magics
+from grader.model import CodeUnit, Location, Message, Problem, Submission
+
+
+def load(path: Path, name: str) -> Submission:
+    data = Path(path).read_bytes()
+    base = dict(name=name, path=str(path), digest=digest(data), module_name="__main__")
+    text, problem = decode(data, Location())
+    if problem:
+        return Submission(units=(), problems=(problem,), **base)
+    notebook, problem = _read_notebook(text)
+    if problem:
+        return Submission(units=(), problems=(problem,), **base)
+    filename = os.path.basename(path)
+    units, problems, notes = [], [], []
+    code_cells = [cell for cell in notebook.cells if cell.get("cell_type") == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        execution_count = cell.get("execution_count")
+        if type(execution_count) is not int:
+            execution_count = None
+        raw = cell.get("source", "")
+        source, skipped = strip_magics(raw if isinstance(raw, str) else "".join(raw))
+        notes.extend(Message("load.skipped_magic", {"line": line[:80], "cell": number}) for line in skipped)
+        if not source.strip():
+            continue
+        cell_filename = f"{filename} [cell {number}]"
+        cell_units, cell_problems = split_statements(source, cell_filename, 1, number, execution_count)
+        problems.extend(cell_problems)
+        if cell_problems or not cell_units:
+            continue
+        units.append(CodeUnit(source + "\n", 1, cell_filename, Location(line=1, cell=number, execution_count=execution_count)))
+    if not code_cells:
+        problems.append(Problem(Location(), Message("load.no_code_cells")))
+    return Submission(units=tuple(units), problems=tuple(problems), notes=tuple(notes), **base)
+
+
+def _read_notebook(text: str):
+    """The notebook as nbformat reads it (version 4), or the Problem that stops it."""
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        return None, Problem(Location(), Message("load.not_json", {"error": str(exc)[:200]}))
+    except RecursionError:
+        return None, Problem(Location(), Message("load.not_json", {"error": "nested too deeply"}))
+    import nbformat  # imported here: it is slow to import, and only notebooks need it
+
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a bad notebook
+        return None, Problem(Location(), Message("load.not_notebook", {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}))
+    return notebook, None
+
+
+@hookimpl
+def grader_loaders(register):
+    register(".ipynb", load)

@@ -1,0 +1,72 @@
+"""Loader for ``.py`` submissions: each top-level statement is a unit, as if typed into a
+notebook one cell at a time. A script exported from a notebook (``# In[3]:`` markers) is split
+into its cells instead, and grades as the notebook would."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from grader import hookimpl
+from grader.loaders import decode, digest, split_statements, strip_magics
+from grader.model import CodeUnit, Location, Message, Submission
+
+#: The cell markers ``jupyter nbconvert --to script`` writes.
+CELL_MARKER = re.compile(r"^# In\[\s*(\d*)\s*\]:\s*$")
+#: What nbconvert writes for a magic: ``get_ipython().run_line_magic('matplotlib', 'inline')``.
+IPYTHON_CALL = re.compile(r"^\s*get_ipython\(\)\.")
+
+
+def load(path: Path, name: str) -> Submission:
+    data = Path(path).read_bytes()
+    text, problem = decode(data, Location())
+    base = dict(name=name, path=str(path), digest=digest(data))
+    if problem:
+        return Submission(units=(), module_name="__main__", problems=(problem,), **base)
+    filename = os.path.basename(path)
+    lines = text.split("\n")
+    markers = [(number, match.group(1)) for number, line in enumerate(lines) if (match := CELL_MARKER.match(line))]
+    if markers:
+        return _load_cells(lines, markers, filename, base)
+    source, skipped = strip_magics(text)
+    units, problems = split_statements(source, filename)
+    return Submission(
+        units=tuple(units),
+        module_name=_module_name(filename),
+        problems=tuple(problems),
+        notes=tuple(Message("load.skipped_magic", {"line": line[:80]}) for line in skipped),
+        **base,
+    )
+
+
+def _load_cells(lines, markers, filename, base) -> Submission:
+    units, problems, notes = [], [], []
+    bounds = [number for number, _ in markers] + [len(lines)]
+    for cell, ((start, count), end) in enumerate(zip(markers, bounds[1:]), start=1):
+        body = lines[start + 1:end]
+        for offset, line in enumerate(body):
+            if IPYTHON_CALL.match(line):
+                notes.append(Message("load.skipped_magic", {"line": line.strip()[:80]}))
+                body[offset] = ""
+        source, skipped = strip_magics("\n".join(body))
+        notes.extend(Message("load.skipped_magic", {"line": line[:80]}) for line in skipped)
+        if not source.strip():
+            continue
+        execution_count = int(count) if count else None
+        # A cell runs as one unit, as in the notebook; a syntax error costs that cell only.
+        cell_units, cell_problems = split_statements(source, filename, start + 2, cell, execution_count)
+        problems.extend(cell_problems)
+        if cell_problems or not cell_units:
+            continue
+        units.append(CodeUnit(source + "\n", start + 2, filename, Location(line=start + 2, cell=cell, execution_count=execution_count)))
+    return Submission(units=tuple(units), module_name="__main__", problems=tuple(problems), notes=tuple(notes), **base)
+
+
+def _module_name(filename: str) -> str:
+    stem = os.path.splitext(filename)[0]
+    return stem if stem.isidentifier() else "submission"
+
+
+@hookimpl
+def grader_loaders(register):
+    register(".py", load)

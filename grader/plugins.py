@@ -1,0 +1,139 @@
+"""The plugin manager: the built-in plugins, then the ``grader`` entry-point group.
+
+Set ``GRADE_DISABLE_PLUGIN_AUTOLOAD=1`` to skip entry points (installed third-party packs), and
+``GRADE_PLUGINS=module,module`` to register extra plugin modules by name.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Iterable
+
+import pluggy
+
+from grader import hookspecs
+from grader.errors import PluginError
+
+ENTRY_POINT_GROUP = "grader"
+DISABLE_AUTOLOAD_ENV = "GRADE_DISABLE_PLUGIN_AUTOLOAD"
+EXTRA_PLUGINS_ENV = "GRADE_PLUGINS"
+
+DEFAULT_PLUGINS = (
+    "grader.messages",
+    "grader.loaders.script",
+    "grader.loaders.notebook",
+    "grader.formats.text",
+    "grader.formats.json",
+    "grader.formats.gradescope",
+    "grader.formats.junit",
+    "grader.formats.csv",
+    "exercises.losses",
+    "exercises.minibatch",
+    "exercises.derivatives",
+    "exercises.gradient",
+    "exercises.descent",
+    "exercises.simplenet",
+    "exercises.mistakes",
+)
+
+
+def get_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
+    """A plugin manager with every hook, the default plugins, installed packs, and ``extra``."""
+    manager = pluggy.PluginManager("grader")
+    manager.add_hookspecs(hookspecs)
+    for name in DEFAULT_PLUGINS:
+        manager.register(importlib.import_module(name), name)
+    if not os.environ.get(DISABLE_AUTOLOAD_ENV):
+        _load_entry_points(manager)
+    for name in filter(None, (n.strip() for n in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
+        if manager.get_plugin(name) is None:
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:
+                raise PluginError(f"{EXTRA_PLUGINS_ENV} names {name!r}, which cannot be imported: {exc}") from exc
+            manager.register(module, name)
+    for plugin in extra:
+        manager.register(plugin)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    return manager
+
+
+#: The distribution each plugin loaded from an entry point came from: plugin id -> "name version".
+_DISTRIBUTIONS: dict[int, str] = {}
+
+
+def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str, str]]:
+    """(name, "module:attr", "distribution version") of every installed entry point in
+    ``group``. Reads the ``entry_points.txt`` of each distribution on sys.path directly: it is
+    what importlib.metadata reads, without the cost of importing it on every ``grade`` run."""
+    import configparser
+
+    found, seen = [], set()
+    for folder in sys.path:
+        try:
+            entries = [e for e in os.scandir(folder or ".") if e.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            continue
+        for entry in sorted(entries, key=lambda e: e.name):
+            stem = entry.name.rsplit(".", 1)[0]
+            distribution, _, version = stem.partition("-")
+            if distribution.lower() in seen:
+                continue  # the first on sys.path wins, as for imports
+            seen.add(distribution.lower())
+            parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+            parser.optionxform = str
+            try:
+                parser.read(os.path.join(entry.path, "entry_points.txt"), encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError):
+                continue
+            if parser.has_section(group):
+                for name, value in parser.items(group):
+                    found.append((name, value.strip(), f"{distribution} {version.split('-')[0]}".strip()))
+    return found
+
+
+def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    for name, value, distribution in find_entry_points():
+        if manager.get_plugin(name) is not None or manager.is_blocked(name):
+            continue
+        module_name, _, attribute = value.partition(":")
+        try:
+            plugin = importlib.import_module(module_name.strip())
+            for part in filter(None, attribute.strip().split(".")):
+                plugin = getattr(plugin, part)
+        except Exception as exc:  # noqa: BLE001 - name the broken plugin, whatever broke
+            raise PluginError(f"the plugin {name!r} of {distribution} (entry point {value}) cannot be loaded: {exc}") from exc
+        manager.register(plugin, name)
+        _DISTRIBUTIONS[id(plugin)] = distribution
+
+
+def describe_plugins(manager: pluggy.PluginManager) -> list[dict]:
+    """Each loaded plugin: its name, where its code is, and the distribution it came from."""
+    rows = []
+    for name, plugin in manager.list_name_plugin():
+        if plugin is None:
+            continue
+        dist = _DISTRIBUTIONS.get(id(plugin))
+        hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or ())
+        rows.append({
+            "name": name,
+            "module": getattr(plugin, "__name__", type(plugin).__name__),
+            "file": getattr(plugin, "__file__", None),
+            "distribution": dist,
+            "source": "entry point" if dist else ("built-in" if name in DEFAULT_PLUGINS else "registered"),
+            "hooks": hooks,
+        })
+    return rows
+
+
+def call_each(manager: pluggy.PluginManager, hook_name: str, make_kwargs) -> None:
+    """Call a hook on each plugin in registration order, with the keyword arguments
+    ``make_kwargs(plugin_name)`` returns, so what a plugin registers can be traced to it."""
+    caller = getattr(manager.hook, hook_name)
+    for implementation in caller.get_hookimpls():
+        kwargs = make_kwargs(implementation.plugin_name)
+        implementation.function(**{name: kwargs[name] for name in implementation.argnames})

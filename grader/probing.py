@@ -1,0 +1,182 @@
+"""What a probe may use: the same helpers run in the grader (on the reference) and in the
+learner's process (on the learner's code).
+
+A probe is a module-level function ``probe(module, rng)``: it reads the names it grades from
+``module``, feeds them inputs drawn from ``rng`` and returns plain values. Nothing here holds an
+answer: a correct implementation a probe needs underneath (``trusted``) is served by the grader.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+
+_ABSENT = object()
+_trusted_provider: contextvars.ContextVar[Callable[[str], Callable]] = contextvars.ContextVar("trusted")
+_supplied_log: contextvars.ContextVar[list] = contextvars.ContextVar("supplied")
+_shown_inputs: contextvars.ContextVar[dict] = contextvars.ContextVar("inputs")
+
+
+class MissingName(Exception):
+    """The learner's module does not define a name the probe needs."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class NotPlain(TypeError):
+    """The learner's code returned something that is not a number or a numeric array."""
+
+
+class Subject:
+    """A module's names as a probe sees them: attribute access, MissingName when absent."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self, names: Mapping[str, Any]):
+        object.__setattr__(self, "_names", names)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._names[name]
+        except KeyError:
+            raise MissingName(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a probe must not change the module it probes")
+
+
+# --- functions the grader supplies -------------------------------------------------------------
+
+def trusted(name: str) -> Callable:
+    """A correct implementation of ``name``, for a check that charges a bug where it lives.
+
+    In the grader it is the reference's own function; in the learner's process it forwards each
+    call to the grader, which answers only while the check that declared ``name`` runs.
+    """
+    try:
+        provider = _trusted_provider.get()
+    except LookupError:
+        raise RuntimeError(f"no trusted implementation of {name!r} is available here") from None
+    return provider(name)
+
+
+@contextlib.contextmanager
+def trusted_from(provider: Callable[[str], Callable]) -> Iterator[list]:
+    """Run a probe with ``provider`` serving ``trusted``; yields the names the probe supplied."""
+    supplied: list = []
+    token_provider = _trusted_provider.set(provider)
+    token_log = _supplied_log.set(supplied)
+    try:
+        yield supplied
+    finally:
+        _trusted_provider.reset(token_provider)
+        _supplied_log.reset(token_log)
+
+
+@contextlib.contextmanager
+def supply(target: Any, **implementations: Callable) -> Iterator[None]:
+    """While the block runs, ``target`` (a function or class) sees ``implementations`` instead of
+    the names it would look up in its module: ``supply(net_class, softmax=trusted("softmax"))``.
+    """
+    namespaces = _globals_of(target)
+    saved = []
+    for namespace in namespaces:
+        for name, implementation in implementations.items():
+            saved.append((namespace, name, namespace.get(name, _ABSENT)))
+            namespace[name] = implementation
+    try:
+        log = _supplied_log.get()
+    except LookupError:
+        log = None
+    if log is not None:
+        log.extend(name for name in implementations if name not in log)
+    try:
+        yield
+    finally:
+        for namespace, name, old in reversed(saved):
+            if old is _ABSENT:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = old
+
+
+def _globals_of(target: Any) -> list[dict]:
+    functions = []
+    if isinstance(target, type):
+        for klass in target.__mro__:
+            if klass is object:
+                continue
+            for attribute in vars(klass).values():
+                functions.append(attribute)
+    else:
+        functions.append(target)
+    namespaces: list[dict] = []
+    for function in functions:
+        for candidate in (function, getattr(function, "__func__", None), getattr(function, "fget", None)):
+            namespace = getattr(candidate, "__globals__", None)
+            if type(namespace) is dict and all(namespace is not seen for seen in namespaces):
+                namespaces.append(namespace)
+    return namespaces
+
+
+# --- inputs and outputs -------------------------------------------------------------------------
+
+def show(**inputs: Any) -> None:
+    """Name the inputs a probe passes, so ``grade submit -v`` can show them with a failure."""
+    try:
+        shown = _shown_inputs.get()
+    except LookupError:
+        return
+    shown.update(inputs)
+
+
+@contextlib.contextmanager
+def recording_inputs() -> Iterator[dict]:
+    shown: dict = {}
+    token = _shown_inputs.set(shown)
+    try:
+        yield shown
+    finally:
+        _shown_inputs.reset(token)
+
+
+def seed_numpy(rng: np.random.Generator) -> None:
+    """Seed numpy's global generator from ``rng``, for learner code that uses ``np.random``."""
+    np.random.seed(int(rng.integers(2**32)))
+
+
+def first(value: Any) -> Any:
+    """The first element of a tuple (the book's ``gradient_descent`` returns ``(x, history)``)."""
+    return value[0] if type(value) is tuple and value else value
+
+
+def value(result: Any) -> Any:
+    """A learner's result as plain data: exact numbers and numeric arrays pass, a list or tuple of
+    numbers becomes an array, and anything else (a float subclass, an object array, an object
+    with ``__array__`` or ``__eq__`` tricks) raises NotPlain."""
+    kind = type(result)
+    if kind in (int, float, bool):
+        return result
+    if kind is np.ndarray:
+        if result.dtype.kind not in "biufc" or result.dtype.fields is not None:
+            raise NotPlain(f"an array of dtype {result.dtype}")
+        return result
+    if isinstance(result, np.generic) and kind.__module__ == "numpy":
+        if result.dtype.kind not in "biufc":
+            raise NotPlain(f"a numpy value of dtype {result.dtype}")
+        return result
+    if kind in (list, tuple):
+        items = [value(item) for item in result]
+        if all(type(item) in (int, float, bool) or type(item) is np.ndarray or isinstance(item, np.generic) for item in items):
+            try:
+                array = np.array(items)
+            except ValueError as exc:
+                raise NotPlain("a ragged list") from exc
+            if array.dtype.kind in "biufc":
+                return array
+        raise NotPlain("a list that is not a numeric array")
+    raise NotPlain(f"an object of type {kind.__qualname__}")

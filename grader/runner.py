@@ -1,0 +1,298 @@
+"""The grader's side of grading one submission: ``Grader.grade(path) -> Report``.
+
+Loads the submission (in the grader: parsing only), runs it and every check's probe in a learner
+process (``grader.sandbox``), compares each result with the reference's (``grader.judge``),
+names known mistakes (``grader.diagnosis``) and returns a plain ``Report``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import secrets
+import site
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pluggy
+
+from grader import wire
+from grader.catalogue import build_catalogue, probe_modules, probe_path
+from grader.diagnosis import diagnose, hint_for_problem
+from grader.errors import PluginError
+from grader.expected import Expectations
+from grader.judge import REFUSAL, crash_message, frames_of, judge
+from grader.model import (
+    Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
+)
+from grader.plugins import call_each, get_plugin_manager
+from grader.probing import value as plain_value
+from grader.sandbox.client import Settings
+from grader.sandbox.control import Host
+from grader.sandbox.session import Program, Session
+from grader.submission import read_submission
+
+#: Packages a learner's process may never import or read, whatever plugins are loaded.
+ALWAYS_HIDDEN = ("grader", "exercises", "reference")
+WORKER_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONIOENCODING": "utf-8",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: the run's seed, limits, which checks, and what learner code may not read."""
+
+    seed: Optional[int] = None  #: None draws a fresh seed for this run
+    settings: Settings = Settings()
+    keyword: Optional[str] = None  #: only the checks of this exercise or function (``-k``)
+    deny_paths: tuple[str, ...] = ()  #: more folders learner code may not read (batch outputs)
+    drop_privileges: bool = True  #: as root, run learner code as an unprivileged user if possible
+
+
+class Grader:
+    """Grades submissions against one catalogue with one seed; reuse it for a whole class."""
+
+    def __init__(self, manager: Optional[pluggy.PluginManager] = None, options: Options = Options(),
+                 host: Optional[Host] = None):
+        self.manager = manager or get_plugin_manager()
+        self.options = options
+        self.seed = options.seed if options.seed is not None else secrets.randbits(31)
+        self.full_catalogue = build_catalogue(self.manager)
+        self.catalogue: Catalogue = self.full_catalogue.select(options.keyword)
+        self.loaders = collect_loaders(self.manager)
+        self.expectations = Expectations(self.catalogue, self.seed)
+        self._own_host = host is None
+        self.host = host or Host()
+        self.host.set_preload(probe_modules(self.catalogue))
+        self.host.start()
+        self._hidden, self._deny = self._off_limits()
+        self._read_roots = python_roots()
+
+    # --- the public API --------------------------------------------------------------------
+
+    def read(self, path: os.PathLike | str, entry: Optional[str] = None, name: Optional[str] = None) -> Submission:
+        """Read a submission (raises UsageError for a path that cannot be a submission)."""
+        return read_submission(Path(path), self.loaders, entry, name)
+
+    def grade(self, path: os.PathLike | str, entry: Optional[str] = None, name: Optional[str] = None) -> Report:
+        return self.grade_submission(self.read(path, entry, name))
+
+    def grade_submission(self, submission: Submission) -> Report:
+        problems = list(submission.problems)
+        checks = self.catalogue.checks
+        if not submission.units:
+            results = [
+                CheckResult(check, Status.MISSING, 0.0, Message("outcome.not_loaded")) for check in checks
+            ]
+            return self._report(submission, results, problems, Output())
+        session = Session(self.host, _program(submission), self.options.settings, self._config(submission))
+        self.expectations.prefetch(execution_order(checks))
+        try:
+            loaded = session.load()
+            units = {index: unit for index, unit in enumerate(submission.units)}
+            for index, error in sorted(loaded.problems.items()):
+                problems.append(self._unit_problem(units[index], error))
+            outcomes: dict[str, Mapping[str, Any]] = {}
+            results: dict[str, CheckResult] = {}
+            order = execution_order(checks)
+
+            def judge_outcome(index: int, outcome: Mapping[str, Any]) -> None:
+                check = order[index]
+                outcomes[check.id] = outcome
+                results[check.id] = judge(
+                    check, outcome, self.expectations.expected(check),
+                    names=tuple(loaded.names), rng=self.expectations.rng(check),
+                    timeout=self.options.settings.check_timeout,
+                )
+
+            session.run_checks(
+                [{"id": c.id, "probe": probe_path(c), "seed": self.expectations.seed(c)} for c in order],
+                lambda index, message: self._answer_call(order[index], message),
+                judge_outcome,
+            )
+        finally:
+            session.close()
+        ordered = diagnose([results[check.id] for check in checks], outcomes, self.catalogue.mistakes, self.expectations)
+        return self._report(submission, ordered, problems, _output(session.output))
+
+    def close(self) -> None:
+        if self._own_host:
+            self.host.close()
+
+    def __enter__(self) -> "Grader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- the parts -------------------------------------------------------------------------
+
+    def _report(self, submission: Submission, results, problems, output: Output) -> Report:
+        return Report(
+            submission=submission.name,
+            results=tuple(results),
+            problems=tuple(problems),
+            notes=submission.notes,
+            output=output,
+            digest=submission.digest,
+            seed=self.seed,
+        )
+
+    def _answer_call(self, check: Check, message: Mapping[str, Any]) -> dict:
+        """Serve a probe's call to a function the grader supplies, only while the check that
+        declared it runs; anything else the learner's process asks for is refused."""
+        name = message.get("name")
+        if type(name) is not str or name not in check.supplied:
+            return {"type": "return", "ok": False, "error": "refused"}
+        try:
+            arguments = wire.decode_value(message.get("args"))
+            if type(arguments) is not list:
+                raise wire.WireError("arguments must be a list")
+            function = getattr(self.expectations.reference_module(check), name)
+            import numpy as np
+
+            with np.errstate(all="ignore"):
+                result = function(*arguments)
+            return {"type": "return", "ok": True, "value": wire.encode_value(plain_value(result))}
+        except Exception as exc:  # noqa: BLE001 - bad arguments from the learner's code
+            return {"type": "return", "ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+    def _unit_problem(self, unit, error: Mapping[str, Any]) -> Problem:
+        kind = error.get("kind")
+        location = unit.location
+        frames = frames_of(error)
+        if kind == "syntax":
+            line = error.get("line") or location.line
+            location = dataclasses.replace(location, line=line)
+            return Problem(location, Message("load.syntax_error", {"error": error.get("message", ""), "text": ""}))
+        if kind == "exception":
+            last_line = unit.first_line + unit.source.count("\n")
+            own = [
+                f for f in frames
+                if f["file"] in (unit.filename, os.path.basename(unit.filename)) and unit.first_line <= f["line"] < last_line
+            ]
+            if own:
+                location = dataclasses.replace(location, line=own[-1]["line"])
+            message_text = str(error.get("message", ""))
+            refused = REFUSAL.match(message_text)
+            if refused:
+                message = Message(f"refused.{refused.group(1)}", {"detail": refused.group(2)})
+            else:
+                message = Message("load.exception", {"type": error.get("type") or "Exception", "message": message_text})
+            hint = hint_for_problem(error, self.catalogue.mistakes)
+            return Problem(location, message, tuple(frames), (hint,) if hint else ())
+        if kind == "timeout":
+            return Problem(location, Message("load.timeout", {"seconds": f"{self.options.settings.load_timeout:g}"}))
+        if kind in ("crash", "malformed"):
+            return Problem(location, crash_message(error) if kind == "crash" else Message("outcome.malformed"))
+        return Problem(location, Message("outcome.malformed"))
+
+    def _config(self, submission: Submission) -> dict:
+        settings = self.options.settings
+        budget = settings.load_timeout * (len(submission.units) + 1) + settings.check_timeout * (len(self.catalogue.checks) + 1)
+        return {
+            "env": dict(WORKER_ENV),
+            "memory_bytes": settings.memory_mb * 1024 * 1024,
+            "cpu_seconds": int(budget) + 30,
+            "read_roots": list(self._read_roots),
+            "deny_roots": list(self._deny) + [str(Path(p).resolve()) for p in self.options.deny_paths],
+            "hidden": list(self._hidden),
+            "drop_privileges": bool(self.options.drop_privileges and self.host.can_drop_privileges),
+            "workdir": submission.workdir,
+            "argv0": os.path.basename(submission.path) or "submission",
+        }
+
+    def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Top-level packages a learner's process may not import, and their folders."""
+        modules = set(ALWAYS_HIDDEN)
+        modules.update(name.partition(".")[0] for name in probe_modules(self.catalogue))
+        modules.update(e.reference.partition(".")[0] for e in self.catalogue.exercises)
+        for mistake in self.catalogue.mistakes:
+            for implementation in mistake.implementations:
+                module = getattr(implementation, "__module__", None)
+                if module:
+                    modules.add(module.partition(".")[0])
+        folders = []
+        for name in sorted(modules):
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is None:
+                continue
+            locations = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
+            folders.extend(os.path.realpath(location) for location in locations)
+        return tuple(sorted(modules)), tuple(folders)
+
+
+def execution_order(checks: tuple[Check, ...]) -> list[Check]:
+    """Checks that need no supplied function first: by the time the grader serves a correct
+    ``softmax`` to simpleNet's checks, the learner's own ``softmax`` has been graded, so
+    keeping the served one gains nothing."""
+    return [c for c in checks if not c.supplied] + [c for c in checks if c.supplied]
+
+
+def collect_loaders(manager: pluggy.PluginManager) -> dict:
+    loaders: dict = {}
+
+    def registrar(plugin: str):
+        def register(suffix: str, load) -> None:
+            suffix = suffix.lower()
+            if suffix in loaders:
+                raise PluginError(f"plugin {plugin!r} registered a loader for {suffix!r}, which already has one")
+            loaders[suffix] = load
+        return {"register": register}
+
+    call_each(manager, "grader_loaders", registrar)
+    return loaders
+
+
+def python_roots() -> tuple[str, ...]:
+    """Folders of the Python installation a learner's code must read to import modules."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    paths = sysconfig.get_paths()
+    roots.update(paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths)
+    try:
+        roots.update(site.getsitepackages())
+    except AttributeError:
+        pass
+    import numpy
+
+    roots.add(os.path.dirname(os.path.dirname(numpy.__file__)))
+    roots.update(("/usr/share/zoneinfo", "/usr/share/fonts", "/etc/localtime"))
+    return tuple(sorted(os.path.realpath(root) for root in roots if root))
+
+
+def _program(submission: Submission) -> Program:
+    workdir = submission.workdir
+    units = tuple(
+        {"index": index, "source": unit.source, "first_line": unit.first_line, "filename": unit.filename}
+        for index, unit in enumerate(submission.units)
+    )
+    entry = os.path.basename(submission.units[0].filename).split(" [cell")[0] if submission.units else "submission.py"
+    return Program(
+        units=units,
+        module_name=submission.module_name,
+        file=os.path.join(workdir, entry),
+        project_dir=submission.project_dir,
+    )
+
+
+def _output(captured) -> Output:
+    return Output(
+        stdout=bytes(captured.stdout).decode("utf-8", "replace"),
+        stderr=bytes(captured.stderr).decode("utf-8", "replace"),
+        dropped_stdout=captured.dropped_stdout,
+        dropped_stderr=captured.dropped_stderr,
+    )

@@ -1,0 +1,228 @@
+"""The grader's side of the sandbox: drive learner processes, enforce limits.
+
+Nothing here trusts the learner's process. Its replies are size-capped frames of plain data
+(``grader.wire``); its stdout and stderr are drained continuously and capped; every wait has a
+deadline after which its whole process group is killed.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from grader import wire
+from grader.sandbox.control import Host
+
+#: Seconds a learner's process gets past its own soft timeout before it is killed.
+GRACE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits for one submission's learner processes."""
+
+    check_timeout: float = 5.0
+    load_timeout: float = 10.0
+    memory_mb: int = 1024
+    output_bytes: int = 64 * 1024
+
+
+@dataclass
+class CapturedOutput:
+    """The first ``limit`` bytes of each stream, and how many more there were."""
+
+    limit: int
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    dropped_stdout: int = 0
+    dropped_stderr: int = 0
+
+    def add(self, stream: str, data: bytes) -> None:
+        kept = getattr(self, stream)
+        room = max(self.limit - len(kept), 0)
+        kept += data[:room]
+        if len(data) > room:
+            setattr(self, f"dropped_{stream}", getattr(self, f"dropped_{stream}") + len(data) - room)
+
+
+class ProcessGone(Exception):
+    """The learner's process ended, was killed, or broke the protocol."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason, detail)
+        self.reason = reason  # "timeout", "crash", "malformed"
+        self.detail = detail
+
+
+# --- one learner process -----------------------------------------------------------------------
+
+class LearnerProcess:
+    """One forked learner process: its channel, its output, its scratch folder."""
+
+    def __init__(self, host: Host, config: dict, output: CapturedOutput, project_dir: str | None):
+        self.host = host
+        self.output = output
+        self.scratch = tempfile.mkdtemp(prefix="grade-scratch-")
+        os.chmod(self.scratch, 0o755)
+        if project_dir:
+            _copy_project(project_dir, self.scratch)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.pid = host.spawn({**config, "scratch": self.scratch}, [theirs.fileno(), out_w, err_w])
+        except BaseException:
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            ours.close()
+            theirs.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
+        theirs.close()
+        os.close(out_w)
+        os.close(err_w)
+        self.channel = ours
+        self.channel.setblocking(False)
+        for fd in (out_r, err_r):
+            os.set_blocking(fd, False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.channel, selectors.EVENT_READ, "channel")
+        self.selector.register(out_r, selectors.EVENT_READ, "stdout")
+        self.selector.register(err_r, selectors.EVENT_READ, "stderr")
+        self._streams = {"stdout": out_r, "stderr": err_r}
+        self.reader = wire.FrameReader()
+        self.pending: list[bytes] = []
+        self.alive = True
+        self.exit_status: dict | None = None
+
+    def send(self, message: dict) -> None:
+        data = wire.pack(message)
+        deadline = time.monotonic() + 10
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.channel.send(view)
+                view = view[sent:]
+            except BlockingIOError:
+                self._pump(min(deadline, time.monotonic() + 0.05), want_frame=False)
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise ProcessGone("timeout", "the learner's process stopped reading")
+            except OSError as exc:
+                self.kill()
+                raise ProcessGone("crash", str(exc)) from exc
+
+    def receive(self, deadline: float) -> dict:
+        """The next message, or ProcessGone when the deadline passes or the process ends."""
+        while not self.pending:
+            if time.monotonic() >= deadline:
+                self.kill()
+                raise ProcessGone("timeout")
+            self._pump(deadline, want_frame=True)
+        body = self.pending.pop(0)
+        try:
+            return wire.unpack(body)
+        except wire.WireError as exc:
+            self.kill()
+            raise ProcessGone("malformed", str(exc)) from exc
+
+    def _pump(self, deadline: float, want_frame: bool) -> None:
+        timeout = max(deadline - time.monotonic(), 0)
+        for key, _ in self.selector.select(timeout):
+            if key.data == "channel":
+                try:
+                    chunk = self.channel.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._drain_streams()
+                    self.kill()
+                    raise ProcessGone("crash")
+                try:
+                    self.pending.extend(self.reader.feed(chunk))
+                except wire.WireError as exc:
+                    self.kill()
+                    raise ProcessGone("malformed", str(exc)) from exc
+            else:
+                self._read_stream(key.data)
+
+    def _read_stream(self, stream: str) -> None:
+        fd = self._streams[stream]
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(fd)
+            return
+        self.output.add(stream, data)
+
+    def _drain_streams(self) -> None:
+        deadline = time.monotonic() + 0.2
+        for stream, fd in self._streams.items():
+            while time.monotonic() < deadline:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                self.output.add(stream, data)
+
+    def kill(self) -> None:
+        """Kill the learner's whole process group and collect its exit status."""
+        if not self.alive:
+            return
+        self.alive = False
+        _kill_group(self.pid)
+        self.exit_status = self.host.reap(self.pid)
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.channel.send(wire.pack({"type": "exit"}))
+            except OSError:
+                pass
+            self.kill()
+        self._drain_streams()
+        self.selector.close()
+        self.channel.close()
+        for fd in self._streams.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _kill_group(pid: int) -> None:
+    # The process may not have made itself a group leader yet: kill it by pid as well.
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _copy_project(source: str, destination: str) -> None:
+    """Copy a learner's project folder, leaving out symbolic links (which could point at the
+    grader's files) and anything that is not a plain file or folder."""
+    for folder, subfolders, files in os.walk(source, followlinks=False):
+        relative = os.path.relpath(folder, source)
+        target = os.path.join(destination, relative) if relative != "." else destination
+        os.makedirs(target, exist_ok=True)
+        subfolders[:] = [d for d in subfolders if not os.path.islink(os.path.join(folder, d))]
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            shutil.copyfile(path, os.path.join(target, name))

@@ -1,0 +1,172 @@
+"""The sandbox host, from the grader's side: start it early, ask it for learner processes.
+
+Imports nothing heavy, so the CLI can start the host's interpreter (and its numpy import) before
+the grader itself has finished importing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from typing import Callable
+
+from grader.errors import SandboxError
+
+HOST_START_TIMEOUT = 60.0
+_ENV_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class Host:
+    """The sandbox host process. Thread-safe; restarts itself if it dies."""
+
+    def __init__(self, preload: tuple[str, ...] = ()):
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._hello: dict | None = None
+        self._preload = tuple(preload)
+        self._started_preload: tuple[str, ...] = ()
+
+    def start(self) -> "Host":
+        """Start the host's interpreter without waiting for it (its numpy import overlaps with
+        whatever the grader does next)."""
+        with self._lock:
+            if self._process is None:
+                self._launch()
+        return self
+
+    def _launch(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        # -S skips the site module (and its .pth files): the host gets this process's path as is.
+        path = [root] + [entry for entry in sys.path if entry and os.path.isdir(entry)]
+        boot = f"import sys; sys.path[:] = {path!r}; from grader.sandbox.host import main; main()"
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **_ENV_THREADS}
+        debug = os.environ.get("GRADE_DEBUG_HOST")
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", boot, str(theirs.fileno()), str(os.getpid())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None if debug else subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        theirs.close()
+        ours.settimeout(HOST_START_TIMEOUT)
+        self._control = ours
+        self._hello = None
+        self._started_preload = ()
+
+    def _ensure(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            self._stop_locked()
+            self._launch()
+        if self._hello is None:
+            self._hello = self._receive()
+        if self._preload and self._started_preload != self._preload:
+            self._send({"op": "preload", "modules": list(self._preload), "path": _import_roots(self._preload)})
+            reply = self._receive()
+            if reply.get("error"):
+                raise SandboxError(f"the sandbox could not import a probe module: {reply['error']}")
+            self._started_preload = self._preload
+
+    def set_preload(self, modules: tuple[str, ...]) -> None:
+        with self._lock:
+            self._preload = tuple(dict.fromkeys(self._preload + tuple(modules)))
+
+    @property
+    def can_drop_privileges(self) -> bool:
+        with self._lock:
+            self._call_with_restart(lambda: None)
+            return bool(self._hello and self._hello.get("can_drop"))
+
+    def _send(self, message: dict, fds: list[int] | None = None) -> None:
+        data = json.dumps(message).encode()
+        if fds:
+            socket.send_fds(self._control, [data], fds)
+        else:
+            self._control.send(data)
+
+    def _receive(self) -> dict:
+        try:
+            data = self._control.recv(1 << 20)
+        except socket.timeout as exc:
+            raise SandboxError("the sandbox host did not answer in time") from exc
+        if not data:
+            raise ConnectionError("the sandbox host has gone")
+        return json.loads(data)
+
+    def _call_with_restart(self, action: Callable[[], dict | None]):
+        for attempt in range(2):
+            try:
+                self._ensure()
+                return action()
+            except (ConnectionError, BrokenPipeError, OSError) as exc:
+                if isinstance(exc, SandboxError) or attempt:
+                    raise SandboxError(f"the sandbox host failed: {exc}") from exc
+                self._stop_locked()
+
+    def spawn(self, config: dict, fds: list[int]) -> int:
+        def action():
+            self._send({"op": "spawn", "config": config}, fds)
+            return self._receive()["pid"]
+
+        with self._lock:
+            return self._call_with_restart(action)
+
+    def reap(self, pid: int) -> dict:
+        with self._lock:
+            if self._control is None:
+                return {"exit": None, "signal": None}
+            try:
+                self._send({"op": "reap", "pid": pid})
+                return self._receive()
+            except (OSError, ValueError):
+                return {"exit": None, "signal": None}
+
+    def _stop_locked(self, wait: bool = True) -> None:
+        if self._control is not None:
+            self._control.close()  # the host kills every learner process left, then exits
+            self._control = None
+        if self._process is not None and wait:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if wait:
+            self._process = None
+        self._hello = None
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the host; it kills every learner process still alive as it goes. ``wait=False``
+        does not wait for it to exit (for a process about to exit itself)."""
+        with self._lock:
+            self._stop_locked(wait)
+
+    def __enter__(self) -> "Host":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _import_roots(modules: tuple[str, ...]) -> list[str]:
+    """The sys.path entries the host needs to import ``modules`` as this process does."""
+    roots = []
+    for name in modules:
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        root = os.path.dirname(os.path.abspath(path))
+        for _ in range(name.count(".") + (1 if os.path.basename(path) == "__init__.py" else 0)):
+            root = os.path.dirname(root)
+        if root not in roots:
+            roots.append(root)
+    return roots
+

@@ -1,0 +1,226 @@
+"""What a learner's process may not do, enforced from inside it before any learner code runs.
+
+Two layers: resource limits and, where the machine allows, an unprivileged user (the kernel
+enforces these, even against native code); and a PEP 578 audit hook that refuses, at the Python
+level, imports of the grader's packages, reading outside the Python installation and the
+scratch folder, writing outside the scratch folder, starting processes, signalling other
+processes, the network and ctypes. A refusal is a PermissionError (ImportError for imports)
+whose message starts with ``[grade:<code>]``, so the grader can explain it in the learner's
+language.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import resource
+import signal
+import sys
+from dataclasses import dataclass
+
+#: flags of os.open that mean the file is written.
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_PLAIN_PATH_TYPES = (str, bytes, pathlib.PosixPath, pathlib.PurePosixPath, os.DirEntry)
+_DEVICES_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where a learner's process may read and write, and what it may not import."""
+
+    scratch: str
+    read_roots: tuple[str, ...]
+    deny_roots: tuple[str, ...]
+    hidden_packages: frozenset[str]
+
+
+def refusal(code: str, detail: str) -> PermissionError:
+    return PermissionError(f"[grade:{code}] {detail}")
+
+
+def install_audit_hook(policy: Policy) -> None:
+    """Install the hook; it cannot be removed for the life of the process."""
+    own_pid = os.getpid()
+    scratch = os.path.realpath(policy.scratch)
+    read_roots = tuple(os.path.realpath(root) for root in policy.read_roots) + (scratch,)
+    deny_roots = tuple(os.path.realpath(root) for root in policy.deny_roots)
+    hidden = policy.hidden_packages
+    realpath, fsdecode = os.path.realpath, os.fsdecode
+
+    def within(path: str, roots: tuple[str, ...]) -> bool:
+        for root in roots:
+            if path == root or path.startswith(root if root.endswith("/") else root + "/"):
+                return True
+        return False
+
+    def resolve(path) -> str:
+        if type(path) not in _PLAIN_PATH_TYPES:
+            raise refusal("path", f"a path of type {type(path).__name__} is not accepted here")
+        if type(path) is bytes:
+            path = fsdecode(path)
+        return realpath(str(path))
+
+    def check_read(path) -> None:
+        if type(path) is int:
+            if path in (0, 1, 2):
+                return
+            raise refusal("fd", f"file descriptor {path} is not the submission's to use")
+        resolved = resolve(path)
+        if within(resolved, deny_roots):
+            raise refusal("read", f"reading {resolved} is not allowed: the grader's files are off limits")
+        if resolved in _DEVICES_READ or within(resolved, read_roots):
+            return
+        raise refusal("read", f"reading {resolved} is not allowed: a submission may read only its own folder")
+
+    def check_write(path) -> None:
+        if type(path) is int:
+            if path in (1, 2):
+                return
+            raise refusal("fd", f"file descriptor {path} is not the submission's to use")
+        resolved = resolve(path)
+        if resolved == "/dev/null" or (within(resolved, (scratch,)) and not within(resolved, deny_roots)):
+            return
+        raise refusal("write", f"writing {resolved} is not allowed: a submission may write only inside its own folder")
+
+    def on_open(args):
+        path, mode, flags = args
+        writes = (mode is not None and any(c in mode for c in "wax+")) or (mode is None and flags & _WRITE_FLAGS)
+        (check_write if writes else check_read)(path)
+
+    def on_import(args):
+        name = args[0]
+        if type(name) is str and name.partition(".")[0] in hidden:
+            raise ImportError(f"[grade:import] {name} is the grader's own code: a submission may not import it")
+        filename = args[1] if len(args) > 1 else None
+        if type(filename) is str and within(realpath(filename), (scratch,)):
+            raise ImportError(f"[grade:native] loading the compiled module {filename} is not allowed")
+
+    def on_list(args):
+        path = args[0]
+        check_read("." if path is None else path)
+
+    def on_write_path(args):
+        check_write(args[0])
+
+    def on_two_paths(args):
+        check_write(args[0])
+        check_write(args[1])
+
+    def on_kill(args):
+        pid = args[0]
+        if pid != own_pid:
+            raise refusal("signal", "signalling another process is not allowed")
+
+    def on_killpg(args):
+        raise refusal("signal", "signalling a process group is not allowed")
+
+    def on_process(args):
+        raise refusal("process", "starting another process is not allowed in a submission")
+
+    def on_link(args):
+        raise refusal("write", "creating links is not allowed in a submission")
+
+    def on_limits(args):
+        raise refusal("limits", "changing resource limits is not allowed in a submission")
+
+    handlers = {
+        "open": on_open,
+        "import": on_import,
+        "os.listdir": on_list,
+        "os.scandir": on_list,
+        "os.remove": on_write_path,
+        "os.rmdir": on_write_path,
+        "os.mkdir": on_write_path,
+        "os.chmod": on_write_path,
+        "os.chown": on_write_path,
+        "os.chflags": on_write_path,
+        "os.truncate": on_write_path,
+        "os.utime": on_write_path,
+        "os.rename": on_two_paths,
+        "shutil.copyfile": on_two_paths,
+        "shutil.copytree": on_two_paths,
+        "shutil.move": on_two_paths,
+        "shutil.rmtree": on_write_path,
+        "os.link": on_link,
+        "os.symlink": on_link,
+        "os.kill": on_kill,
+        "os.killpg": on_killpg,
+        "os.fork": on_process,
+        "os.forkpty": on_process,
+        "os.system": on_process,
+        "os.exec": on_process,
+        "os.posix_spawn": on_process,
+        "os.spawn": on_process,
+        "os.startfile": on_process,
+        "subprocess.Popen": on_process,
+        "pty.spawn": on_process,
+        "webbrowser.open": on_process,
+        "resource.setrlimit": on_limits,
+        "resource.prlimit": on_limits,
+        "fcntl.ioctl": on_limits,
+    }
+    get_handler = handlers.get
+
+    def audit(event, args):
+        handler = get_handler(event)
+        if handler is not None:
+            handler(args)
+        elif event[:7] == "socket.":
+            raise refusal("network", "network access is not allowed in a submission")
+        elif event[:7] == "ctypes.":
+            raise refusal("native", "ctypes is not allowed in a submission")
+
+    sys.addaudithook(audit)
+
+
+# --- limits the kernel enforces ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int
+    cpu_seconds: int
+    file_bytes: int = 16 * 1024 * 1024
+    open_files: int = 64
+
+
+def apply_limits(limits: Limits, unprivileged: bool) -> None:
+    """Cap address space, CPU time, file size and open files; no core dumps. When the process
+    runs as its own unprivileged user, forbid new processes at the kernel level too."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
+    current = _address_space_bytes()
+    _set(resource.RLIMIT_AS, current + limits.memory_bytes)
+    _set(resource.RLIMIT_CPU, limits.cpu_seconds)
+    _set(resource.RLIMIT_FSIZE, limits.file_bytes)
+    _set(resource.RLIMIT_NOFILE, limits.open_files)
+    _set(resource.RLIMIT_CORE, 0)
+    if unprivileged:
+        _set(resource.RLIMIT_NPROC, 1)
+
+
+def _set(which: int, value: int) -> None:
+    soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when the sandbox host dies (set after any change of user, which
+    clears it)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def drop_privileges(uid: int) -> None:
+    """Become ``uid`` (and a group of the same number), with no supplementary groups."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)

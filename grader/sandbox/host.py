@@ -1,0 +1,211 @@
+"""The sandbox host: imports numpy and the probes once, then forks a learner process on request.
+
+Started by the grader as a fresh interpreter with one end of a SOCK_SEQPACKET socket pair. It
+never runs learner code itself; each forked child sets itself apart (``worker.run``) before it
+does. Requests and replies are single JSON datagrams; a spawn request carries the three file
+descriptors of the new learner process (its channel, stdout and stderr) as SCM_RIGHTS.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+#: Modules a learner may import, loaded before any learner process is forked: a learner
+#: process running as an unprivileged user may not be able to read them from disk.
+PRELOADED = (
+    "numpy", "numpy.random", "numpy.linalg", "math", "random", "collections", "itertools", "functools", "copy", "json", "pickle",
+    "re", "typing", "dataclasses", "operator", "time", "os.path", "warnings", "contextlib",
+)
+#: First uid of the range a learner's process becomes when the grader runs as root.
+UID_BASE = 200_000
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(option, value, 0, 0, 0)
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the host dies with the grader
+    if os.getppid() != int(sys.argv[2]):
+        os._exit(0)  # the grader is already gone
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of learner processes come to us, to be killed
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+    from grader.sandbox import worker
+
+    Host(control, worker).serve()
+
+
+class Host:
+    def __init__(self, control: socket.socket, worker_module):
+        self.control = control
+        self.worker = worker_module
+        self.children: dict[int, int | None] = {}
+
+    def reply(self, message: dict) -> None:
+        self.control.send(json.dumps(message).encode())
+
+    def serve(self) -> None:
+        self.reply({"op": "hello", "pid": os.getpid(), "can_drop": self._can_drop_privileges()})
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, 3)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                self._shutdown()
+            request = json.loads(data)
+            op = request["op"]
+            if op == "preload":
+                for entry in request.get("path", []):
+                    if entry not in sys.path:
+                        sys.path.append(entry)
+                self.reply(self._preload(request["modules"]))
+            elif op == "spawn":
+                self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
+            elif op == "reap":
+                self.reply({"op": "reaped", **self._reap(request["pid"])})
+            else:
+                self.reply({"op": "error", "error": f"unknown request {op!r}"})
+
+    def _preload(self, modules: list[str]) -> dict:
+        import importlib
+
+        try:
+            for name in modules:
+                importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - report, never die
+            return {"op": "preloaded", "error": f"{name}: {type(exc).__name__}: {exc}"}
+        return {"op": "preloaded", "error": None}
+
+    def _spawn(self, config: dict, fds: list[int]) -> int:
+        pid = os.fork()
+        if pid == 0:
+            self.control.close()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            config["host_pid"] = os.getppid()
+            if config.get("drop_privileges"):
+                config["uid"] = UID_BASE + os.getpid()
+            self.worker.run(config, *fds)
+            os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = config.get("drop_privileges") and UID_BASE + pid or None
+        return pid
+
+    def _reap(self, pid: int) -> dict:
+        if pid not in self.children:
+            return {"exit": None, "signal": None}
+        uid = self.children.pop(pid)
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = None
+        if uid is not None:
+            self._kill_everything_of(uid)
+        self._kill_orphans()
+        if status is None:
+            return {"exit": None, "signal": None}
+        if os.WIFSIGNALED(status):
+            return {"exit": None, "signal": os.WTERMSIG(status)}
+        return {"exit": os.WEXITSTATUS(status), "signal": None}
+
+    def _kill_everything_of(self, uid: int) -> None:
+        """A process of ``uid`` that escaped its group (native code) cannot escape this."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    def _kill_orphans(self) -> None:
+        """Kill and reap every child that is not a live learner process: as the subreaper, the
+        host inherits whatever a learner's process started and left behind."""
+        me = os.getpid()
+        for _ in range(20):
+            strays = [pid for pid in _children_of(me) if pid not in self.children]
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            while True:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                self.children.pop(pid, None)
+            if not strays:
+                return
+
+    def _can_drop_privileges(self) -> bool:
+        """Only root can become another user, and only helps if that user can still read the
+        Python installation (a pyenv under /root, say, is unreadable to anyone else)."""
+        if os.getuid() != 0:
+            return False
+        import numpy
+
+        needed = [os.path.dirname(os.__file__), os.path.dirname(numpy.__file__)]
+        pid = os.fork()
+        if pid == 0:
+            ok = False
+            try:
+                os.setgroups([])
+                os.setgid(UID_BASE)
+                os.setuid(UID_BASE)
+                ok = all(os.access(path, os.R_OK | os.X_OK) for path in needed)
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+    def _shutdown(self) -> None:
+        for pid in list(self.children):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.children.clear()
+        self._kill_orphans()
+        os._exit(0)
+
+
+def _children_of(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+if __name__ == "__main__":
+    main()

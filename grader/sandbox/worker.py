@@ -1,0 +1,329 @@
+"""The learner's process: set apart, then run the submission's code and the probes it is asked to.
+
+It is forked from the sandbox host and never returns: ``run`` ends with ``os._exit``. Everything
+it sends goes through the channel as ``grader.wire`` frames; what the learner prints goes to
+stdout and stderr, which the grader reads separately, so printed text is never a result.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import signal
+import sys
+import traceback
+import types
+
+import numpy as np
+
+from grader import probing, wire
+from grader.sandbox import guard
+
+#: How many of the learner's own frames a traceback keeps (the innermost ones).
+TRACEBACK_FRAMES = 5
+#: Longest exception message or source line sent back.
+TEXT_LIMIT = 500
+NAMES_LIMIT = 500
+
+
+class SoftTimeout(BaseException):
+    """Raised inside learner code when its time is up (the grader kills the process later if
+    the learner's code swallows this)."""
+
+
+class Channel:
+    """Frames over one file descriptor, blocking."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self._reader = wire.FrameReader()
+        self._pending: list[bytes] = []
+
+    def send(self, message: dict) -> None:
+        data = memoryview(wire.pack(message))
+        # A timeout must not cut a frame in half: hold SIGALRM until the frame is out.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            while data:
+                written = os.write(self.fd, data)
+                data = data[written:]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def receive(self) -> dict:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            while not self._pending:
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    os._exit(0)  # the grader has gone: nothing left to do
+                self._pending.extend(self._reader.feed(chunk))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return wire.unpack(self._pending.pop(0))
+
+
+def run(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
+    """Become the learner's process (called in the child right after fork); never returns."""
+    try:
+        _set_apart(config, channel_fd, stdout_fd, stderr_fd)
+        Worker(config, Channel(channel_fd)).serve()
+    except BaseException:  # noqa: BLE001 - whatever happened, the process must end here
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(70)
+    os._exit(0)
+
+
+def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
+    os.setsid()
+    for signum in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    os.closerange(3, channel_fd)
+    os.closerange(channel_fd + 1, 65536)
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+
+    scratch = config["scratch"]
+    uid = config.get("uid")
+    if uid is not None:
+        for folder, subfolders, files in os.walk(scratch):
+            for name in [folder, *(os.path.join(folder, entry) for entry in subfolders + files)]:
+                os.chown(name, uid, uid)
+    workdir = os.path.join(scratch, config.get("workdir") or "")
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(config["env"], HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
+    # As at home: the entry file's folder first, then the project's root.
+    sys.path[:0] = list(dict.fromkeys([os.path.realpath(workdir), os.path.realpath(scratch)]))
+    sys.argv = [config.get("argv0", "submission")]
+    sys.dont_write_bytecode = True
+    guard.apply_limits(
+        guard.Limits(memory_bytes=config["memory_bytes"], cpu_seconds=config["cpu_seconds"]),
+        unprivileged=uid is not None,
+    )
+    if uid is not None:
+        guard.drop_privileges(uid)
+    guard.die_with_parent(config["host_pid"])
+
+
+class Worker:
+    def __init__(self, config: dict, channel: Channel):
+        self.channel = channel
+        self.scratch = config["scratch"]
+        hidden = frozenset(config["hidden"])
+        # Keep our own modules where only this object can reach them, then hide them: a
+        # learner's ``import exercises`` must go through the import system and be refused.
+        self.modules = {
+            name: module for name, module in sys.modules.items()
+            if module is not None and name.partition(".")[0] in hidden
+        }
+        for name in self.modules:
+            del sys.modules[name]
+        guard.install_audit_hook(
+            guard.Policy(
+                scratch=self.scratch,
+                read_roots=tuple(config["read_roots"]),
+                deny_roots=tuple(config["deny_roots"]),
+                hidden_packages=hidden,
+            )
+        )
+        self.module: types.ModuleType | None = None
+        self.filenames: set[str] = set()
+
+    def serve(self) -> None:
+        while True:
+            request = self.channel.receive()
+            kind = request.get("type")
+            if kind == "load":
+                self.load(request)
+            elif kind == "check":
+                self.check(request)
+            else:
+                return
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def load(self, request: dict) -> None:
+        module = types.ModuleType(request["module_name"])
+        module.__file__ = os.path.join(self.scratch, request["file"])
+        module.__builtins__ = __builtins__
+        sys.modules[request["module_name"]] = module
+        self.module = module
+        skip = set(request.get("skip", ()))
+        timeout = float(request["timeout"])
+        self._register_sources(request["units"])
+        for unit in request["units"]:
+            if unit["index"] in skip:
+                continue
+            error = self._run_unit(unit, module, timeout)
+            self.channel.send({"type": "unit_done", "index": unit["index"], "error": error})
+        self.channel.send({"type": "loaded", "names": self._names(module)})
+
+    def _register_sources(self, units: list) -> None:
+        """Let tracebacks show the learner's lines: units of one file share one line map."""
+        files: dict[str, list[str]] = {}
+        for unit in units:
+            lines = files.setdefault(unit["filename"], [])
+            first = unit["first_line"] - 1
+            body = unit["source"].splitlines(keepends=True)
+            if len(lines) < first + len(body):
+                lines.extend(["\n"] * (first + len(body) - len(lines)))
+            lines[first:first + len(body)] = body
+        for filename, lines in files.items():
+            self.filenames.add(filename)
+            linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+
+    def _run_unit(self, unit: dict, module: types.ModuleType, timeout: float) -> dict | None:
+        source = "\n" * (unit["first_line"] - 1) + unit["source"]
+        try:
+            code = compile(source, unit["filename"], "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return {
+                "kind": "syntax",
+                "type": "SyntaxError",
+                "message": _text(exc.msg),
+                "line": exc.lineno,
+                "frames": [],
+            }
+        try:
+            with _time_limit(timeout):
+                exec(code, module.__dict__)
+        except SoftTimeout:
+            return {"kind": "timeout"}
+        except BaseException as exc:  # noqa: BLE001 - the learner may raise anything at all
+            return self._describe_exception(exc)
+        finally:
+            _flush_output()
+        return None
+
+    @staticmethod
+    def _names(module: types.ModuleType) -> list[str]:
+        names = [name for name in list(vars(module)) if type(name) is str and not name.startswith("__")]
+        return [name[:100] for name in names[:NAMES_LIMIT]]
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def check(self, request: dict) -> None:
+        outcome = self._run_probe(request)
+        seq = request.get("seq")
+        try:
+            self.channel.send({"type": "result", "seq": seq, "outcome": outcome})
+        except wire.WireError as exc:
+            self.channel.send({"type": "result", "seq": seq, "outcome": {"kind": "too_large", "message": _text(str(exc))}})
+
+    def _run_probe(self, request: dict) -> dict:
+        if self.module is None:
+            return {"kind": "missing", "name": "?"}
+        module_name, _, qualname = request["probe"].partition(":")
+        probe = self.modules[module_name]
+        for part in qualname.split("."):
+            probe = getattr(probe, part)
+        rng = np.random.default_rng(int(request["seed"]))
+        subject = probing.Subject(self.module.__dict__)
+        try:
+            with probing.trusted_from(self._stub), _time_limit(float(request["timeout"])):
+                result = probe(subject, rng)
+            return {"kind": "value", "value": wire.encode_value(result)}
+        except SoftTimeout:
+            return {"kind": "timeout"}
+        except probing.MissingName as exc:
+            return {"kind": "missing", "name": _text(exc.name)}
+        except NotImplementedError as exc:
+            return {"kind": "not_implemented", **self._describe_exception(exc)}
+        except (probing.NotPlain, wire.WireError) as exc:
+            return {"kind": "not_plain", "message": _text(str(exc))}
+        except BaseException as exc:  # noqa: BLE001
+            return self._describe_exception(exc)
+        finally:
+            _flush_output()
+
+    def _stub(self, name: str):
+        """A stand-in for a trusted function: each call is answered by the grader."""
+        channel = self.channel
+
+        def call_grader(*args):
+            channel.send({"type": "call", "name": name, "args": wire.encode_value(list(args))})
+            reply = channel.receive()
+            if reply.get("type") != "return" or not reply.get("ok"):
+                raise RuntimeError(f"the grader did not answer a call to {name}: {reply.get('error', '')}")
+            return wire.decode_value(reply["value"])
+
+        call_grader.__name__ = call_grader.__qualname__ = name
+        return call_grader
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def _describe_exception(self, exc: BaseException) -> dict:
+        try:
+            message = str(exc)
+        except BaseException:  # noqa: BLE001 - a learner's __str__ may itself fail
+            message = "<unprintable>"
+        frames = []
+        try:
+            for frame in traceback.extract_tb(exc.__traceback__):
+                if frame.filename in self.filenames or frame.filename.startswith(self.scratch + "/"):
+                    frames.append({
+                        "file": _text(os.path.basename(frame.filename) if frame.filename.startswith("/") else frame.filename),
+                        "line": frame.lineno,
+                        "name": _text(frame.name),
+                        "text": _text(frame.line or ""),
+                    })
+        except BaseException:  # noqa: BLE001
+            frames = []
+        return {
+            "kind": "exception",
+            "type": _text(_type_name(exc)),
+            "message": _text(message),
+            "frames": frames[-TRACEBACK_FRAMES:],
+        }
+
+
+def _type_name(exc: BaseException) -> str:
+    try:
+        name = type(exc).__name__
+        return name if type(name) is str else "Exception"
+    except BaseException:  # noqa: BLE001
+        return "Exception"
+
+
+def _text(value) -> str:
+    text = value if type(value) is str else "<not a string>"
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 3] + "..."
+
+
+def _flush_output() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - the learner may have replaced or closed them
+            pass
+
+
+class _time_limit:
+    """Raise SoftTimeout in the learner's code after ``seconds`` of wall time."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __enter__(self):
+        # The learner's code may have replaced the handler; put ours back each time.
+        if signal.getsignal(signal.SIGALRM) is not _expire:
+            signal.signal(signal.SIGALRM, _expire)
+        signal.setitimer(signal.ITIMER_REAL, max(self.seconds, 0.001))
+
+    def __exit__(self, *exc_info):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return False
+
+
+def _expire(signum, frame):
+    raise SoftTimeout()

@@ -1,0 +1,104 @@
+"""From a path on the command line to a ``Submission``: a file, or a learner's project folder."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+from grader.errors import UsageError
+from grader.model import Location, Message, Problem, Submission
+
+Loader = Callable[[Path, str], Submission]
+#: Folders never searched for an entry file, nor copied as part of a project's identity.
+IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules"}
+
+
+def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[str] = None,
+                    name: Optional[str] = None) -> Submission:
+    """Read ``path`` with the loader for its suffix. A folder is a project: its entry file is
+    ``entry`` (relative to it) or its only top-level file a loader reads."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _read_project(path, loaders, entry, name or path.name)
+    if entry:
+        raise UsageError(f"--entry names a file inside a folder submission, but {path} is a file")
+    loader = loaders.get(path.suffix.lower())
+    if loader is None:
+        raise UsageError(f"{path}: grade reads {_suffixes(loaders)} files, not {path.suffix or 'files without a suffix'}")
+    try:
+        return loader(path, name or path.name)
+    except OSError as exc:
+        return _unreadable(path, name or path.name, exc)
+
+
+def _read_project(folder: Path, loaders, entry, name) -> Submission:
+    if entry:
+        entry_path = (folder / entry)
+        if not entry_path.is_file() or not _inside(entry_path, folder):
+            raise UsageError(f"{folder}: no entry file {entry!r} in this folder")
+    else:
+        candidates = find_entries(folder, loaders)
+        if len(candidates) != 1:
+            found = ", ".join(c.name for c in candidates) or f"no {_suffixes(loaders)} file"
+            raise UsageError(
+                f"{folder}: a folder submission needs exactly one {_suffixes(loaders)} file at its top, "
+                f"or --entry to name one (found: {found})"
+            )
+        entry_path = candidates[0]
+    loader = loaders.get(entry_path.suffix.lower())
+    if loader is None:
+        raise UsageError(f"{entry_path}: grade reads {_suffixes(loaders)} files")
+    try:
+        submission = loader(entry_path, name)
+    except OSError as exc:
+        return _unreadable(entry_path, name, exc)
+    return dataclasses.replace(
+        submission,
+        path=str(folder),
+        project_dir=str(folder),
+        workdir="" if entry_path.parent == folder else str(entry_path.parent.relative_to(folder)),
+        digest=folder_digest(folder),
+    )
+
+
+def find_entries(folder: Path, loaders) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and not p.is_symlink() and p.suffix.lower() in loaders and p.name != "__init__.py"
+    )
+
+
+def folder_digest(folder: Path) -> str:
+    """A hash of every file's relative path and content, so --resume notices any change."""
+    digest = hashlib.sha256()
+    for current, subfolders, files in os.walk(folder):
+        subfolders[:] = sorted(d for d in subfolders if d not in IGNORED_DIRS)
+        for filename in sorted(files):
+            file_path = Path(current, filename)
+            if file_path.is_symlink() or not file_path.is_file():
+                continue
+            digest.update(str(file_path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(file_path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _unreadable(path: Path, name: str, exc: OSError) -> Submission:
+    problem = Problem(Location(), Message("load.unreadable", {"error": exc.strerror or str(exc)}))
+    return Submission(name=name, path=str(path), units=(), module_name="__main__", digest="", problems=(problem,))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _suffixes(loaders) -> str:
+    return " or ".join(sorted(loaders))
