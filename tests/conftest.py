@@ -61,3 +61,50 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+SEED = 20261127
+
+
+@pytest.fixture(scope="session")
+def expectations(catalogue):
+    from grader.expected import Expectations
+
+    return Expectations(catalogue, SEED)
+
+
+@pytest.fixture(scope="session")
+def grade_source(catalogue, expectations):
+    """Grade Python source in this process (no sandbox): fast, for tests of the catalogue and
+    of diagnosis. Returns {check id: CheckResult}, hints included. The comparison, the
+    supplied functions and the diagnosis are exactly those of a real run; only the process
+    boundary is missing."""
+    from grader.diagnosis import diagnose
+    from grader.expected import run_probe
+    from grader.judge import judge
+    from grader.wire import encode_value
+
+    def _grade(source: str, only: str | None = None) -> dict:
+        namespace: dict = {"__name__": "submission"}
+        exec(compile(source, "submission.py", "exec"), namespace)
+        results, outcomes = [], {}
+        for exercise in catalogue.exercises:
+            reference = expectations.reference_module(exercise.checks[0])
+            for check in exercise.checks:
+                if only and only not in (check.function, exercise.id, check.id):
+                    continue
+                outcome = run_probe(check, namespace, expectations.seed(check), reference)
+                if outcome["kind"] == "value":  # as the learner's process sends it
+                    outcome = {"kind": "value", "value": encode_value(outcome["value"])}
+                outcomes[check.id] = outcome
+                results.append(judge(check, outcome, expectations.expected(check),
+                                     names=tuple(namespace), rng=expectations.rng(check)))
+        results = diagnose(results, outcomes, catalogue.mistakes, expectations)
+        return {result.check.id: result for result in results}
+
+    return _grade
+
+
+@pytest.fixture(scope="session")
+def correct_source():
+    return (EXAMPLES / "student.py").read_text(encoding="utf-8")
