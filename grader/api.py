@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
 
 
-@functools.lru_cache(maxsize=None)
 def plugin_manager() -> pluggy.PluginManager:
+    """The plugins of this environment (built-ins, entry points, GRADE_PLUGINS)."""
     return get_plugin_manager()
 
 

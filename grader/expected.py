@@ -40,7 +40,7 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
         return {
             "kind": "value",
             "value": wire.decode_value(wire.encode_value(result)),
-            "inputs": {name: describe(value) for name, value in shown.items()},
+            "inputs": {name: value if isinstance(value, str) else describe(value) for name, value in shown.items()},
         }
     except probing.MissingName as exc:
         return {"kind": "missing", "name": exc.name}

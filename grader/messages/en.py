@@ -46,6 +46,7 @@ MESSAGES = {
     "load.timeout": "This code ran for more than {seconds} seconds and was stopped; the rest of the file still ran. Long training loops belong under `if __name__ == \"__main__\":`.",
     # --- a check's outcome ---
     "outcome.malformed": "Your code's process sent back something that is not a result; this check could not be graded.",
+    "outcome.property": "The result lacks a property this check requires.",
     "outcome.missing": "`{name}` is not defined. Define it with exactly this name.",
     "outcome.missing_did_you_mean": "`{name}` is not defined. Did you mean `{candidate}`? The grader looks for the exact name `{name}`.",
     "outcome.not_attempted": "Not attempted yet: `{name}` raises NotImplementedError.",

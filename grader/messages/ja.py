@@ -46,6 +46,7 @@ MESSAGES = {
     "load.timeout": "このコードは {seconds} 秒以上かかったため止めました。ファイルの残りは実行しました。時間のかかる学習ループは `if __name__ == \"__main__\":` の中に書きましょう。",
     # --- チェックの結果 ---
     "outcome.malformed": "あなたのコードのプロセスが結果ではないものを返したため、このチェックは採点できませんでした。",
+    "outcome.property": "結果がこのチェックの求める性質を満たしていません。",
     "outcome.missing": "`{name}` が定義されていません。この名前のとおりに定義してください。",
     "outcome.missing_did_you_mean": "`{name}` が定義されていません。`{candidate}` のことですか？ 採点は `{name}` という名前で探します。",
     "outcome.not_attempted": "まだ取り組んでいません: `{name}` が NotImplementedError を送出しています。",

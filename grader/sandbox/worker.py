@@ -238,7 +238,7 @@ class Worker:
         except probing.MissingName as exc:
             return {"kind": "missing", "name": _text(exc.name)}
         except NotImplementedError as exc:
-            return {"kind": "not_implemented", **self._describe_exception(exc)}
+            return {**self._describe_exception(exc), "kind": "not_implemented"}
         except (probing.NotPlain, wire.WireError) as exc:
             return {"kind": "not_plain", "message": _text(str(exc))}
         except BaseException as exc:  # noqa: BLE001

@@ -1,0 +1,179 @@
+"""The `grade` command, through click's CliRunner."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES
+
+from grader.cli import cli
+
+STUDENT = str(EXAMPLES / "student.py")
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def _run(*args, env=None):
+        return runner.invoke(cli, [str(a) for a in args], env=env)
+
+    return _run
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory):
+    """A submission that loses points: the forward difference, and no softmax."""
+    source = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+    source = source.replace("return (f(x + h) - f(x - h)) / (2 * h)", "return (f(x + h) - f(x)) / h")
+    path = tmp_path_factory.mktemp("broken") / "broken.py"
+    path.write_text(source, encoding="utf-8")
+    return str(path)
+
+
+def test_a_full_marks_submission_exits_0_with_a_readable_report(run):
+    result = run("submit", STUDENT, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "Score: 100 / 100" in result.output and "Full marks" in result.output
+    assert "\x1b[" not in result.output  # not a terminal: no colour
+
+
+def test_a_submission_below_full_marks_exits_1_and_says_what_to_fix(run, broken):
+    result = run("submit", broken, "--seed", 1)
+    assert result.exit_code == 1
+    assert "What to fix" in result.output and "numerical_diff.forward_difference" in result.output
+
+
+def test_json_is_one_object_with_the_public_schema(run, broken):
+    result = run("submit", broken, "--format", "json", "--seed", 1)
+    report = json.loads(result.output)
+    assert set(report) >= {"submission", "score", "max_score", "checks", "errors"}
+    check = report["checks"][0]
+    assert set(check) >= {"exercise", "name", "function", "status", "score", "max_score", "message", "hints"}
+    statuses = {c["status"] for c in report["checks"]}
+    assert statuses <= {"passed", "failed", "error", "timeout", "missing"}
+    failed = [c for c in report["checks"] if c["status"] == "failed"]
+    assert failed and all(h.keys() == {"id", "text"} for c in failed for h in c["hints"])
+    assert report["score"] < report["max_score"] == 100
+
+
+def test_the_report_speaks_japanese_when_asked(run, broken):
+    result = run("submit", broken, "--lang", "ja", "--seed", 1)
+    assert "得点" in result.output and "直すべきところ" in result.output
+    as_json = json.loads(run("submit", broken, "--lang", "ja", "--format", "json", "--seed", 1).output)
+    hint = next(h for c in as_json["checks"] for h in c["hints"])
+    assert hint["id"] == "numerical_diff.forward_difference" and "中心差分" in hint["text"]
+
+
+def test_the_language_defaults_from_the_locale(run, broken):
+    result = run("submit", broken, "--seed", 1, env={"LANG": "ja_JP.UTF-8"})
+    assert "得点" in result.output
+
+
+def test_load_errors_are_listed_with_their_line(run, write):
+    path = write("s.py", "import numpy as np\nundefined_function()\n\ndef softmax(a):\n    return a\n")
+    report = json.loads(run("submit", path, "--format", "json").output)
+    assert report["errors"][0]["line"] == 2 and "NameError" in report["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["gradescope", "junit", "csv"])
+def test_each_output_format_renders(run, fmt, tmp_path):
+    out = tmp_path / f"report.{fmt}"
+    result = run("submit", STUDENT, "--format", fmt, "-o", out, "--seed", 1)
+    assert result.exit_code == 0 and result.output == ""
+    text = out.read_text(encoding="utf-8")
+    if fmt == "gradescope":
+        data = json.loads(text)
+        assert data["score"] == 100 and len(data["tests"]) == 41
+        assert set(data["tests"][0]) >= {"name", "score", "max_score", "status", "output", "visibility"}
+    elif fmt == "junit":
+        suite = ElementTree.fromstring(text).find("testsuite")
+        assert suite.get("tests") == "41" and suite.get("failures") == "0"
+    else:
+        assert text.splitlines()[0].startswith("submission,score,max_score,status,losses")
+
+
+def test_junit_can_be_written_beside_the_main_report(run, broken, tmp_path):
+    result = run("submit", broken, "--junit", tmp_path / "junit.xml", "--seed", 1)
+    assert result.exit_code == 1
+    suite = ElementTree.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert int(suite.get("failures")) >= 3
+
+
+def test_min_score_gates_ci(run, broken):
+    assert run("submit", broken, "--min-score", 80, "--seed", 1).exit_code == 0
+    assert run("submit", broken, "--min-score", 99, "--seed", 1).exit_code == 1
+
+
+def test_k_grades_one_function_only(run, broken):
+    report = json.loads(run("submit", broken, "-k", "numerical_diff", "--format", "json", "--seed", 1).output)
+    assert {c["function"] for c in report["checks"]} == {"numerical_diff"}
+    assert report["max_score"] == 12
+
+
+def test_v_shows_inputs_expected_and_got(run, broken):
+    result = run("submit", broken, "-v", "-k", "numerical_diff", "--seed", 1)
+    assert "expected:" in result.output and "got:" in result.output and "f: _square" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["submit", "no-such-file.py"],
+    ["submit", STUDENT, "--format", "yaml"],
+    ["submit", STUDENT, "--timeout", "-1"],
+    ["submit", STUDENT, "-k", "no_such_function"],
+    ["submit"],
+    ["frobnicate"],
+    ["list", "--format", "xml"],
+])
+def test_usage_errors_exit_4_with_a_message(run, args):
+    result = run(*args)
+    assert result.exit_code == 4
+    assert "Error" in result.output or "Usage" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["submit"], ["list"], ["plugins"], ["init"]])
+def test_every_command_has_help(run, command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_list_shows_the_catalogue(run):
+    result = run("list")
+    assert "derivatives.numerical_diff.square_at_zero" in result.output and "100 points" in result.output
+    data = json.loads(run("list", "--format", "json").output)
+    assert data["max_score"] == 100 and sum(len(e["checks"]) for e in data["exercises"]) == 41
+
+
+def test_plugins_shows_where_each_plugin_comes_from(run):
+    result = run("plugins")
+    assert "exercises.losses  [built-in]" in result.output and "grader_exercises" in result.output
+
+
+@pytest.mark.parametrize("name", ["starter.py", "starter.ipynb"])
+def test_an_untouched_starter_scores_0_with_every_check_not_attempted(run, tmp_path, name):
+    path = tmp_path / name
+    result = run("init", path)
+    assert result.exit_code == 0 and path.exists()
+    graded = run("submit", path, "--format", "json")
+    assert graded.exit_code == 1
+    report = json.loads(graded.output)
+    assert report["score"] == 0 and report["errors"] == []
+    assert {c["status"] for c in report["checks"]} == {"missing"}
+    assert all("NotImplementedError" in c["message"] for c in report["checks"])
+    assert "not attempted" in run("submit", path).output
+
+
+def test_init_does_not_overwrite_without_force(run, tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("precious")
+    assert run("init", path).exit_code == 4 and path.read_text() == "precious"
+    assert run("init", path, "--force").exit_code == 0
+
+
+def test_an_unreadable_file_gets_a_report_with_score_0_and_exit_1(run, write):
+    result = run("submit", write("binary.py", b"\x00\x01\x02"), "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["score"] == 0 and report["errors"][0]["message"]

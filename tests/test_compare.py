@@ -1,0 +1,58 @@
+"""Comparing a learner's values with the reference's, in the grader's process."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.compare import compare
+
+
+def ok(expected, got, rtol=1e-7, atol=0.0):
+    return compare(expected, got, rtol, atol) is None
+
+
+def test_values_within_tolerance_match():
+    assert ok(1.0, 1.0 + 1e-9)
+    assert not ok(1.0, 1.0 + 1e-5)
+    assert ok(0.0, 1e-7, atol=1e-6)
+
+
+def test_shape_is_checked_before_values():
+    mismatch = compare(np.zeros((2, 3)), np.zeros((3, 2)), 1e-7, 0)
+    assert mismatch.message_id == "compare.shape"
+    assert compare(1.0, np.array([1.0]), 1e-7, 0).message_id == "compare.shape"
+
+
+def test_a_0d_array_counts_as_a_number():
+    assert ok(0.5, np.array(0.5))
+
+
+def test_the_kind_of_values_is_checked():
+    assert compare(np.array([1.0]), np.array([True]), 1e-7, 0).message_id == "compare.dtype"
+    assert compare(np.array([1.0]), np.array([1 + 0j]), 1e-7, 0).message_id == "compare.dtype"
+    assert ok(np.array([6.0, 8.0]), np.array([6, 8]))
+
+
+def test_nan_matches_only_nan_and_infinity_only_the_same_infinity():
+    assert ok(np.array([np.nan, np.inf]), np.array([np.nan, np.inf]))
+    assert not ok(np.array([1.0]), np.array([np.nan]))
+    assert not ok(np.array([np.nan]), np.array([1.0]))
+    assert not ok(np.array([np.inf]), np.array([-np.inf]))
+    assert not ok(16.1, float("inf"))
+
+
+def test_a_mismatch_names_the_first_differing_elements():
+    mismatch = compare(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.0]), 1e-7, 0)
+    assert mismatch.message_id == "compare.array"
+    assert mismatch.params["count"] == 1 and "[1] 2 → 2.5" in mismatch.params["first"]
+
+
+def test_lists_and_dicts_are_compared_element_by_element_with_a_path():
+    mismatch = compare([1.0, {"x": 2.0}], [1.0, {"x": 3.0}], 1e-7, 0)
+    assert mismatch.path == "[1].x"
+    assert compare([1.0], [1.0, 2.0], 1e-7, 0).message_id == "compare.kind"
+
+
+@pytest.mark.parametrize("got", ["1.0", None, [1.0], True, {"value": 1.0}])
+def test_something_that_is_not_a_number_never_matches_a_number(got):
+    assert not ok(1.0, got)

@@ -1,0 +1,199 @@
+"""Reading submissions: .py statements, notebook cells, exported notebooks, folders, bad files."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from conftest import EXAMPLES
+
+from grader.errors import UsageError
+from grader.runner import collect_loaders
+from grader.submission import read_submission
+
+
+@pytest.fixture(scope="module")
+def loaders(manager):
+    return collect_loaders(manager)
+
+
+def read(path, loaders, **kwargs):
+    return read_submission(path, loaders, **kwargs)
+
+
+def message_ids(submission):
+    return [problem.message.id for problem in submission.problems]
+
+
+def notebook(*cells, counts=None) -> str:
+    book = nbformat.v4.new_notebook()
+    for index, source in enumerate(cells):
+        if source.startswith("#md "):
+            book.cells.append(nbformat.v4.new_markdown_cell(source[4:]))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            cell.execution_count = counts[index] if counts else None
+            book.cells.append(cell)
+    return nbformat.writes(book)
+
+
+# --- .py -------------------------------------------------------------------------------------------
+
+def test_each_top_level_statement_is_a_unit_with_its_line(write, loaders):
+    submission = read(write("s.py", "import numpy as np\n\ndef f(x):\n    return x\n\ny = f(2)\n"), loaders)
+    assert [unit.first_line for unit in submission.units] == [1, 3, 6]
+    assert submission.units[1].source.startswith("def f(x):")
+
+
+def test_a_decorated_function_starts_at_its_decorator(write, loaders):
+    submission = read(write("s.py", "import functools\n@functools.lru_cache\ndef f(x):\n    return x\n"), loaders)
+    assert [unit.first_line for unit in submission.units] == [1, 2]
+
+
+def test_statements_sharing_a_line_stay_together(write, loaders):
+    submission = read(write("s.py", "a = 1; b = 2\nc = 3\n"), loaders)
+    assert [unit.source for unit in submission.units] == ["a = 1; b = 2\n", "c = 3\n"]
+
+
+def test_a_syntax_error_costs_only_its_statement(write, loaders):
+    source = "def good():\n    return 1\n\ndef bad(:\n    pass\n\ndef after():\n    return 2\n"
+    submission = read(write("s.py", source), loaders)
+    assert [unit.source.split("(")[0] for unit in submission.units] == ["def good", "def after"]
+    assert message_ids(submission) == ["load.syntax_error"]
+    assert submission.problems[0].where.line == 4
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens(write, loaders):
+    submission = read(write("s.py", "x = [1, 2\n\ndef f():\n    return 1\n"), loaders)
+    assert "load.syntax_error" in message_ids(submission)
+    assert submission.problems[0].where.line == 1
+
+
+def test_magics_and_shell_lines_in_a_script_are_skipped_with_a_note(write, loaders):
+    submission = read(write("s.py", "%matplotlib inline\n!pip install numpy\nx = 1\n"), loaders)
+    assert [unit.source for unit in submission.units] == ["x = 1\n"]
+    assert [note.id for note in submission.notes] == ["load.skipped_magic", "load.skipped_magic"]
+    assert submission.problems == ()
+
+
+def test_a_plain_script_is_imported_under_its_own_name(write, loaders):
+    assert read(write("student.py", "x = 1\n"), loaders).module_name == "student"
+    assert read(write("my-work.py", "x = 1\n"), loaders).module_name == "submission"
+
+
+# --- notebooks exported as scripts -----------------------------------------------------------------
+
+def test_an_exported_notebook_grades_cell_by_cell(loaders):
+    submission = read(EXAMPLES / "notes_export.py", loaders)
+    cells = [unit.location for unit in submission.units]
+    assert [c.execution_count for c in cells][:4] == [3, 22, 7, 1]
+    assert cells[0].cell == 1 and submission.module_name == "__main__"
+    assert submission.problems == ()
+
+
+def test_get_ipython_calls_in_an_exported_notebook_are_skipped(write, loaders):
+    source = "# In[1]:\n\n\nget_ipython().run_line_magic('matplotlib', 'inline')\nx = 1\n\n# In[2]:\n\n\ny = 2\n"
+    submission = read(write("s.py", source), loaders)
+    assert len(submission.units) == 2
+    assert "get_ipython" not in submission.units[0].source
+    assert [note.id for note in submission.notes] == ["load.skipped_magic"]
+
+
+# --- .ipynb ---------------------------------------------------------------------------------------
+
+def test_notebook_code_cells_run_in_order_with_their_numbers_and_counts(write, loaders):
+    text = notebook("#md # Title", "import numpy as np", "def f(x):\n    return x", counts=[None, 4, 7])
+    submission = read(write("n.ipynb", text), loaders)
+    assert [(u.location.cell, u.location.execution_count) for u in submission.units] == [(1, 4), (2, 7)]
+
+
+def test_a_notebook_cell_with_a_syntax_error_is_skipped_and_the_rest_run(write, loaders):
+    submission = read(write("n.ipynb", notebook("x = 1", "def f(:\n  pass", "y = 2")), loaders)
+    assert [u.source.strip() for u in submission.units] == ["x = 1", "y = 2"]
+    assert submission.problems[0].where.cell == 2
+
+
+def test_cell_magics_and_line_magics_are_skipped(write, loaders):
+    submission = read(write("n.ipynb", notebook("%%timeit\nx = 1", "%matplotlib inline\ny = 2", "!ls")), loaders)
+    assert [u.source.strip() for u in submission.units] == ["y = 2"]
+    assert len(submission.notes) == 3
+
+
+def test_the_notes_saved_as_a_notebook_load_every_cell(loaders):
+    submission = read(EXAMPLES / "notes.ipynb", loaders)
+    assert len(submission.units) == 15 and submission.problems == ()
+
+
+# --- files that are not code ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, data, message", [
+    ("empty.py", b"", "load.empty"),
+    ("blank.py", b"  \n\n\t\n", "load.empty"),
+    ("binary.py", b"\x7fELF\x00\x01\x02", "load.binary"),
+    ("latin1.py", "x = 'caf\xe9'\n".encode("latin-1"), "load.not_utf8"),
+    ("text.ipynb", b"print('not json')", "load.not_json"),
+    ("array.ipynb", b"[1, 2, 3]", "load.not_notebook"),
+    ("cells.ipynb", json.dumps({"cells": "nope", "nbformat": 4}).encode(), "load.not_notebook"),
+    ("empty.ipynb", b"", "load.empty"),
+])
+def test_a_file_that_is_not_a_submission_gets_a_problem_not_an_exception(write, loaders, name, data, message):
+    submission = read(write(name, data), loaders)
+    assert submission.units == ()
+    assert message_ids(submission) == [message]
+
+
+def test_invalid_utf8_is_reported_with_its_line(write, loaders):
+    submission = read(write("s.py", b"x = 1\ny = 2\nz = '\xff'\n"), loaders)
+    assert submission.problems[0].where.line == 3
+
+
+def test_a_bom_is_accepted(write, loaders):
+    submission = read(write("s.py", "\ufeffx = 1\n".encode("utf-8")), loaders)
+    assert submission.problems == () and len(submission.units) == 1
+
+
+def test_a_name_with_spaces_and_japanese_characters_is_read(write, loaders):
+    submission = read(write("学生 提出.py", "x = 1\n"), loaders)
+    assert submission.name == "学生 提出.py" and len(submission.units) == 1
+
+
+@pytest.mark.parametrize("name", ["missing.py", "notes.txt"])
+def test_a_path_that_cannot_be_a_submission_is_a_usage_error(tmp_path, loaders, name):
+    if name.endswith(".txt"):
+        (tmp_path / name).write_text("hello")
+    with pytest.raises(UsageError):
+        read(tmp_path / name, loaders)
+
+
+# --- project folders -----------------------------------------------------------------------------
+
+def test_a_folder_with_one_script_is_a_project(write, loaders, tmp_path):
+    write("project/student.py", "from common.functions import softmax\n")
+    write("project/common/functions.py", "def softmax(a):\n    return a\n")
+    submission = read(tmp_path / "project", loaders)
+    assert submission.name == "project" and submission.project_dir == str(tmp_path / "project")
+    assert submission.workdir == ""
+
+
+def test_the_entry_of_a_folder_can_be_named(write, loaders, tmp_path):
+    write("book/ch04/gradient_simplenet.py", "import sys, os\nsys.path.append(os.pardir)\n")
+    write("book/ch04/other.py", "x = 1\n")
+    submission = read(tmp_path / "book", loaders, entry="ch04/gradient_simplenet.py")
+    assert submission.workdir == "ch04"
+
+
+@pytest.mark.parametrize("files", [[], ["a.py", "b.py"]])
+def test_a_folder_without_exactly_one_entry_is_a_usage_error(write, loaders, tmp_path, files):
+    (tmp_path / "p").mkdir()
+    for name in files:
+        write(f"p/{name}", "x = 1\n")
+    with pytest.raises(UsageError, match="--entry"):
+        read(tmp_path / "p", loaders)
+
+
+def test_the_digest_of_a_folder_changes_with_any_file(write, loaders, tmp_path):
+    write("p/main.py", "x = 1\n")
+    write("p/lib/helper.py", "y = 1\n")
+    before = read(tmp_path / "p", loaders).digest
+    write("p/lib/helper.py", "y = 2\n")
+    assert read(tmp_path / "p", loaders).digest != before

@@ -1,0 +1,176 @@
+"""Exercise sets are plugins: one registered from a test, and one installed through an entry
+point, add exercises that `grade list` and `grade submit` then use."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from grader import hookspecs
+from grader.catalogue import build_catalogue
+from grader.cli import cli
+from grader.errors import PluginError
+from grader.model import Check, Exercise
+from grader.plugins import DEFAULT_PLUGINS, get_plugin_manager
+
+PACK = textwrap.dedent('''
+    import numpy as np
+    from grader import hookimpl, probing
+    from grader.model import Check, Exercise
+
+    def probe_sigmoid(module, rng):
+        x = rng.normal(size=5)
+        return probing.value(module.sigmoid(x.copy()))
+
+    @hookimpl
+    def grader_exercises(register):
+        register(Exercise(
+            "activation",
+            {"en": "Activation functions", "ja": "活性化関数"},
+            (Check("sigmoid", "random", 5, probe_sigmoid,
+                   {"en": "sigmoid of random values", "ja": "ランダムな値の sigmoid"}, rtol=1e-9),),
+            reference="{pack}_reference",
+        ))
+''')
+REFERENCE = "import numpy as np\n\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n"
+SUBMISSION = "import numpy as np\n\ndef sigmoid(x):\n    return 1.0 / (1.0 + np.exp(-x))\n"
+
+
+@pytest.fixture
+def pack(tmp_path, monkeypatch):
+    """A third-party pack in a folder on sys.path: ``name`` (the plugin) and its reference."""
+
+    def _make(name: str):
+        (tmp_path / f"{name}.py").write_text(PACK.replace("{pack}", name), encoding="utf-8")
+        (tmp_path / f"{name}_reference.py").write_text(REFERENCE, encoding="utf-8")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return name
+
+    return _make
+
+
+def test_every_hook_is_documented_and_prefixed():
+    hooks = [name for name in dir(hookspecs) if name.startswith("grader_")]
+    assert len(hooks) == 5
+    for name in hooks:
+        assert getattr(hookspecs, name).__doc__.strip()
+
+
+def test_built_in_parts_are_ordinary_plugins(manager):
+    names = [name for name, _ in manager.list_name_plugin()]
+    assert names[: len(DEFAULT_PLUGINS)] == list(DEFAULT_PLUGINS)
+
+
+def test_a_plugin_registered_from_a_test_adds_its_exercise(pack):
+    import importlib
+
+    module = importlib.import_module(pack("testpack_direct"))
+    catalogue = build_catalogue(get_plugin_manager(extra=[module]))
+    assert "activation" in [exercise.id for exercise in catalogue.exercises]
+    assert catalogue.max_score == 105
+
+
+def test_grade_list_and_submit_use_a_plugin_named_in_the_environment(pack, write):
+    name = pack("testpack_env")
+    runner = CliRunner()
+    env = {"GRADE_PLUGINS": name}
+    listing = runner.invoke(cli, ["list", "--format", "json"], env=env)
+    assert listing.exit_code == 0
+    data = json.loads(listing.output)
+    assert "activation.sigmoid.random" in [c["id"] for e in data["exercises"] for c in e["checks"]]
+    path = write("learner.py", SUBMISSION)
+    result = runner.invoke(cli, ["submit", str(path), "-k", "activation", "--format", "json", "--seed", "3"], env=env)
+    report = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert [(c["id"], c["status"]) for c in report["checks"]] == [("activation.sigmoid.random", "passed")]
+
+
+def test_a_plugin_installed_through_an_entry_point_is_loaded(pack, write, tmp_path, monkeypatch):
+    name = pack("testpack_installed")
+    dist = tmp_path / "testpack_installed-1.2.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text(f"[grader]\nactivation = {name}\n", encoding="utf-8")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: testpack-installed\nVersion: 1.2\n", encoding="utf-8")
+    monkeypatch.delenv("GRADE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    runner = CliRunner()
+    plugins = runner.invoke(cli, ["plugins", "--format", "json"])
+    row = next(r for r in json.loads(plugins.output) if r["name"] == "activation")
+    assert row["source"] == "entry point" and row["distribution"] == "testpack_installed 1.2"
+    path = write("learner.py", SUBMISSION)
+    result = runner.invoke(cli, ["submit", str(path), "-k", "sigmoid", "--format", "json", "--seed", "3"])
+    assert json.loads(result.output)["score"] == 5
+
+
+def test_autoloading_can_be_disabled(pack, tmp_path, monkeypatch):
+    name = pack("testpack_disabled")
+    dist = tmp_path / "testpack_disabled-1.0.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text(f"[grader]\nactivation = {name}\n", encoding="utf-8")
+    monkeypatch.setenv("GRADE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert get_plugin_manager().get_plugin("activation") is None
+    monkeypatch.delenv("GRADE_DISABLE_PLUGIN_AUTOLOAD")
+    assert get_plugin_manager().get_plugin("activation") is not None
+
+
+def test_a_learner_cannot_import_a_plugin_pack_or_its_reference(pack, write):
+    name = pack("testpack_hidden")
+    runner = CliRunner()
+    source = SUBMISSION.replace("def sigmoid", f"from {name}_reference import sigmoid\ndef unused")
+    path = write("learner.py", source)
+    result = runner.invoke(cli, ["submit", str(path), "-k", "activation", "--format", "json"], env={"GRADE_PLUGINS": name})
+    report = json.loads(result.output)
+    assert report["score"] == 0
+    assert "grader's own code" in report["errors"][0]["message"] or "import" in report["errors"][0]["message"]
+
+
+def test_a_probe_that_is_not_module_level_is_refused():
+    from grader import hookimpl
+
+    class Pack:
+        @hookimpl
+        def grader_exercises(self, register):
+            register(Exercise("bad", {"en": "x", "ja": "x"},
+                              (Check("f", "c", 1, lambda module, rng: 1, {"en": "x", "ja": "x"}),)))
+
+    with pytest.raises(PluginError, match="module-level"):
+        build_catalogue(get_plugin_manager(extra=[Pack()]))
+
+
+def test_a_duplicate_exercise_id_is_refused():
+    from grader import hookimpl
+    from exercises import losses
+
+    class Again:
+        @hookimpl
+        def grader_exercises(self, register):
+            register(Exercise("losses", {"en": "x", "ja": "x"}, losses.CHECKS))
+
+    with pytest.raises(PluginError, match="already exists"):
+        build_catalogue(get_plugin_manager(extra=[Again()]))
+
+
+def test_a_text_missing_a_language_is_refused():
+    from grader import hookimpl
+    from exercises import losses
+
+    class English:
+        @hookimpl
+        def grader_exercises(self, register):
+            register(Exercise("english_only", {"en": "x"}, losses.CHECKS[:1]))
+
+    with pytest.raises(PluginError, match="ja"):
+        build_catalogue(get_plugin_manager(extra=[English()]))
+
+
+def test_a_misspelled_hook_fails_loudly():
+    from grader import hookimpl
+
+    class Typo:
+        @hookimpl
+        def grader_exercise(self, register):
+            pass
+
+    with pytest.raises(PluginError):
+        get_plugin_manager(extra=[Typo()])

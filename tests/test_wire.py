@@ -1,0 +1,109 @@
+"""The format between the grader and a learner's process: plain data only."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from grader import wire
+
+
+def roundtrip(value):
+    return wire.decode_value(json.loads(json.dumps(wire.encode_value(value))))
+
+
+@pytest.mark.parametrize("value", [None, True, 3, -2.5, "テキスト", [1, [2.0, "x"]], {"a": [1, 2]}])
+def test_plain_values_survive_the_trip(value):
+    assert roundtrip(value) == value
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int8", "uint16", "bool", "complex128"])
+def test_numeric_arrays_keep_shape_dtype_and_values(dtype):
+    array = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
+    back = roundtrip(array)
+    assert back.dtype == array.dtype and back.shape == (3, 4) and np.array_equal(back, array)
+
+
+def test_nan_and_infinities_travel():
+    back = roundtrip(np.array([np.nan, np.inf, -np.inf, 1.0]))
+    assert np.isnan(back[0]) and back[1] == np.inf and back[2] == -np.inf
+    assert np.isnan(roundtrip(float("nan")))
+
+
+def test_non_contiguous_arrays_are_sent_in_order():
+    array = np.arange(6.0).reshape(2, 3).T
+    assert np.array_equal(roundtrip(array), array)
+
+
+def test_numpy_scalars_become_python_numbers():
+    assert type(roundtrip(np.float64(1.5))) is float and type(roundtrip(np.int32(3))) is int
+
+
+class Liar(float):
+    def __eq__(self, other):
+        return True
+
+
+@pytest.mark.parametrize("value", [
+    Liar(1.0),
+    np.array([1, "a"], dtype=object),
+    np.ma.masked_array([1.0, 2.0]),
+    np.array([("a", 1)], dtype=[("name", "U1"), ("n", "i4")]),
+    object(),
+    {1: "non-string key"},
+    {"$nd": "reserved key"},
+    lambda: None,
+])
+def test_anything_else_is_refused_on_the_way_out(value):
+    with pytest.raises(wire.WireError):
+        wire.encode_value(value)
+
+
+def test_an_array_over_the_limit_is_refused_on_the_way_out():
+    with pytest.raises(wire.WireError):
+        wire.encode_value(np.zeros(wire.MAX_ARRAY_BYTES // 8 + 1))
+
+
+@pytest.mark.parametrize("data", [
+    {"$nd": ["|O", [1], "AAAA"]},
+    {"$nd": ["<f8", [2], "AAAAAAAAAAA="]},
+    {"$nd": ["<f8", [-1], ""]},
+    {"$nd": ["<f8", [10**12], ""]},
+    {"$nd": ["<f8", [1], "not base64!"]},
+    {"$nd": ["<f8", [1], "AAAAAAAAAAA="], "extra": 1},
+    {"$other": 1},
+    {"$nd": "x"},
+])
+def test_malformed_arrays_are_refused_on_the_way_in(data):
+    with pytest.raises(wire.WireError):
+        wire.decode_value(data)
+
+
+def test_nesting_deeper_than_data_is_refused():
+    value = [0]
+    for _ in range(wire.MAX_DEPTH + 2):
+        value = [value]
+    with pytest.raises(wire.WireError):
+        wire.decode_value(value)
+
+
+def test_frames_are_reassembled_from_any_chunking():
+    frames = wire.pack({"a": 1}) + wire.pack({"b": [1, 2]})
+    reader = wire.FrameReader()
+    bodies = []
+    for byte in frames:
+        bodies += reader.feed(bytes([byte]))
+    assert [wire.unpack(body) for body in bodies] == [{"a": 1}, {"b": [1, 2]}]
+
+
+def test_a_frame_announcing_more_than_the_limit_is_refused_before_it_arrives():
+    reader = wire.FrameReader(limit=1000)
+    with pytest.raises(wire.WireError):
+        reader.feed((5000).to_bytes(4, "big") + b"{")
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe", b"[1, 2]", b"not json", b"[" * 100000])
+def test_a_frame_that_is_not_a_json_object_is_refused(body):
+    with pytest.raises(wire.WireError):
+        wire.unpack(body)
