@@ -54,13 +54,13 @@ def verify_shapes(got, rng):
 
 def _row_indices(x_batch, x_train):
     """Index in x_train of each row of x_batch, or None for a row that is not in the data."""
-    indices = []
-    for row in x_batch:
-        index = row[0]
-        if not (index == int(index) and 0 <= index < TRAIN_SIZE and np.array_equal(x_train[int(index)], row)):
-            return None
-        indices.append(int(index))
-    return np.array(indices)
+    if x_batch.ndim != 2 or x_batch.shape[1] != FEATURES or x_batch.dtype.kind != "f":
+        return None
+    column = x_batch[:, 0]
+    if not np.all((column >= 0) & (column < TRAIN_SIZE) & (column == np.floor(column))):
+        return None
+    indices = column.astype(int)
+    return indices if np.array_equal(x_train[indices], x_batch) else None
 
 
 def verify_drawn_from_data(got, rng):

@@ -163,3 +163,35 @@ def write_starter(path: Path, force: bool = False, manager: Optional[pluggy.Plug
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return len(list(starter.stubs(selected)))
+
+
+def run_batch(submissions: Path, out: Path, host: Optional[Host] = None, jobs: Optional[int] = None,
+              json_dir: Optional[Path] = None, gradescope_dir: Optional[Path] = None, junit: Optional[Path] = None,
+              resume: bool = False, seed: Optional[int] = None, shard: Optional[str] = None,
+              timeout: float = 5.0, load_timeout: float = 10.0, memory: int = 1024, lang: Optional[str] = None,
+              progress: bool = True, manager: Optional[pluggy.PluginManager] = None):
+    """Grade a class (see ``grade batch --help``); returns a ``grader.batch.run.BatchResult``."""
+    from grader.batch.discover import parse_shard
+    from grader.batch.run import BatchOptions, progress_bar
+    from grader.batch.run import run_batch as run
+
+    options = BatchOptions(
+        submissions=Path(submissions), out=Path(out), jobs=jobs or os.cpu_count() or 1,
+        json_dir=json_dir, gradescope_dir=gradescope_dir, junit=junit, resume=resume, seed=seed,
+        shard=parse_shard(shard), lang=language(lang),
+        settings=Settings(check_timeout=timeout, load_timeout=load_timeout, memory_mb=memory),
+    )
+    return run(options, manager or plugin_manager(), progress_bar() if progress else None, host)
+
+
+def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
+    from grader.batch.merge import merge
+
+    return merge([Path(p) for p in inputs], Path(out), junit)
+
+
+def render_summary(summary: dict) -> str:
+    from grader.batch.summary import render
+
+    return render(summary)
+

@@ -176,6 +176,63 @@ def init(path, force, lang):
     return ExitCode.OK
 
 
+# --- grade batch / merge -------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The results CSV (one row per submission); records and the summary go beside it.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Submissions graded at once (default: the number of cores).")
+@click.option("--json-dir", type=click.Path(file_okay=False, path_type=Path), help="Also write one JSON report per submission here.")
+@click.option("--gradescope-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write a Gradescope results.json per submission here (DIR/NAME/results.json).")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write one JUnit XML file for the class.")
+@click.option("--resume", is_flag=True, help="Skip submissions already graded with the same content, seed and grader.")
+@click.option("--seed", type=int, help="Seed for every submission's inputs (default: a fresh one, kept for --resume).")
+@click.option("--shard", help="Grade only slice K of N (e.g. 2/4), for CI matrices; join the slices with grade merge.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per check.")
+@click.option("--load-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds for each top-level statement or cell while a file loads.")
+@click.option("--memory", type=click.IntRange(min=64), default=1024, show_default=True, help="Memory per learner, in MB.")
+@LANG_OPTION
+def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed, shard, timeout, load_timeout, memory, lang):
+    """Grade a class: a folder of .py/.ipynb files or project folders, or an LMS's .zip of one."""
+    from grader.sandbox.control import Host
+
+    host = Host().start()
+    try:
+        from grader import api
+
+        result = api.run_batch(
+            submissions, out, host=host, jobs=jobs, json_dir=json_dir, gradescope_dir=gradescope_dir, junit=junit,
+            resume=resume, seed=seed, shard=shard, timeout=timeout, load_timeout=load_timeout, memory=memory,
+            lang=lang,
+        )
+        click.echo(api.render_summary(result.summary), err=True)
+        if result.resumed:
+            click.echo(f"({result.resumed} unchanged submissions kept from the last run)", err=True)
+        if result.skipped:
+            click.echo(f"(skipped {len(result.skipped)} entries that are not submissions: {', '.join(result.skipped[:5])})", err=True)
+        if result.interrupted:
+            click.echo(f"Interrupted: {out} holds the submissions graded so far; run again with --resume to finish.", err=True)
+        return result.exit_code
+    finally:
+        host.close(wait=False)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The merged CSV.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write one JUnit XML file for the class.")
+def merge(inputs, out, junit):
+    """Join the CSVs (and records) of grade batch --shard runs into one."""
+    from grader import api
+
+    summary = api.merge_batches(list(inputs), out, junit)
+    click.echo(api.render_summary(summary), err=True)
+    return ExitCode.OK
+
+
 def _color(flag: Optional[bool], output: Optional[Path]) -> bool:
     if flag is not None:
         return flag

@@ -26,6 +26,8 @@ _DIAGNOSABLE = (Status.FAILED, Status.ERROR)
 def diagnose(results: list[CheckResult], outcomes: Mapping[str, Mapping[str, Any]],
              mistakes: tuple[Mistake, ...], expectations: Expectations) -> list[CheckResult]:
     """``results`` with the hints of every mistake the learner's outcomes match."""
+    if not any(result.status in _DIAGNOSABLE for result in results):
+        return list(results)
     hints: dict[str, list[Hint]] = {}
     by_id = {result.check.id: result for result in results}
     for mistake in mistakes:

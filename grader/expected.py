@@ -15,14 +15,19 @@ from typing import Any, Mapping
 import numpy as np
 
 from grader import probing, wire
-from grader.compare import describe
 from grader.model import Catalogue, Check, Mistake
 
 
+def probe_key(check: Check) -> str:
+    """Checks with the same probe (and the same supplied functions) share one run of it: the
+    same inputs, one call to the learner's process, each check judging the result its way."""
+    return f"{check.probe.__module__}:{check.probe.__qualname__}|{','.join(check.supplied)}"
+
+
 def check_seed(run_seed: int, check: Check) -> int:
-    """A check's seed. Derived by a hash, so a learner's process that sees one check's seed
+    """A check's seed. Derived by a hash, so a learner's process that sees one probe's seed
     learns nothing of the next one's inputs."""
-    digest = hashlib.sha256(f"{run_seed}:{check.id}".encode()).digest()
+    digest = hashlib.sha256(f"{run_seed}:{probe_key(check)}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
@@ -40,7 +45,7 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
         return {
             "kind": "value",
             "value": wire.decode_value(wire.encode_value(result)),
-            "inputs": {name: value if isinstance(value, str) else describe(value) for name, value in shown.items()},
+            "inputs": shown,  # described only if a failure shows them
         }
     except probing.MissingName as exc:
         return {"kind": "missing", "name": exc.name}
@@ -60,11 +65,16 @@ class Expectations:
         self.run_seed = run_seed
         self._lock = threading.RLock()
         self._cache: dict[tuple, dict] = {}
+        self._seeds: dict[str, int] = {}
         self._modules: dict[str, ModuleType] = {}
         self._exercise_of = {check.id: exercise for exercise in catalogue.exercises for check in exercise.checks}
 
     def seed(self, check: Check) -> int:
-        return check_seed(self.run_seed, check)
+        key = probe_key(check)
+        seed = self._seeds.get(key)
+        if seed is None:
+            seed = self._seeds[key] = check_seed(self.run_seed, check)
+        return seed
 
     def reference_module(self, check: Check) -> ModuleType:
         return self._module(self._exercise_of[check.id].reference)
@@ -77,7 +87,7 @@ class Expectations:
 
     def expected(self, check: Check) -> dict:
         """The reference's outcome for ``check``."""
-        key = ("reference", check.id)
+        key = ("reference", probe_key(check))
         with self._lock:
             if key not in self._cache:
                 reference = self.reference_module(check)
@@ -86,20 +96,13 @@ class Expectations:
 
     def of_mistake(self, mistake: Mistake, index: int, check: Check) -> dict:
         """The outcome of ``mistake``'s ``index``-th implementation standing in for the learner."""
-        key = ("mistake", mistake.id, index, check.id)
+        key = ("mistake", mistake.id, index, probe_key(check))
         with self._lock:
             if key not in self._cache:
                 reference = self.reference_module(check)
                 names = {**vars(reference), mistake.function: mistake.implementations[index]}
                 self._cache[key] = run_probe(check, names, self.seed(check), reference)
             return self._cache[key]
-
-    def prefetch(self, checks) -> None:
-        """Compute the reference's outcomes in the background, in the order they will be
-        needed, while the grader waits for the learner's process."""
-        missing = [check for check in checks if ("reference", check.id) not in self._cache]
-        if missing:
-            threading.Thread(target=lambda: [self.expected(c) for c in missing], daemon=True).start()
 
     def rng(self, check: Check) -> np.random.Generator:
         """A generator seeded as ``check``'s probe was, for its ``verify`` to redraw inputs."""

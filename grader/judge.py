@@ -25,7 +25,8 @@ def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any],
     status, message, got = _verdict(check, outcome, expected, names, rng, timeout)
     details = {}
     if status is not Status.PASSED:  # rendering values is slow: only for what is shown
-        details.update(expected.get("inputs") or {})
+        for name, value in (expected.get("inputs") or {}).items():
+            details[name] = value if isinstance(value, str) else describe(value)
         if check.verify is None:
             details["expected"] = describe(expected["value"])
         if got is not _NOTHING:

@@ -13,30 +13,12 @@ from typing import Iterable
 import pluggy
 
 from grader import hookspecs
+from grader.defaults import DEFAULT_PLUGINS, DEFAULT_PROBE_MODULES  # noqa: F401 - re-exported
 from grader.errors import PluginError
 
 ENTRY_POINT_GROUP = "grader"
 DISABLE_AUTOLOAD_ENV = "GRADE_DISABLE_PLUGIN_AUTOLOAD"
 EXTRA_PLUGINS_ENV = "GRADE_PLUGINS"
-
-DEFAULT_PLUGINS = (
-    "grader.messages",
-    "grader.loaders.script",
-    "grader.loaders.notebook",
-    "grader.formats.text",
-    "grader.formats.json",
-    "grader.formats.gradescope",
-    "grader.formats.junit",
-    "grader.formats.csv",
-    "exercises.losses",
-    "exercises.minibatch",
-    "exercises.derivatives",
-    "exercises.gradient",
-    "exercises.descent",
-    "exercises.simplenet",
-    "exercises.mistakes",
-)
-
 
 def get_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
     """A plugin manager with every hook, the default plugins, installed packs, and ``extra``."""
@@ -84,11 +66,18 @@ def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str, st
             if distribution.lower() in seen:
                 continue  # the first on sys.path wins, as for imports
             seen.add(distribution.lower())
+            try:
+                with open(os.path.join(entry.path, "entry_points.txt"), encoding="utf-8") as stream:
+                    text = stream.read()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if f"[{group}]" not in text:
+                continue  # most distributions: no need to parse
             parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
             parser.optionxform = str
             try:
-                parser.read(os.path.join(entry.path, "entry_points.txt"), encoding="utf-8")
-            except (configparser.Error, UnicodeDecodeError):
+                parser.read_string(text)
+            except configparser.Error:
                 continue
             if parser.has_section(group):
                 for name, value in parser.items(group):

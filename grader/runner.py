@@ -23,7 +23,7 @@ from grader import wire
 from grader.catalogue import build_catalogue, probe_modules, probe_path
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
-from grader.expected import Expectations
+from grader.expected import Expectations, probe_key
 from grader.judge import REFUSAL, crash_message, frames_of, judge
 from grader.model import (
     Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
@@ -78,6 +78,7 @@ class Grader:
         self.host.start()
         self._hidden, self._deny = self._off_limits()
         self._read_roots = python_roots()
+        self._base_config: Optional[dict] = None
 
     # --- the public API --------------------------------------------------------------------
 
@@ -97,28 +98,32 @@ class Grader:
             ]
             return self._report(submission, results, problems, Output())
         session = Session(self.host, _program(submission), self.options.settings, self._config(submission))
-        self.expectations.prefetch(execution_order(checks))
         try:
+            session.begin()
+            for check in checks:  # the reference's results, while the learner's code loads
+                self.expectations.expected(check)
             loaded = session.load()
             units = {index: unit for index, unit in enumerate(submission.units)}
             for index, error in sorted(loaded.problems.items()):
                 problems.append(self._unit_problem(units[index], error))
             outcomes: dict[str, Mapping[str, Any]] = {}
             results: dict[str, CheckResult] = {}
-            order = execution_order(checks)
+            groups = probe_groups(execution_order(checks))
 
             def judge_outcome(index: int, outcome: Mapping[str, Any]) -> None:
-                check = order[index]
-                outcomes[check.id] = outcome
-                results[check.id] = judge(
-                    check, outcome, self.expectations.expected(check),
-                    names=tuple(loaded.names), rng=self.expectations.rng(check),
-                    timeout=self.options.settings.check_timeout,
-                )
+                for check in groups[index]:
+                    outcomes[check.id] = outcome
+                    results[check.id] = judge(
+                        check, outcome, self.expectations.expected(check),
+                        names=tuple(loaded.names),
+                        rng=self.expectations.rng(check) if check.verify else None,
+                        timeout=self.options.settings.check_timeout,
+                    )
 
             session.run_checks(
-                [{"id": c.id, "probe": probe_path(c), "seed": self.expectations.seed(c)} for c in order],
-                lambda index, message: self._answer_call(order[index], message),
+                [{"id": group[0].id, "probe": probe_path(group[0]), "seed": self.expectations.seed(group[0])}
+                 for group in groups],
+                lambda index, message: self._answer_call(groups[index][0], message),
                 judge_outcome,
             )
         finally:
@@ -201,14 +206,18 @@ class Grader:
     def _config(self, submission: Submission) -> dict:
         settings = self.options.settings
         budget = settings.load_timeout * (len(submission.units) + 1) + settings.check_timeout * (len(self.catalogue.checks) + 1)
+        if self._base_config is None:  # the same for every submission of this grader
+            self._base_config = {
+                "env": dict(WORKER_ENV),
+                "memory_bytes": settings.memory_mb * 1024 * 1024,
+                "read_roots": list(self._read_roots),
+                "deny_roots": list(self._deny) + [os.path.realpath(p) for p in self.options.deny_paths],
+                "hidden": list(self._hidden),
+                "drop_privileges": bool(self.options.drop_privileges and self.host.can_drop_privileges),
+            }
         return {
-            "env": dict(WORKER_ENV),
-            "memory_bytes": settings.memory_mb * 1024 * 1024,
+            **self._base_config,
             "cpu_seconds": int(budget) + 30,
-            "read_roots": list(self._read_roots),
-            "deny_roots": list(self._deny) + [str(Path(p).resolve()) for p in self.options.deny_paths],
-            "hidden": list(self._hidden),
-            "drop_privileges": bool(self.options.drop_privileges and self.host.can_drop_privileges),
             "workdir": submission.workdir,
             "argv0": os.path.basename(submission.path) or "submission",
         }
@@ -241,6 +250,14 @@ def execution_order(checks: tuple[Check, ...]) -> list[Check]:
     ``softmax`` to simpleNet's checks, the learner's own ``softmax`` has been graded, so
     keeping the served one gains nothing."""
     return [c for c in checks if not c.supplied] + [c for c in checks if c.supplied]
+
+
+def probe_groups(checks: list[Check]) -> list[list[Check]]:
+    """Checks sharing a probe, in order of their first: each group is one run of the probe."""
+    groups: dict[str, list[Check]] = {}
+    for check in checks:
+        groups.setdefault(probe_key(check), []).append(check)
+    return list(groups.values())
 
 
 def collect_loaders(manager: pluggy.PluginManager) -> dict:

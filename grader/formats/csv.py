@@ -6,7 +6,7 @@ import io
 from typing import Iterable
 
 from grader import hookimpl
-from grader.formats import Format, RenderContext, exercise_totals
+from grader.formats import Format, RenderContext, exercise_totals, number
 from grader.model import Report
 
 BASE_COLUMNS = ("submission", "score", "max_score", "status")
@@ -26,9 +26,10 @@ def header(exercises: Iterable[str]) -> list[str]:
 
 
 def row(report: Report) -> dict:
-    values = {"submission": report.submission, "score": report.score, "max_score": report.max_score, "status": report_status(report)}
+    values = {"submission": report.submission, "score": number(report.score),
+              "max_score": number(report.max_score), "status": report_status(report)}
     for total in exercise_totals(report):
-        values[total["exercise"]] = round(total["score"], 6)
+        values[total["exercise"]] = number(round(total["score"], 6))
     return values
 
 

@@ -136,7 +136,7 @@ class LearnerProcess:
         for key, _ in self.selector.select(timeout):
             if key.data == "channel":
                 try:
-                    chunk = self.channel.recv(1 << 20)
+                    chunk = self.channel.recv(1 << 16)
                 except BlockingIOError:
                     continue
                 except OSError:
@@ -184,15 +184,15 @@ class LearnerProcess:
             return
         self.alive = False
         _kill_group(self.pid)
-        self.exit_status = self.host.reap(self.pid)
+        self.exit_status = self.host.reap(self.pid, self.scratch)
 
     def close(self) -> None:
         if self.alive:
-            try:
-                self.channel.send(wire.pack({"type": "exit"}))
-            except OSError:
-                pass
-            self.kill()
+            # Done with it: kill it now, and let the host reap it and remove its scratch folder
+            # while this thread moves on (its exit status no longer matters).
+            self.alive = False
+            _kill_group(self.pid)
+            self.host.release(self.pid, self.scratch)
         self._drain_streams()
         self.selector.close()
         self.channel.close()
@@ -201,7 +201,8 @@ class LearnerProcess:
                 os.close(fd)
             except OSError:
                 pass
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.exit_status is not None and os.path.exists(self.scratch):
+            shutil.rmtree(self.scratch, ignore_errors=True)  # the host normally does it
 
 
 def _kill_group(pid: int) -> None:

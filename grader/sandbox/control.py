@@ -11,9 +11,10 @@ import socket
 import subprocess
 import sys
 import threading
-from typing import Callable
+from typing import Callable, Optional
 
 from grader.errors import SandboxError
+from grader.defaults import DEFAULT_PROBE_MODULES
 
 HOST_START_TIMEOUT = 60.0
 _ENV_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -22,7 +23,7 @@ _ENV_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_TH
 class Host:
     """The sandbox host process. Thread-safe; restarts itself if it dies."""
 
-    def __init__(self, preload: tuple[str, ...] = ()):
+    def __init__(self, preload: tuple[str, ...] = DEFAULT_PROBE_MODULES):
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
@@ -47,7 +48,7 @@ class Host:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **_ENV_THREADS}
         debug = os.environ.get("GRADE_DEBUG_HOST")
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", boot, str(theirs.fileno()), str(os.getpid())],
+            [sys.executable, "-I", "-S", "-c", boot, str(theirs.fileno()), str(os.getpid()), ",".join(self._preload)],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -67,6 +68,8 @@ class Host:
             self._launch()
         if self._hello is None:
             self._hello = self._receive()
+            if not self._hello.get("preload_error"):
+                self._started_preload = tuple(m for m in self._preload if m in self._hello.get("preloaded", ()))
         if self._preload and self._started_preload != self._preload:
             self._send({"op": "preload", "modules": list(self._preload), "path": _import_roots(self._preload)})
             reply = self._receive()
@@ -81,7 +84,8 @@ class Host:
     @property
     def can_drop_privileges(self) -> bool:
         with self._lock:
-            self._call_with_restart(lambda: None)
+            if self._hello is None:
+                self._call_with_restart(lambda: None)
             return bool(self._hello and self._hello.get("can_drop"))
 
     def _send(self, message: dict, fds: list[int] | None = None) -> None:
@@ -118,15 +122,27 @@ class Host:
         with self._lock:
             return self._call_with_restart(action)
 
-    def reap(self, pid: int) -> dict:
+    def reap(self, pid: int, scratch: Optional[str] = None) -> dict:
+        """Collect a learner process's exit status; the host also removes its scratch folder."""
         with self._lock:
             if self._control is None:
                 return {"exit": None, "signal": None}
             try:
-                self._send({"op": "reap", "pid": pid})
+                self._send({"op": "reap", "pid": pid, "scratch": scratch})
                 return self._receive()
             except (OSError, ValueError):
                 return {"exit": None, "signal": None}
+
+    def release(self, pid: int, scratch: Optional[str] = None) -> None:
+        """Let the host reap a killed learner process and remove its scratch folder, without
+        waiting for it."""
+        with self._lock:
+            if self._control is None:
+                return
+            try:
+                self._send({"op": "release", "pid": pid, "scratch": scratch})
+            except OSError:
+                pass
 
     def _stop_locked(self, wait: bool = True) -> None:
         if self._control is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -44,7 +45,9 @@ def main() -> None:
         importlib.import_module(name)
     from grader.sandbox import worker
 
-    Host(control, worker).serve()
+    host = Host(control, worker)
+    host.preloaded = host._preload(sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else [])
+    host.serve()
 
 
 class Host:
@@ -52,12 +55,15 @@ class Host:
         self.control = control
         self.worker = worker_module
         self.children: dict[int, int | None] = {}
+        self.preloaded: dict = {}
+        self.preloaded_modules: set[str] = set()
 
     def reply(self, message: dict) -> None:
         self.control.send(json.dumps(message).encode())
 
     def serve(self) -> None:
-        self.reply({"op": "hello", "pid": os.getpid(), "can_drop": self._can_drop_privileges()})
+        self.reply({"op": "hello", "pid": os.getpid(), "can_drop": self._can_drop_privileges(),
+                    "preloaded": sorted(self.preloaded_modules), "preload_error": self.preloaded.get("error")})
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, 3)
@@ -75,18 +81,26 @@ class Host:
             elif op == "spawn":
                 self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
             elif op == "reap":
-                self.reply({"op": "reaped", **self._reap(request["pid"])})
+                self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
+            elif op == "release":  # the same, and no reply is awaited
+                self._reap(request["pid"], request.get("scratch"))
             else:
                 self.reply({"op": "error", "error": f"unknown request {op!r}"})
 
     def _preload(self, modules: list[str]) -> dict:
+        import gc
         import importlib
 
         try:
             for name in modules:
                 importlib.import_module(name)
+                self.preloaded_modules.add(name)
         except BaseException as exc:  # noqa: BLE001 - report, never die
             return {"op": "preloaded", "error": f"{name}: {type(exc).__name__}: {exc}"}
+        # Everything imported so far is shared by every fork: keep the collector off it, so a
+        # learner process does not copy pages merely by collecting garbage.
+        gc.collect()
+        gc.freeze()
         return {"op": "preloaded", "error": None}
 
     def _spawn(self, config: dict, fds: list[int]) -> int:
@@ -104,7 +118,7 @@ class Host:
         self.children[pid] = config.get("drop_privileges") and UID_BASE + pid or None
         return pid
 
-    def _reap(self, pid: int) -> dict:
+    def _reap(self, pid: int, scratch: str | None = None) -> dict:
         if pid not in self.children:
             return {"exit": None, "signal": None}
         uid = self.children.pop(pid)
@@ -120,6 +134,8 @@ class Host:
         if uid is not None:
             self._kill_everything_of(uid)
         self._kill_orphans()
+        if scratch and os.path.basename(scratch).startswith("grade-scratch-"):
+            shutil.rmtree(scratch, ignore_errors=True)  # here, not in the grader: it has more to do
         if status is None:
             return {"exit": None, "signal": None}
         if os.WIFSIGNALED(status):
@@ -193,6 +209,16 @@ class Host:
 
 
 def _children_of(parent: int) -> list[int]:
+    """The children of ``parent``: from /proc/PID/task/*/children where the kernel offers it
+    (one small read), else by scanning every process's stat."""
+    try:
+        found = []
+        for task in os.listdir(f"/proc/{parent}/task"):
+            with open(f"/proc/{parent}/task/{task}/children", "rb") as children:
+                found.extend(int(pid) for pid in children.read().split())
+        return found
+    except OSError:
+        pass
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -48,61 +48,101 @@ class Session:
         self.skip: set[int] = set()
         self.process: LearnerProcess | None = None
         self.starts = 0
+        self._begun = None
+        #: Whether learner processes must send every reply at once (after a failure that
+        #: batching left unattributed).
+        self.strict = False
 
     # --- loading ---------------------------------------------------------------------------
 
+    def begin(self) -> None:
+        """Start a learner process and send it the submission's code, without waiting: the
+        grader can do its own work while the code loads."""
+        self._begun = self._spawn_and_send()
+
     def load(self) -> LoadOutcome:
         """Run the submission's units once; the problems found are the report's load errors."""
-        self._start()
+        self._start(self._begun)
+        self._begun = None
         return self.loaded
 
-    def _start(self) -> None:
+    def _spawn_and_send(self):
+        """(process, error): the new process with its load request sent, or why that failed."""
+        if self.starts >= MAX_STARTS:
+            return None, ProcessGone("exhausted", "too many restarts")
+        self.starts += 1
+        self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
+        try:
+            self.process.send({
+                "type": "load",
+                "units": list(self.program.units),
+                "skip": sorted(self.skip),
+                "module_name": self.program.module_name,
+                "file": self.program.file,
+                "timeout": self.settings.load_timeout,
+                "strict": self.strict,
+            })
+        except ProcessGone as gone:
+            return self.process, gone
+        return self.process, None
+
+    def _replies(self, deadline_of: Callable[[], float], answer_call=None):
+        """The learner process's replies, one at a time; a "call" is answered on the way."""
         while True:
-            if self.starts >= MAX_STARTS:
-                raise ProcessGone("exhausted", "too many restarts")
-            self.starts += 1
-            self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
+            message = self.process.receive(deadline_of())
+            kind = message.get("type")
+            if kind == "call" and answer_call is not None:
+                self.process.send(answer_call(message))
+                continue
+            items = message.get("items") if kind == "replies" else None
+            if type(items) is not list:
+                raise self._malformed(f"unexpected message {str(kind)[:30]!r}")
+            for item in items:
+                if type(item) is not dict:
+                    raise self._malformed("malformed reply")
+                yield item
+
+    def _start(self, begun=None) -> None:
+        while True:
+            process, error = begun or self._spawn_and_send()
+            begun = None
+            if process is None:
+                raise error
             waiting = [unit["index"] for unit in self.program.units if unit["index"] not in self.skip]
-            current = None
+            deadline = [time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS]
             try:
-                self.process.send({
-                    "type": "load",
-                    "units": list(self.program.units),
-                    "skip": sorted(self.skip),
-                    "module_name": self.program.module_name,
-                    "file": self.program.file,
-                    "timeout": self.settings.load_timeout,
-                })
-                # Units run in order, so the one running is the first not yet reported.
-                current = waiting.pop(0) if waiting else None
-                deadline = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS
-                while True:
-                    message = self.process.receive(deadline)
-                    kind = message.get("type")
-                    if kind == "unit_done" and current is not None and message.get("index") == current:
-                        error = message.get("error")
-                        if error is not None:
-                            self.loaded.problems.setdefault(current, _checked_error(error))
-                        current = waiting.pop(0) if waiting else None
-                        deadline = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
-                    elif kind == "loaded" and current is None:
-                        names = message.get("names")
+                if error is not None:
+                    raise error
+                for item in self._replies(lambda: deadline[0]):
+                    kind = item.get("kind")
+                    if kind == "units" and waiting and item.get("index") == waiting[0]:
+                        waiting.pop(0)
+                        if item.get("error") is not None:
+                            self.loaded.problems.setdefault(item["index"], _checked_error(item["error"]))
+                        deadline[0] = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
+                    elif kind == "loaded" and not waiting:
+                        names = item.get("names")
                         if type(names) is list:
                             self.loaded.names = [n for n in names if type(n) is str]
                         return
                     else:
-                        self.process.kill()
-                        raise ProcessGone("malformed", f"unexpected message {str(kind)[:30]!r}")
+                        raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
             except ProcessGone as gone:
                 status = self.process.exit_status if self.process else None
                 self._discard_process()
-                if current is None:
+                if not waiting:
                     raise
-                # The unit that was running takes the blame; the next process skips it.
+                if not self.strict:
+                    # Replies are batched: the unit at fault may be a later one. Load again
+                    # with every reply sent at once, so the next failure names its unit.
+                    self.strict = True
+                    continue
+                # Units run in order: the first not reported was running. It takes the blame,
+                # and the next process skips it.
                 self.loaded.problems.setdefault(
-                    current, {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
+                    waiting[0], {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
                 )
-                self.skip.add(current)
+                self.skip.add(waiting[0])
 
     def _discard_process(self) -> None:
         if self.process is not None:
@@ -114,10 +154,10 @@ class Session:
     def run_checks(self, requests: list[dict], answer_call: Callable[[int, dict], dict],
                    on_outcome: Callable[[int, dict], None]) -> None:
         """Run every request in order, pipelined: the learner's process already has the next
-        request while the grader judges the last result. ``answer_call(index, message)`` answers
-        a probe's call to a function the grader supplies; ``on_outcome(index, outcome)`` gets
-        each result as it arrives. A process that dies costs the check it was running; the rest
-        are sent again to a fresh process."""
+        requests while the grader judges the last results. ``answer_call(index, message)``
+        answers a probe's call to a function the grader supplies; ``on_outcome(index, outcome)``
+        gets each result as it arrives. A process that dies costs the check it was running;
+        the rest are sent again to a fresh process."""
         pending = list(range(len(requests)))
         while pending:
             try:
@@ -136,33 +176,36 @@ class Session:
                         on_outcome(index, {"kind": "exhausted"})
                     return
                 continue
-            while pending:
-                index = pending[0]
-                outcome = self._await(index, answer_call)
-                pending.pop(0)
-                on_outcome(index, outcome)
-                if self.process is None:
-                    break  # it died with this check: start afresh for the rest
+            self._collect(pending, answer_call, on_outcome)
 
-    def _await(self, index: int, answer_call) -> dict:
-        deadline = time.monotonic() + self.settings.check_timeout + GRACE_SECONDS
+    def _collect(self, pending: list[int], answer_call, on_outcome) -> None:
+        """Outcomes of ``pending`` (removed as they come) until they are all in or the process
+        is gone."""
+        deadline = [time.monotonic() + self.settings.check_timeout + GRACE_SECONDS]
+
+        def answer(message):
+            return answer_call(pending[0], message)
+
         try:
-            while True:
-                message = self.process.receive(deadline)
-                kind = message.get("type")
-                if kind == "call":
-                    self.process.send(answer_call(index, message))
-                elif kind == "result" and message.get("seq") == index and type(message.get("outcome")) is dict:
-                    outcome = message["outcome"]
-                    if outcome.get("kind") not in OUTCOME_KINDS:
-                        raise self._malformed("unknown outcome")
-                    return outcome
-                else:
-                    raise self._malformed(f"unexpected message {str(kind)[:30]!r}")
+            for item in self._replies(lambda: deadline[0], answer):
+                outcome = item.get("outcome")
+                if item.get("kind") != "results" or item.get("seq") != pending[0] or type(outcome) is not dict:
+                    raise self._malformed("a result out of order")
+                if outcome.get("kind") not in OUTCOME_KINDS:
+                    raise self._malformed("unknown outcome")
+                on_outcome(pending.pop(0), outcome)
+                deadline[0] = time.monotonic() + self.settings.check_timeout + GRACE_SECONDS
+                if not pending:
+                    return
         except ProcessGone as gone:
             status = self.process.exit_status if self.process else None
             self._discard_process()
-            return {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
+            if not self.strict:
+                # Results are batched: the check at fault may be a later one. Run the rest
+                # again with every result sent at once, so the next failure names its check.
+                self.strict = True
+                return
+            on_outcome(pending.pop(0), {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)})
 
     def _malformed(self, detail: str) -> ProcessGone:
         self.process.kill()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import linecache
 import os
+import select
 import signal
 import sys
+import time
 import traceback
 import types
 
@@ -31,34 +33,64 @@ class SoftTimeout(BaseException):
 
 
 class Channel:
-    """Frames over one file descriptor, blocking."""
+    """Frames over one file descriptor. Replies are batched: they wait in an outbox until the
+    process is about to block for the next request, or the oldest has waited ``MAX_DELAY``,
+    so a fast submission costs the grader a few wake-ups instead of one per check. In
+    ``strict`` mode (after the grader could not tell which check killed a process) every reply
+    goes out at once."""
+
+    MAX_DELAY = 0.05
 
     def __init__(self, fd: int):
         self.fd = fd
         self._reader = wire.FrameReader()
         self._pending: list[bytes] = []
+        self._outbox: list[dict] = []
+        self._oldest = 0.0
+        self.strict = False
+
+    def reply(self, kind: str, item: dict) -> None:
+        """Queue one reply (``kind`` is "units" or "results")."""
+        if not self._outbox:
+            self._oldest = time.monotonic()
+        self._outbox.append({"kind": kind, **item})
+        if self.strict:
+            self.flush()
+
+    def flush_if_stale(self) -> None:
+        """Called before running more learner code, which may hang or crash."""
+        if self._outbox and time.monotonic() - self._oldest > self.MAX_DELAY:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._outbox:
+            return
+        items, self._outbox = self._outbox, []
+        try:
+            self.send({"type": "replies", "items": items})
+        except wire.WireError:
+            for item in items:  # one of them is too large: send each, shrinking the culprit
+                try:
+                    self.send({"type": "replies", "items": [item]})
+                except wire.WireError as exc:
+                    outcome = {"kind": "too_large", "message": _text(str(exc))}
+                    self.send({"type": "replies", "items": [{**item, "outcome": outcome}]})
 
     def send(self, message: dict) -> None:
         data = memoryview(wire.pack(message))
-        # A timeout must not cut a frame in half: hold SIGALRM until the frame is out.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        try:
-            while data:
-                written = os.write(self.fd, data)
-                data = data[written:]
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
 
     def receive(self) -> dict:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        try:
-            while not self._pending:
-                chunk = os.read(self.fd, 1 << 16)
-                if not chunk:
-                    os._exit(0)  # the grader has gone: nothing left to do
-                self._pending.extend(self._reader.feed(chunk))
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if not self._pending and self._outbox:
+            if not select.select([self.fd], [], [], 0)[0]:
+                self.flush()  # about to wait: let the grader have what is done
+        while not self._pending:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                os._exit(0)  # the grader has gone: nothing left to do
+            self._pending.extend(self._reader.feed(chunk))
         return wire.unpack(self._pending.pop(0))
 
 
@@ -160,13 +192,16 @@ class Worker:
         self.module = module
         skip = set(request.get("skip", ()))
         timeout = float(request["timeout"])
+        self.channel.strict = bool(request.get("strict"))
         self._register_sources(request["units"])
         for unit in request["units"]:
             if unit["index"] in skip:
                 continue
+            self.channel.flush_if_stale()
             error = self._run_unit(unit, module, timeout)
-            self.channel.send({"type": "unit_done", "index": unit["index"], "error": error})
-        self.channel.send({"type": "loaded", "names": self._names(module)})
+            self.channel.reply("units", {"index": unit["index"], "error": error})
+        self.channel.reply("loaded", {"names": self._names(module)})
+        self.channel.flush()
 
     def _register_sources(self, units: list) -> None:
         """Let tracebacks show the learner's lines: units of one file share one line map."""
@@ -213,12 +248,9 @@ class Worker:
     # --- checks ----------------------------------------------------------------------------
 
     def check(self, request: dict) -> None:
+        self.channel.flush_if_stale()
         outcome = self._run_probe(request)
-        seq = request.get("seq")
-        try:
-            self.channel.send({"type": "result", "seq": seq, "outcome": outcome})
-        except wire.WireError as exc:
-            self.channel.send({"type": "result", "seq": seq, "outcome": {"kind": "too_large", "message": _text(str(exc))}})
+        self.channel.reply("results", {"seq": request.get("seq"), "outcome": outcome})
 
     def _run_probe(self, request: dict) -> dict:
         if self.module is None:
@@ -251,8 +283,14 @@ class Worker:
         channel = self.channel
 
         def call_grader(*args):
-            channel.send({"type": "call", "name": name, "args": wire.encode_value(list(args))})
-            reply = channel.receive()
+            # A timeout must not cut a frame in half: hold SIGALRM while talking to the grader.
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            try:
+                channel.flush()  # replies stay in order
+                channel.send({"type": "call", "name": name, "args": wire.encode_value(list(args))})
+                reply = channel.receive()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
             if reply.get("type") != "return" or not reply.get("ok"):
                 raise RuntimeError(f"the grader did not answer a call to {name}: {reply.get('error', '')}")
             return wire.decode_value(reply["value"])

@@ -1,0 +1,306 @@
+"""``grade batch``: grade a class in parallel, one seed for all, every result kept as it comes."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import pluggy
+
+from grader import __version__
+from grader.batch import summary as class_summary
+from grader.batch.discover import (
+    Entry, ensure_folder, find_submissions, in_shard, safe_file_name, unpack_zip,
+)
+from grader.batch.state import BatchState, atomic_write, state_folder
+from grader.errors import UsageError
+from grader.formats import RenderContext
+from grader.formats import csv as csv_format
+from grader.formats import gradescope, junit
+from grader.formats.json import report_data
+from grader.messages import collect_messages
+from grader.model import ExitCode, Location, Message, Problem, Report, Submission
+from grader.runner import Grader, Options
+from grader.sandbox.client import Settings
+from grader.sandbox.control import Host
+from grader.submission import folder_digest
+
+#: Seconds between two rewrites of the CSV while the batch runs.
+CSV_REWRITE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    submissions: Path
+    out: Path
+    jobs: int = 2
+    json_dir: Optional[Path] = None
+    gradescope_dir: Optional[Path] = None
+    junit: Optional[Path] = None
+    resume: bool = False
+    seed: Optional[int] = None
+    shard: Optional[tuple[int, int]] = None
+    lang: str = "en"
+    settings: Settings = Settings()
+
+
+@dataclass
+class BatchResult:
+    summary: dict
+    graded: int = 0
+    resumed: int = 0
+    skipped: list = field(default_factory=list)
+    interrupted: bool = False
+    internal_errors: int = 0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.internal_errors:
+            return ExitCode.INTERNAL_ERROR
+        return ExitCode.OK
+
+
+def run_batch(options: BatchOptions, manager: pluggy.PluginManager,
+              progress: Optional[Callable[[int, int], None]] = None, host: Optional[Host] = None) -> BatchResult:
+    """Grade every submission in ``options.submissions``; return the class summary."""
+    with tempfile.TemporaryDirectory(prefix="grade-batch-") as unpacked:
+        root = options.submissions
+        if root.is_file() and root.suffix.lower() == ".zip":
+            root = unpack_zip(root, Path(unpacked))
+        return _Batch(options, manager, root, host).run(progress)
+
+
+class _Batch:
+    def __init__(self, options: BatchOptions, manager, root: Path, host: Optional[Host]):
+        self.options = options
+        self.root = root
+        self.state = BatchState(state_folder(options.out))
+        self.messages = collect_messages(manager)
+        self.context = RenderContext(self.messages, options.lang)
+        self.seed = self._seed()
+        outputs = [p for p in (options.out.parent, self.state.folder, options.json_dir, options.gradescope_dir,
+                               options.junit.parent if options.junit else None) if p is not None]
+        self.grader = Grader(manager, Options(
+            seed=self.seed,
+            settings=options.settings,
+            # Learner code may read none of the class's files nor the batch's outputs.
+            deny_paths=tuple(str(p) for p in [options.submissions, root, *outputs]),
+        ), host)
+        self.fingerprint = _fingerprint(self.grader, options)
+        self.stop = threading.Event()
+        self.rows: dict[str, dict] = {}
+        self.rows_lock = threading.Lock()
+        self.last_csv_write = 0.0
+
+    def _seed(self) -> int:
+        meta = self.state.meta() if self.options.resume else None
+        if self.options.seed is not None:
+            return self.options.seed
+        if meta and isinstance(meta.get("seed"), int):
+            return meta["seed"]
+        return secrets.randbits(31)
+
+    def run(self, progress) -> BatchResult:
+        # The threads mostly wait on learner processes; when one is woken (a result, a call
+        # for a supplied function) it should not wait a full 5 ms for another's judging.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        try:
+            return self._run(progress)
+        finally:
+            sys.setswitchinterval(switch_interval)
+
+    def _run(self, progress) -> BatchResult:
+        loaders = self.grader.loaders
+        entries, skipped = find_submissions(self.root, loaders)
+        entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
+        self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
+                              "fingerprint": self.fingerprint, "submissions": str(self.options.submissions)})
+        result = BatchResult(summary={}, skipped=skipped)
+        to_grade = []
+        for entry in entries:
+            record = self.state.read(entry.name) if self.options.resume else None
+            if record and self._still_valid(record, entry):
+                self.rows[entry.name] = record["row"]
+                result.resumed += 1
+            else:
+                to_grade.append(entry)
+        done = result.resumed
+        if progress:
+            progress(done, len(entries))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="grade") as pool:
+                futures = {pool.submit(self._grade_one, entry): entry for entry in to_grade}
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        if future.result() == "internal_error":
+                            result.internal_errors += 1
+                        result.graded += 1
+                        done += 1
+                        if progress:
+                            progress(done, len(entries))
+        except KeyboardInterrupt:
+            # Whatever was graded stays graded; what was running is discarded, never half-kept.
+            self.stop.set()
+            for future in futures:
+                future.cancel()
+            self.grader.host.close()
+            result.interrupted = True
+        finally:
+            self.grader.close()
+        names = [entry.name for entry in entries]
+        self._write_outputs(names)
+        result.summary = self._summary(names)
+        return result
+
+    def _still_valid(self, record: dict, entry: Entry) -> bool:
+        return (
+            record.get("fingerprint") == self.fingerprint
+            and record.get("seed") == self.seed
+            and record.get("digest") == _digest(entry.path)
+        )
+
+    # --- one submission ---------------------------------------------------------------------
+
+    def _grade_one(self, entry: Entry) -> str:
+        if self.stop.is_set():
+            return "cancelled"
+        try:
+            try:
+                submission = self.grader.read(entry.path, name=entry.name)
+            except UsageError as exc:
+                submission = _not_a_submission(entry, str(exc))
+            report = self.grader.grade_submission(submission)
+            outcome = "graded"
+        except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
+            report = _internal_error_report(entry, exc)
+            outcome = "internal_error"
+        if self.stop.is_set():
+            return "cancelled"
+        self._keep(entry, report, outcome)
+        return outcome
+
+    def _keep(self, entry: Entry, report: Report, outcome: str) -> None:
+        row = csv_format.row(report)
+        if outcome == "internal_error":
+            row["status"] = "internal error"
+        data = report_data(report, self.context)
+        suite = ElementTree.tostring(junit.suite(report, self.context), encoding="unicode") if self.options.junit else None
+        self.state.write({
+            "name": entry.name, "digest": report.digest or _digest(entry.path), "seed": self.seed,
+            "fingerprint": self.fingerprint, "grader_version": __version__,
+            "row": row, "report": data, "junit": suite,
+        })
+        if self.options.json_dir:
+            atomic_write(self.options.json_dir / f"{safe_file_name(entry.name)}.json",
+                         json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        if self.options.gradescope_dir:
+            atomic_write(self.options.gradescope_dir / safe_file_name(entry.name) / "results.json",
+                         gradescope.render(report, self.context))
+        with self.rows_lock:
+            self.rows[entry.name] = row
+            if time.monotonic() - self.last_csv_write >= CSV_REWRITE_SECONDS:
+                self.last_csv_write = time.monotonic()
+                self._write_csv(self.rows)
+
+    # --- outputs -------------------------------------------------------------------------------
+
+    def _columns(self) -> list[str]:
+        return csv_format.header(exercise.id for exercise in self.grader.catalogue.exercises)
+
+    def _write_csv(self, rows: dict) -> None:
+        write_csv(self.options.out, self._columns(), [rows[name] for name in sorted(rows)])
+
+    def _write_outputs(self, names: list[str]) -> None:
+        rows = [record["row"] for record in self.state.records(names)]
+        write_csv(self.options.out, self._columns(), rows)
+        if self.options.junit:
+            write_junit(self.options.junit, self.state.records(names))
+
+    def _summary(self, names: list[str]) -> dict:
+        data = class_summary.build(self.state.records(names)).data()
+        atomic_write(self.options.out.with_name(self.options.out.stem + ".summary.json"),
+                     json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return data
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """UTF-8 with a byte-order mark, so a spreadsheet opens Japanese names correctly."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, "\ufeff" + buffer.getvalue())
+
+
+def write_junit(path: Path, records) -> None:
+    suites = [ElementTree.fromstring(record["junit"]) for record in records if record.get("junit")]
+    atomic_write(path, junit.render_suites(suites))
+
+
+def _digest(path: Path) -> str:
+    if path.is_dir():
+        return folder_digest(path)
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _fingerprint(grader: Grader, options: BatchOptions) -> str:
+    """What a record's validity depends on besides the submission and the seed."""
+    catalogue = grader.catalogue
+    identity = [
+        __version__, options.lang, options.settings.check_timeout, options.settings.load_timeout,
+        options.settings.memory_mb,
+        [(c.id, c.points, c.rtol, c.atol) for c in catalogue.checks],
+        [m.id for m in catalogue.mistakes],
+    ]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+
+
+def _not_a_submission(entry: Entry, reason: str) -> Submission:
+    problem = Problem(Location(), Message("load.unreadable", {"error": reason}))
+    return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
+                      digest=_digest(entry.path), problems=(problem,))
+
+
+def _internal_error_report(entry: Entry, exc: Exception) -> Report:
+    problem = Problem(Location(), Message("load.unreadable", {"error": f"internal error: {type(exc).__name__}: {exc}"}))
+    return Report(submission=entry.name, results=(), problems=(problem,), digest=_digest(entry.path))
+
+
+def progress_bar(stream=None):
+    """A progress callback drawing a bar on stderr, or None when stderr is not a terminal."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+    import click
+
+    state = {"bar": None}
+
+    def update(done: int, total: int) -> None:
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label="grading", file=stream, show_pos=True)
+            state["bar"].__enter__()
+        bar = state["bar"]
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return update

@@ -1,0 +1,105 @@
+"""The class summary: how the scores fall, how each check fared, which mistakes to re-teach."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable
+
+#: Named mistakes listed in the summary.
+TOP_MISTAKES = 10
+
+
+@dataclass
+class ClassSummary:
+    """Built from records one at a time: memory grows with checks and mistakes, not learners
+    (save one number per learner for the median)."""
+
+    submissions: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    scores: list = field(default_factory=list)
+    max_score: float = 0.0
+    check_passed: Counter = field(default_factory=Counter)
+    check_seen: Counter = field(default_factory=Counter)
+    mistakes: Counter = field(default_factory=Counter)
+    mistake_texts: dict = field(default_factory=dict)
+    seeds: set = field(default_factory=set)
+
+    def add(self, record: dict) -> None:
+        self.submissions += 1
+        self.statuses[record["row"]["status"]] += 1
+        self.seeds.add(record.get("seed"))
+        report = record.get("report") or {}
+        if "score" in report:
+            self.scores.append(float(report["score"]))
+            self.max_score = max(self.max_score, float(report.get("max_score", 0)))
+        seen_hints = {}
+        for check in report.get("checks", ()):
+            self.check_seen[check["id"]] += 1
+            self.check_passed[check["id"]] += check["status"] == "passed"
+            for hint in check.get("hints", ()):
+                seen_hints[hint["id"]] = hint["text"]
+        for problem in report.get("errors", ()):
+            for hint in problem.get("hints", ()):
+                seen_hints[hint["id"]] = hint["text"]
+        for hint_id, text in seen_hints.items():
+            self.mistakes[hint_id] += 1
+            self.mistake_texts.setdefault(hint_id, text)
+
+    def data(self) -> dict:
+        scores = self.scores
+        bins = Counter()
+        for score in scores:
+            percent = 100.0 * score / self.max_score if self.max_score else 0.0
+            bins[min(int(percent // 10) * 10, 90)] += 1
+        return {
+            "submissions": self.submissions,
+            "statuses": dict(sorted(self.statuses.items())),
+            "seed": next(iter(self.seeds)) if len(self.seeds) == 1 else sorted(s for s in self.seeds if s is not None),
+            "scores": {
+                "max_score": self.max_score,
+                "mean": round(statistics.fmean(scores), 3) if scores else None,
+                "median": statistics.median(scores) if scores else None,
+                "min": min(scores) if scores else None,
+                "max": max(scores) if scores else None,
+                "full_marks": sum(score >= self.max_score for score in scores) if scores else 0,
+                "distribution": {f"{low}-{low + 10 if low < 90 else 100}%": bins.get(low, 0) for low in range(0, 100, 10)},
+            },
+            "checks": {
+                check_id: {"passed": self.check_passed[check_id], "graded": seen,
+                           "pass_rate": round(self.check_passed[check_id] / seen, 4) if seen else None}
+                for check_id, seen in self.check_seen.items()
+            },
+            "mistakes": [
+                {"id": hint_id, "submissions": count, "hint": self.mistake_texts.get(hint_id, "")}
+                for hint_id, count in self.mistakes.most_common()
+            ],
+        }
+
+
+def build(records: Iterable[dict]) -> ClassSummary:
+    summary = ClassSummary()
+    for record in records:
+        summary.add(record)
+    return summary
+
+
+def render(data: dict) -> str:
+    """The summary as text, for the instructor's terminal."""
+    scores = data["scores"]
+    lines = [f"Graded {data['submissions']} submissions (seed {data['seed']}): "
+             + ", ".join(f"{count} {status}" for status, count in data["statuses"].items())]
+    if scores["mean"] is not None:
+        lines.append(f"Scores out of {scores['max_score']:g}: mean {scores['mean']:g}, median {scores['median']:g}, "
+                     f"min {scores['min']:g}, max {scores['max']:g}; {scores['full_marks']} with full marks")
+        widest = max(scores["distribution"].values()) or 1
+        for label, count in scores["distribution"].items():
+            lines.append(f"  {label:>8} {'#' * round(30 * count / widest):<30} {count}")
+    hardest = sorted(data["checks"].items(), key=lambda item: (item[1]["pass_rate"] or 0, item[0]))[:5]
+    if hardest:
+        lines.append("Checks passed least often:")
+        lines += [f"  {rate['pass_rate'] * 100:5.1f}%  {check_id}" for check_id, rate in hardest if rate["pass_rate"] is not None]
+    if data["mistakes"]:
+        lines.append("Most frequent named mistakes (what to re-teach):")
+        lines += [f"  {m['submissions']:4d}  {m['id']}" for m in data["mistakes"][:TOP_MISTAKES]]
+    return "\n".join(lines) + "\n"
