@@ -141,27 +141,27 @@ class _Batch:
         done = result.resumed
         if progress:
             progress(done, len(entries))
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="grade")
         try:
-            with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="grade") as pool:
-                futures = {pool.submit(self._grade_one, entry): entry for entry in to_grade}
-                pending = set(futures)
-                while pending:
-                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        if future.result() == "internal_error":
-                            result.internal_errors += 1
-                        result.graded += 1
-                        done += 1
-                        if progress:
-                            progress(done, len(entries))
+            pending = {pool.submit(self._grade_one, entry) for entry in to_grade}
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    outcome = future.result()
+                    if outcome == "internal_error":
+                        result.internal_errors += 1
+                    result.graded += outcome != "cancelled"
+                    done += 1
+                    if progress:
+                        progress(done, len(entries))
         except KeyboardInterrupt:
             # Whatever was graded stays graded; what was running is discarded, never half-kept.
             self.stop.set()
-            for future in futures:
-                future.cancel()
-            self.grader.host.close()
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.grader.host.close()  # ends the learner processes still running
             result.interrupted = True
         finally:
+            pool.shutdown(wait=True)
             self.grader.close()
         names = [entry.name for entry in entries]
         self._write_outputs(names)

@@ -30,11 +30,13 @@ class Host:
         self._hello: dict | None = None
         self._preload = tuple(preload)
         self._started_preload: tuple[str, ...] = ()
+        self._closed = False
 
     def start(self) -> "Host":
         """Start the host's interpreter without waiting for it (its numpy import overlaps with
         whatever the grader does next)."""
         with self._lock:
+            self._closed = False
             if self._process is None:
                 self._launch()
         return self
@@ -63,6 +65,8 @@ class Host:
         self._started_preload = ()
 
     def _ensure(self) -> None:
+        if self._closed:
+            raise SandboxError("the sandbox host has been closed")
         if self._process is None or self._process.poll() is not None:
             self._stop_locked()
             self._launch()
@@ -110,7 +114,7 @@ class Host:
                 self._ensure()
                 return action()
             except (ConnectionError, BrokenPipeError, OSError) as exc:
-                if isinstance(exc, SandboxError) or attempt:
+                if attempt:
                     raise SandboxError(f"the sandbox host failed: {exc}") from exc
                 self._stop_locked()
 
@@ -162,6 +166,7 @@ class Host:
         """Stop the host; it kills every learner process still alive as it goes. ``wait=False``
         does not wait for it to exit (for a process about to exit itself)."""
         with self._lock:
+            self._closed = True
             self._stop_locked(wait)
 
     def __enter__(self) -> "Host":

@@ -1,0 +1,244 @@
+"""Grading a class: `grade batch`, its outputs, --resume, --shard and `grade merge`."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES
+
+from grader.batch.discover import in_shard, safe_file_name, unpack_zip
+from grader.batch.run import progress_bar
+from grader.cli import cli
+
+CORRECT = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+FORWARD = CORRECT.replace("return (f(x + h) - f(x - h)) / (2 * h)", "return (f(x + h) - f(x)) / h")
+NO_HALF = CORRECT.replace("return 0.5 * np.sum((y - t) ** 2)", "return np.sum((y - t) ** 2)")
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def _run(*args):
+        return runner.invoke(cli, [str(a) for a in args])
+
+    return _run
+
+
+@pytest.fixture
+def klass(tmp_path):
+    """A small class: Japanese names with spaces, a notebook, a project folder, a broken file
+    and something that is not a submission."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "山田 太郎.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "佐藤 花子.py").write_text(FORWARD, encoding="utf-8")
+    (folder / "suzuki.py").write_text(NO_HALF, encoding="utf-8")
+    (folder / "notes.ipynb").write_bytes((EXAMPLES / "notes.ipynb").read_bytes())
+    project = folder / "tanaka"
+    (project / "common").mkdir(parents=True)
+    (project / "main.py").write_text("from common.functions import softmax\n", encoding="utf-8")
+    (project / "common" / "functions.py").write_text(
+        "import numpy as np\n\ndef softmax(a):\n    c = np.max(a)\n    e = np.exp(a - c)\n    return e / np.sum(e)\n",
+        encoding="utf-8")
+    (folder / "broken.py").write_bytes(b"\x00\xff\x00")
+    (folder / "README.txt").write_text("not a submission", encoding="utf-8")
+    return folder
+
+
+def read_csv(path):
+    text = path.read_bytes().decode("utf-8")
+    assert text.startswith("\ufeff"), "a BOM, so spreadsheets read UTF-8"
+    return list(csv.DictReader(io.StringIO(text[1:])))
+
+
+def test_a_class_is_graded_into_one_row_per_submission(run, klass, tmp_path):
+    out = tmp_path / "out" / "results.csv"
+    result = run("batch", klass, "--out", out, "--seed", 7, "--jobs", 2)
+    assert result.exit_code == 0, result.output
+    rows = {row["submission"]: row for row in read_csv(out)}
+    assert sorted(rows) == sorted(["山田 太郎.py", "佐藤 花子.py", "suzuki.py", "notes.ipynb", "tanaka", "broken.py"])
+    assert rows["山田 太郎.py"]["score"] == "100" and rows["山田 太郎.py"]["status"] == "graded"
+    assert rows["佐藤 花子.py"]["derivatives"] == "15" and rows["suzuki.py"]["losses"] == "10"
+    assert rows["notes.ipynb"]["score"] == "76" and rows["notes.ipynb"]["status"] == "load errors"
+    assert rows["broken.py"]["status"] == "unreadable" and rows["broken.py"]["score"] == "0"
+    assert rows["tanaka"]["simplenet"] == "8"
+    assert list(rows["tanaka"])[:4] == ["submission", "score", "max_score", "status"]
+    assert "README.txt" in result.output  # reported as skipped
+
+
+def test_the_batch_agrees_exactly_with_grade_submit_on_each_file(run, klass, tmp_path):
+    out = tmp_path / "results.csv"
+    run("batch", klass, "--out", out, "--seed", 11, "--json-dir", tmp_path / "json")
+    rows = {row["submission"]: row for row in read_csv(out)}
+    for name in ["佐藤 花子.py", "suzuki.py", "notes.ipynb"]:
+        alone = json.loads(run("submit", klass / name, "--format", "json", "--seed", 11).output)
+        batched = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))
+        assert float(rows[name]["score"]) == alone["score"] == batched["score"]
+        assert [(c["id"], c["status"]) for c in batched["checks"]] == [(c["id"], c["status"]) for c in alone["checks"]]
+        assert set(batched) == set(alone)
+
+
+def test_every_output_format_is_written(run, klass, tmp_path):
+    out = tmp_path / "results.csv"
+    result = run("batch", klass, "--out", out, "--seed", 3, "--json-dir", tmp_path / "json",
+                 "--gradescope-dir", tmp_path / "gs", "--junit", tmp_path / "junit.xml")
+    assert result.exit_code == 0
+    assert len(list((tmp_path / "json").glob("*.json"))) == 6
+    gradescope = json.loads((tmp_path / "gs" / "山田 太郎.py" / "results.json").read_text(encoding="utf-8"))
+    assert gradescope["score"] == 100 and len(gradescope["tests"]) == 41
+    suites = ElementTree.parse(tmp_path / "junit.xml").getroot().findall("testsuite")
+    assert len(suites) == 6
+    summary = json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))
+    assert summary["submissions"] == 6 and summary["seed"] == 3
+    assert summary["scores"]["full_marks"] == 1 and sum(summary["scores"]["distribution"].values()) == 6
+    mistakes = {m["id"]: m["submissions"] for m in summary["mistakes"]}
+    assert mistakes["numerical_diff.forward_difference"] == 1 and mistakes["mean_squared_error.missing_half"] == 1
+    assert summary["checks"]["derivatives.numerical_diff.square_at_zero"]["passed"] == 3
+
+
+def test_every_submission_is_graded_with_the_same_seed(run, klass, tmp_path):
+    out = tmp_path / "results.csv"
+    run("batch", klass, "--out", out, "--json-dir", tmp_path / "json")
+    seeds = {json.loads(p.read_text(encoding="utf-8"))["seed"] for p in (tmp_path / "json").glob("*.json")}
+    assert len(seeds) == 1
+
+
+def test_resume_regrades_only_what_changed_and_ends_identical(run, klass, tmp_path):
+    first = tmp_path / "a" / "results.csv"
+    assert run("batch", klass, "--out", first, "--seed", 5).exit_code == 0
+    (klass / "suzuki.py").write_text(CORRECT, encoding="utf-8")
+    result = run("batch", klass, "--out", first, "--resume")
+    assert "5 unchanged submissions kept" in result.output
+    fresh = tmp_path / "b" / "results.csv"
+    run("batch", klass, "--out", fresh, "--seed", 5)
+    assert first.read_bytes() == fresh.read_bytes()
+    assert {r["submission"]: r["score"] for r in read_csv(first)}["suzuki.py"] == "100"
+
+
+def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_path):
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for index in range(8):
+        (folder / f"s{index}.py").write_text("import time\ntime.sleep(0.4)\n" + CORRECT, encoding="utf-8")
+    out = tmp_path / "results.csv"
+    command = [sys.executable, "-c", "from grader.cli import main; main()", "batch", str(folder), "--out", str(out),
+               "--seed", "9", "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    records = tmp_path / "results.state" / "records"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr.decode()
+    kept = read_csv(out)
+    assert 2 <= len(kept) < 8 and all(row["score"] == "100" for row in kept)
+    done = subprocess.run(command + ["--resume"], capture_output=True, timeout=120)
+    assert done.returncode == 0
+    assert f"{len(kept)} unchanged submissions kept" in done.stderr.decode()
+    complete = tmp_path / "complete.csv"
+    uninterrupted = [sys.executable, "-c", "from grader.cli import main; main()", "batch", str(folder),
+                     "--out", str(complete), "--seed", "9"]
+    subprocess.run(uninterrupted, capture_output=True, timeout=120, check=True)
+    assert out.read_bytes() == complete.read_bytes()
+
+
+def test_shards_partition_the_class_and_merge_into_the_whole(run, klass, tmp_path):
+    whole = tmp_path / "whole.csv"
+    run("batch", klass, "--out", whole, "--seed", 13)
+    parts = []
+    for index in (1, 2, 3):
+        part = tmp_path / f"shard{index}.csv"
+        assert run("batch", klass, "--out", part, "--seed", 13, "--shard", f"{index}/3").exit_code == 0
+        parts.append(part)
+    names = [sorted(r["submission"] for r in read_csv(p)) for p in parts]
+    assert sorted(sum(names, [])) == sorted(r["submission"] for r in read_csv(whole))
+    merged = tmp_path / "merged.csv"
+    result = run("merge", *parts, "--out", merged)
+    assert result.exit_code == 0, result.output
+    assert merged.read_bytes() == whole.read_bytes()
+    summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
+    assert summary["submissions"] == 6
+
+
+def test_merge_refuses_shards_graded_with_different_seeds(run, klass, tmp_path):
+    run("batch", klass, "--out", tmp_path / "a.csv", "--seed", 1, "--shard", "1/2")
+    run("batch", klass, "--out", tmp_path / "b.csv", "--seed", 2, "--shard", "2/2")
+    result = run("merge", tmp_path / "a.csv", tmp_path / "b.csv", "--out", tmp_path / "m.csv")
+    assert result.exit_code == 4 and "different seeds" in result.output
+
+
+def test_one_hostile_submission_does_not_change_the_others(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "a_hang.py").write_text(CORRECT.replace("def softmax(a):", "def softmax(a):\n    while True: pass"), encoding="utf-8")
+    (folder / "b_exit.py").write_text("import os\nos._exit(0)\n", encoding="utf-8")
+    (folder / "c_good.py").write_text(CORRECT, encoding="utf-8")
+    out = tmp_path / "results.csv"
+    result = run("batch", folder, "--out", out, "--seed", 2, "--timeout", 0.5, "--load-timeout", 2)
+    assert result.exit_code == 0
+    rows = {r["submission"]: r for r in read_csv(out)}
+    assert rows["c_good.py"]["score"] == "100"
+    # softmax's 8 points lost, and the 2 of simpleNet's end-to-end gradient, which calls it
+    assert float(rows["a_hang.py"]["score"]) == 90
+    assert rows["b_exit.py"]["score"] == "0"
+
+
+def test_a_zip_export_with_a_wrapping_folder_and_shift_jis_names(run, tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("assignment4/山田.py", CORRECT)  # UTF-8, and flagged so by zipfile
+        bundle.writestr("assignment4/ABCD.py", FORWARD)  # renamed below to Shift_JIS, unflagged
+        bundle.writestr("../escape.py", CORRECT)
+        bundle.writestr("__MACOSX/._山田.py", "junk")
+    shift_jis = "佐藤.py".encode("shift_jis")
+    assert len(shift_jis) == len(b"ABCD.py")
+    archive.write_bytes(archive.read_bytes().replace(b"ABCD.py", shift_jis))
+    out = tmp_path / "results.csv"
+    result = run("batch", archive, "--out", out, "--seed", 4)
+    assert result.exit_code == 0, result.output
+    rows = {r["submission"]: r["score"] for r in read_csv(out)}
+    assert rows == {"山田.py": "100", "佐藤.py": "91"}
+    assert not (tmp_path / "escape.py").exists()
+
+
+def test_unpacking_refuses_paths_that_leave_the_folder(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("/etc/evil.py", "x = 1")
+        bundle.writestr("a/../../evil2.py", "x = 1")
+        bundle.writestr("ok.py", "x = 1")
+    (tmp_path / "out").mkdir()
+    root = unpack_zip(archive, tmp_path / "out")
+    assert [p.name for p in root.rglob("*.py")] == ["ok.py"]
+
+
+@pytest.mark.parametrize("args", [["batch", "/no/such/folder", "--out", "x.csv"], ["batch", ".", "--out", "x.csv", "--shard", "3/2"]])
+def test_batch_usage_errors_exit_4(run, args, tmp_path):
+    assert run(*args).exit_code == 4
+
+
+def test_shards_are_stable_and_cover_everyone():
+    names = [f"learner {i}" for i in range(50)]
+    for count in (1, 2, 5):
+        slices = [[n for n in names if in_shard(n, (k, count))] for k in range(1, count + 1)]
+        assert sorted(sum(slices, [])) == sorted(names)
+
+
+def test_file_names_for_outputs_keep_japanese_and_drop_separators():
+    assert safe_file_name("山田/太郎:1") == "山田_太郎_1"
+
+
+def test_the_progress_bar_is_drawn_only_on_a_terminal():
+    assert progress_bar(io.StringIO()) is None
