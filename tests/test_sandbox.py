@@ -1,0 +1,98 @@
+"""The learner's process, from the grader's side: loading, running probes, surviving failures."""
+from __future__ import annotations
+
+import pytest
+
+from grader.model import Status
+from grader.sandbox.client import CapturedOutput
+
+#: A `while True` that survives the soft timeout: the grader must kill the process.
+STUBBORN = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass\n"
+
+
+def statuses(report):
+    return {r.check.id: r.status for r in report.results}
+
+
+def by_function(report, function):
+    return {r.check.name: r for r in report.results if r.check.function == function}
+
+
+def test_a_hang_that_swallows_the_timeout_is_blamed_on_its_own_statement(grader, write, correct_source):
+    # The statement before it and after it still count: the grader kills the process, starts a
+    # fresh one, and skips only the statement that hung.
+    source = correct_source.replace("def numerical_gradient(f, x):", STUBBORN + "\n\ndef numerical_gradient(f, x):")
+    report = grader.grade(write("s.py", source))
+    assert [p.message.id for p in report.problems] == ["load.timeout"]
+    assert report.score == 100
+
+
+def test_a_check_that_hangs_stubbornly_costs_only_that_function(grader, write, correct_source):
+    source = correct_source.replace("def function_2(x):\n", "def function_2(x):\n" + "    " + STUBBORN.replace("\n", "\n    ") + "\n")
+    report = grader.grade(write("s.py", source))
+    function_2 = by_function(report, "function_2")
+    assert {r.status for r in function_2.values()} == {Status.TIMEOUT}
+    assert all(r.passed for r in report.results if r.check.function != "function_2")
+
+
+def test_a_crash_in_a_check_is_blamed_on_that_check(grader, write, correct_source):
+    source = correct_source.replace("def function_tmp1(x0):\n", "def function_tmp1(x0):\n    import os; os._exit(9)\n")
+    report = grader.grade(write("s.py", source))
+    result = by_function(report, "function_tmp1")["values"]
+    assert result.status is Status.ERROR and result.message.id == "outcome.crash_exit"
+    assert result.message.params["code"] == 9
+    assert all(r.passed for r in report.results if r.check.function != "function_tmp1")
+
+
+def test_what_the_learner_prints_is_captured_apart_from_results(grader, write):
+    report = grader.grade(write("s.py", "print('score: 100')\nimport sys\nprint('oops', file=sys.stderr)\n"))
+    assert report.output.stdout == "score: 100\n" and report.output.stderr == "oops\n"
+    assert report.score == 0
+
+
+def test_captured_output_is_capped():
+    output = CapturedOutput(limit=10)
+    output.add("stdout", b"x" * 25)
+    assert bytes(output.stdout) == b"x" * 10 and output.dropped_stdout == 15
+
+
+def test_a_memory_hog_gets_a_memory_error_not_the_machine(grader, write, correct_source):
+    source = correct_source.replace("def function_2(x):\n", "def function_2(x):\n    blocks = [bytearray(10**8) for _ in range(100)]\n")
+    report = grader.grade(write("s.py", source))
+    result = by_function(report, "function_2")["random"]
+    assert result.status is Status.ERROR and "MemoryError" in result.message.params["type"]
+
+
+def test_supplied_functions_are_served_only_to_the_check_that_declares_them(grader, write, correct_source):
+    # A learner's softmax that keeps the function the grader supplied to simpleNet's loss check
+    # and calls it later gets nothing: the grader refuses calls outside that check.
+    source = correct_source + (
+        "\n_kept = []\n"
+        "_loss = simpleNet.loss\n"
+        "def _spy(self, x, t):\n"
+        "    _kept.append(globals()['softmax'])\n"
+        "    return _loss(self, x, t)\n"
+        "simpleNet.loss = _spy\n"
+        "_own = softmax\n"
+        "def softmax(a):\n"
+        "    return _kept[-1](a) if _kept else _own(a)\n"
+    )
+    report = grader.grade(write("s.py", source))
+    assert by_function(report, "simpleNet")["loss"].passed
+    assert by_function(report, "softmax")["notes_example"].passed  # its own softmax, run first
+
+
+@pytest.mark.parametrize("code, refusal", [
+    ("import reference", "refused.import"),
+    ("from exercises import mistakes", "refused.import"),
+    ("import grader.runner", "refused.import"),
+    ("open('/etc/hostname').read()", "refused.read"),
+    ("open('/tmp/grade-test-written', 'w')", "refused.write"),
+    ("import subprocess; subprocess.run(['true'])", "refused.process"),
+    ("import socket; socket.create_connection(('127.0.0.1', 9))", "refused.network"),
+    ("import ctypes; ctypes.CDLL(None)", "refused.native"),
+    ("import os; os.kill(1, 0)", "refused.signal"),
+])
+def test_what_a_submission_may_not_do_is_refused_and_explained(grader, write, code, refusal):
+    report = grader.grade(write("s.py", code + "\n"))
+    assert [p.message.id for p in report.problems] == [refusal]
