@@ -56,7 +56,7 @@ class GradingSession:
 
     def renderer(self, name: str, lang: Optional[str] = None, verbose: bool = False, color: bool = False) -> Renderer:
         if name not in self.formats:
-            raise UsageError(f"unknown format {name!r}; choose one of: {', '.join(sorted(self.formats))}")
+            raise UsageError("usage.unknown_format", name=name, choices=", ".join(sorted(self.formats)))
         return Renderer(self.formats[name], RenderContext(self.messages, language(lang), verbose, color))
 
     def close(self) -> None:
@@ -81,7 +81,7 @@ def open_grader(host: Optional[Host] = None, seed: Optional[int] = None, keyword
     grader = Grader(manager or plugin_manager(), options, host)
     if keyword and not grader.catalogue.checks:
         grader.close()
-        raise UsageError(f"-k {keyword!r} matches no exercise, function or check; see `grade list`")
+        raise UsageError("usage.keyword", keyword=keyword)
     return GradingSession(grader)
 
 
@@ -98,7 +98,7 @@ def catalogue(keyword: Optional[str] = None, manager: Optional[pluggy.PluginMana
     full = build_catalogue(manager or plugin_manager())
     selected = full.select(keyword)
     if keyword and not selected.checks:
-        raise UsageError(f"-k {keyword!r} matches no exercise, function or check")
+        raise UsageError("usage.keyword", keyword=keyword)
     return selected
 
 
@@ -150,18 +150,18 @@ def write_starter(path: Path, force: bool = False, manager: Optional[pluggy.Plug
 
     path = Path(path)
     if path.exists() and not force:
-        raise UsageError(f"{path} already exists; use --force to overwrite it")
+        raise UsageError("usage.exists", path=path)
     selected = catalogue(manager=manager)
     if path.suffix == ".ipynb":
         text = starter.notebook(selected, path.name)
     elif path.suffix == ".py":
         text = starter.script(selected, path.name)
     else:
-        raise UsageError(f"{path}: a starter is a .py or .ipynb file")
+        raise UsageError("usage.starter_suffix", path=path)
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise UsageError("usage.cannot_write", path=path, error=exc.strerror or exc) from exc
     return len(list(starter.stubs(selected)))
 
 
@@ -190,8 +190,8 @@ def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None) -
     return merge([Path(p) for p in inputs], Path(out), junit)
 
 
-def render_summary(summary: dict) -> str:
+def render_summary(summary: dict, lang: Optional[str] = None) -> str:
     from grader.batch.summary import render
 
-    return render(summary)
+    return render(summary, messages(), language(lang))
 

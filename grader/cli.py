@@ -17,10 +17,27 @@ from grader import __version__
 from grader.errors import GraderError, PluginError, UsageError
 from grader.model import ExitCode
 
+#: The language chosen with --lang, for messages printed after the command has ended.
+_chosen_language: dict = {}
+
+
+def _remember_language(ctx, param, value):
+    _chosen_language["lang"] = value
+    return value
+
+
 LANG_OPTION = click.option(
-    "--lang", type=click.Choice(["en", "ja"]), default=None,
+    "--lang", type=click.Choice(["en", "ja"]), default=None, callback=_remember_language, is_eager=True,
     help="Language of the report (default: from LANG/LC_ALL; Japanese when it starts with 'ja').",
 )
+
+
+def _say(message_id: str, **params) -> str:
+    """A sentence of grader.messages in the chosen language (without loading any plugin)."""
+    from grader.messages import Messages, default_language, en, ja
+
+    lang = _chosen_language.get("lang") or default_language(os.environ)
+    return Messages({"en": en.MESSAGES, "ja": ja.MESSAGES}).text(message_id, lang, **params)
 
 
 class GradeGroup(click.Group):
@@ -34,13 +51,13 @@ class GradeGroup(click.Group):
             exc.show()
             code = ExitCode.USAGE_ERROR
         except UsageError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(_say("usage.error", message=_say(exc.message_id, **exc.params)), err=True)
             code = ExitCode.USAGE_ERROR
         except click.ClickException as exc:
             exc.show()
             code = ExitCode.USAGE_ERROR
         except (click.Abort, KeyboardInterrupt):
-            click.echo("Interrupted.", err=True)
+            click.echo(_say("cli.interrupted"), err=True)
             code = ExitCode.INTERRUPTED
         except PluginError as exc:
             click.echo(f"Error: a plugin is broken: {exc}", err=True)
@@ -51,12 +68,7 @@ class GradeGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if os.environ.get("GRADE_DEBUG"):
                 raise
-            click.echo(
-                f"Internal error in grade {__version__}: {type(exc).__name__}: {exc}. "
-                "This is a bug in the grader, not in the submission; run again with GRADE_DEBUG=1 "
-                "for the traceback and please report it.",
-                err=True,
-            )
+            click.echo(_say("cli.internal_error", version=__version__, error=f"{type(exc).__name__}: {exc}"), err=True)
             code = ExitCode.INTERNAL_ERROR
         if standalone_mode:
             sys.exit(int(code or 0))
@@ -208,13 +220,13 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
             resume=resume, seed=seed, shard=shard, timeout=timeout, load_timeout=load_timeout, memory=memory,
             lang=lang,
         )
-        click.echo(api.render_summary(result.summary), err=True)
+        click.echo(api.render_summary(result.summary, lang), err=True)
         if result.resumed:
-            click.echo(f"({result.resumed} unchanged submissions kept from the last run)", err=True)
+            click.echo(_say("summary.resumed", count=result.resumed), err=True)
         if result.skipped:
-            click.echo(f"(skipped {len(result.skipped)} entries that are not submissions: {', '.join(result.skipped[:5])})", err=True)
+            click.echo(_say("summary.skipped", count=len(result.skipped), names=", ".join(result.skipped[:5])), err=True)
         if result.interrupted:
-            click.echo(f"Interrupted: {out} holds the submissions graded so far; run again with --resume to finish.", err=True)
+            click.echo(_say("summary.interrupted", out=out), err=True)
         return result.exit_code
     finally:
         host.close(wait=False)
@@ -224,12 +236,13 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The merged CSV.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write one JUnit XML file for the class.")
-def merge(inputs, out, junit):
+@LANG_OPTION
+def merge(inputs, out, junit, lang):
     """Join the CSVs (and records) of grade batch --shard runs into one."""
     from grader import api
 
     summary = api.merge_batches(list(inputs), out, junit)
-    click.echo(api.render_summary(summary), err=True)
+    click.echo(api.render_summary(summary, lang), err=True)
     return ExitCode.OK
 
 
@@ -246,7 +259,7 @@ def _write(text: str, path: Optional[Path]) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise UsageError("usage.cannot_write", path=path, error=exc.strerror or exc) from exc
 
 
 def main() -> None:

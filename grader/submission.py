@@ -21,14 +21,14 @@ def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[s
     ``entry`` (relative to it) or its only top-level file a loader reads."""
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"{path}: no such file or folder")
+        raise UsageError("usage.no_such_path", path=path)
     if path.is_dir():
         return _read_project(path, loaders, entry, name or path.name)
     if entry:
-        raise UsageError(f"--entry names a file inside a folder submission, but {path} is a file")
+        raise UsageError("usage.entry_for_file", path=path)
     loader = loaders.get(path.suffix.lower())
     if loader is None:
-        raise UsageError(f"{path}: grade reads {_suffixes(loaders)} files, not {path.suffix or 'files without a suffix'}")
+        raise UsageError("usage.wrong_suffix", path=path, suffixes=_suffixes(loaders))
     try:
         return loader(path, name or path.name)
     except OSError as exc:
@@ -39,19 +39,16 @@ def _read_project(folder: Path, loaders, entry, name) -> Submission:
     if entry:
         entry_path = (folder / entry)
         if not entry_path.is_file() or not _inside(entry_path, folder):
-            raise UsageError(f"{folder}: no entry file {entry!r} in this folder")
+            raise UsageError("usage.entry_not_in_folder", path=folder, entry=entry)
     else:
         candidates = find_entries(folder, loaders)
         if len(candidates) != 1:
-            found = ", ".join(c.name for c in candidates) or f"no {_suffixes(loaders)} file"
-            raise UsageError(
-                f"{folder}: a folder submission needs exactly one {_suffixes(loaders)} file at its top, "
-                f"or --entry to name one (found: {found})"
-            )
+            found = ", ".join(c.name for c in candidates) or "-"
+            raise UsageError("usage.folder_entries", path=folder, suffixes=_suffixes(loaders), found=found)
         entry_path = candidates[0]
     loader = loaders.get(entry_path.suffix.lower())
     if loader is None:
-        raise UsageError(f"{entry_path}: grade reads {_suffixes(loaders)} files")
+        raise UsageError("usage.wrong_suffix", path=entry_path, suffixes=_suffixes(loaders))
     try:
         submission = loader(entry_path, name)
     except OSError as exc:

@@ -32,7 +32,7 @@ def find_submissions(root: Path, suffixes: Iterable[str]) -> tuple[list[Entry], 
     so is every folder (a project, or a folder holding one learner's file)."""
     suffixes = tuple(suffixes)
     if not root.is_dir():
-        raise UsageError(f"{root}: not a folder or a .zip of submissions")
+        raise UsageError("usage.not_a_class", path=root)
     entries, skipped = [], []
     for path in sorted(root.iterdir(), key=lambda p: p.name):
         if path.name in IGNORED or path.name.startswith(".") or path.is_symlink():
@@ -51,7 +51,7 @@ def unpack_zip(archive: Path, destination: Path) -> Path:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
             if len(members) > ZIP_MAX_FILES or sum(m.file_size for m in members) > ZIP_MAX_BYTES:
-                raise UsageError(f"{archive}: too large to unpack ({len(members)} files)")
+                raise UsageError("usage.zip_too_large", path=archive, count=len(members))
             for member in members:
                 name = _member_name(member)
                 target = _safe_target(destination, name)
@@ -64,7 +64,7 @@ def unpack_zip(archive: Path, destination: Path) -> Path:
                 with bundle.open(member) as source, open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise UsageError(f"{archive}: not a readable .zip ({exc})") from exc
+        raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
     visible = [p for p in destination.iterdir() if p.name not in IGNORED and not p.name.startswith(".")]
     if len(visible) == 1 and visible[0].is_dir():
         return visible[0]
@@ -124,9 +124,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise UsageError(f"--shard {text!r}: expected K/N, e.g. 1/4") from None
+        raise UsageError("usage.bad_shard", shard=text) from None
     if not 1 <= index <= count:
-        raise UsageError(f"--shard {text!r}: K must be between 1 and N")
+        raise UsageError("usage.bad_shard", shard=text)
     return index, count
 
 

@@ -19,7 +19,7 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
         state = BatchState(state_folder(path))
         meta = state.meta()
         if meta is None:
-            raise UsageError(f"{path}: no batch records beside it (expected {state.folder}/); was it written by grade batch?")
+            raise UsageError("usage.no_records", path=path, folder=state.folder)
         seeds.add(meta.get("seed"))
         states.append(state)
         try:
@@ -28,16 +28,15 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
                     if column not in columns:
                         columns.append(column)
         except OSError as exc:
-            raise UsageError(f"{path}: cannot read ({exc.strerror})") from exc
+            raise UsageError("usage.cannot_read", path=path, error=exc.strerror) from exc
     if len(seeds) > 1:
-        raise UsageError(f"the shards were graded with different seeds ({sorted(map(str, seeds))}); "
-                         "grade every shard with the same --seed so results are comparable")
+        raise UsageError("usage.seeds_differ", seeds=", ".join(sorted(map(str, seeds))))
     merged_state = BatchState(state_folder(out))
     names = set()
     for state in states:
         for record in state.records():
             if record["name"] in names:
-                raise UsageError(f"submission {record['name']!r} appears in more than one shard")
+                raise UsageError("usage.duplicate_in_shards", name=record["name"])
             names.add(record["name"])
             merged_state.write({k: v for k, v in record.items() if k != "format"})
     merged_state.save_meta({"seed": seeds.pop() if seeds else None, "merged_from": [str(p) for p in inputs]})

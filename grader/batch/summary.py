@@ -84,22 +84,26 @@ def build(records: Iterable[dict]) -> ClassSummary:
     return summary
 
 
-def render(data: dict) -> str:
+def render(data: dict, messages, lang: str = "en") -> str:
     """The summary as text, for the instructor's terminal."""
+    def say(message_id: str, **params) -> str:
+        return messages.text(message_id, lang, **params)
+
     scores = data["scores"]
-    lines = [f"Graded {data['submissions']} submissions (seed {data['seed']}): "
-             + ", ".join(f"{count} {status}" for status, count in data["statuses"].items())]
+    statuses = ", ".join(f"{count} {status}" for status, count in data["statuses"].items())
+    lines = [say("summary.graded", count=data["submissions"], seed=data["seed"], statuses=statuses)]
     if scores["mean"] is not None:
-        lines.append(f"Scores out of {scores['max_score']:g}: mean {scores['mean']:g}, median {scores['median']:g}, "
-                     f"min {scores['min']:g}, max {scores['max']:g}; {scores['full_marks']} with full marks")
+        lines.append(say("summary.scores", max_score=f"{scores['max_score']:g}", mean=f"{scores['mean']:g}",
+                         median=f"{scores['median']:g}", min=f"{scores['min']:g}", max=f"{scores['max']:g}",
+                         full_marks=scores["full_marks"]))
         widest = max(scores["distribution"].values()) or 1
         for label, count in scores["distribution"].items():
             lines.append(f"  {label:>8} {'#' * round(30 * count / widest):<30} {count}")
     hardest = sorted(data["checks"].items(), key=lambda item: (item[1]["pass_rate"] or 0, item[0]))[:5]
     if hardest:
-        lines.append("Checks passed least often:")
+        lines.append(say("summary.hardest"))
         lines += [f"  {rate['pass_rate'] * 100:5.1f}%  {check_id}" for check_id, rate in hardest if rate["pass_rate"] is not None]
     if data["mistakes"]:
-        lines.append("Most frequent named mistakes (what to re-teach):")
+        lines.append(say("summary.mistakes"))
         lines += [f"  {m['submissions']:4d}  {m['id']}" for m in data["mistakes"][:TOP_MISTAKES]]
     return "\n".join(lines) + "\n"
