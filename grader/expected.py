@@ -34,10 +34,10 @@ def check_seed(run_seed: int, check: Check) -> int:
 def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: ModuleType) -> dict:
     """Run ``check``'s probe here on ``names``; the outcome has the learner process's form."""
     rng = np.random.default_rng(seed)
-    provider = lambda name: getattr(reference, name)  # noqa: E731
+    recorder = probing.Recorder(lambda name: getattr(reference, name))
     shown: dict = {}
     try:
-        with probing.trusted_from(provider) as supplied, probing.recording_inputs() as shown, np.errstate(all="ignore"):
+        with probing.trusted_from(recorder) as supplied, probing.recording_inputs() as shown, np.errstate(all="ignore"):
             result = check.probe(probing.Subject(names), rng)
         undeclared = set(supplied) - set(check.supplied)
         if undeclared:
@@ -46,6 +46,7 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
             "kind": "value",
             "value": wire.decode_value(wire.encode_value(result)),
             "inputs": shown,  # described only if a failure shows them
+            "replay": wire.encode_value(recorder.calls),  # what ``trusted`` answers in the learner's process
         }
     except probing.MissingName as exc:
         return {"kind": "missing", "name": exc.name}

@@ -3,7 +3,9 @@ learner's process (on the learner's code).
 
 A probe is a module-level function ``probe(module, rng)``: it reads the names it grades from
 ``module``, feeds them inputs drawn from ``rng`` and returns plain values. Nothing here holds an
-answer: a correct implementation a probe needs underneath (``trusted``) is served by the grader.
+answer. A correct function a probe needs underneath (``trusted``) is, in the grader, the
+reference's own; in the learner's process it replays what the reference's did on the same
+inputs during the grader's run of the same probe, and knows nothing else.
 """
 from __future__ import annotations
 
@@ -54,8 +56,9 @@ class Subject:
 def trusted(name: str) -> Callable:
     """A correct implementation of ``name``, for a check that charges a bug where it lives.
 
-    In the grader it is the reference's own function; in the learner's process it forwards each
-    call to the grader, which answers only while the check that declared ``name`` runs.
+    In the grader it is the reference's own function (its calls are recorded); in the learner's
+    process it is a ``Replay`` of those calls: right for the inputs a correct implementation of
+    the rest passes it, and an error for any other.
     """
     try:
         provider = _trusted_provider.get()
@@ -121,6 +124,57 @@ def _globals_of(target: Any) -> list[dict]:
             if type(namespace) is dict and all(namespace is not seen for seen in namespaces):
                 namespaces.append(namespace)
     return namespaces
+
+
+class Recorder:
+    """Serves the reference's functions as ``trusted`` and records every call, as plain data."""
+
+    def __init__(self, lookup: Callable[[str], Callable]):
+        self.lookup = lookup
+        self.calls: list = []
+
+    def __call__(self, name: str) -> Callable:
+        function = self.lookup(name)
+
+        def recorded(*args):
+            result = function(*args)
+            self.calls.append([name, [value(a) for a in args], value(result)])
+            return result
+
+        recorded.__name__ = recorded.__qualname__ = name
+        return recorded
+
+
+class Replay:
+    """``trusted`` in the learner's process: answers a call only with the recorded result of
+    the reference's call with the same arguments (within rounding)."""
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def __call__(self, name: str) -> Callable:
+        calls = [(args, result) for called, args, result in self.calls if called == name]
+
+        def replayed(*args):
+            for recorded_args, result in calls:
+                if len(args) == len(recorded_args) and all(_same(a, b) for a, b in zip(args, recorded_args)):
+                    return np.array(result) if isinstance(result, np.ndarray) else result
+            raise ValueError(
+                f"the grader's {name} was called with other inputs than a correct implementation "
+                f"passes it here; check what is computed before {name} is called"
+            )
+
+        replayed.__name__ = replayed.__qualname__ = name
+        return replayed
+
+
+def _same(given: Any, recorded: Any) -> bool:
+    try:
+        given = np.asarray(value(given), dtype=float)
+    except (NotPlain, TypeError, ValueError):
+        return False
+    recorded = np.asarray(recorded, dtype=float)
+    return given.shape == recorded.shape and bool(np.allclose(given, recorded, rtol=1e-9, atol=1e-12))
 
 
 # --- inputs and outputs -------------------------------------------------------------------------

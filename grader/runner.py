@@ -29,10 +29,9 @@ from grader.model import (
     Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
 )
 from grader.plugins import call_each, get_plugin_manager
-from grader.probing import value as plain_value
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
-from grader.sandbox.session import Program, Session
+from grader.sandbox.session import Program, Session, check_request
 from grader.submission import read_submission
 
 #: Packages a learner's process may never import or read, whatever plugins are loaded.
@@ -79,6 +78,8 @@ class Grader:
         self._hidden, self._deny = self._off_limits()
         self._read_roots = python_roots()
         self._base_config: Optional[dict] = None
+        self._probe_groups: Optional[list[list[Check]]] = None
+        self._frames: Optional[list[bytes]] = None
 
     # --- the public API --------------------------------------------------------------------
 
@@ -97,18 +98,18 @@ class Grader:
                 CheckResult(check, Status.MISSING, 0.0, Message("outcome.not_loaded")) for check in checks
             ]
             return self._report(submission, results, problems, Output())
+        groups = self._groups()
         session = Session(self.host, _program(submission), self.options.settings, self._config(submission))
         try:
             session.begin()
-            for check in checks:  # the reference's results, while the learner's code loads
-                self.expectations.expected(check)
+            # Computed while the learner's code loads (once per grader: a batch reuses them).
+            session.send_requests(self._request_frames())
             loaded = session.load()
             units = {index: unit for index, unit in enumerate(submission.units)}
             for index, error in sorted(loaded.problems.items()):
                 problems.append(self._unit_problem(units[index], error))
             outcomes: dict[str, Mapping[str, Any]] = {}
             results: dict[str, CheckResult] = {}
-            groups = probe_groups(execution_order(checks))
 
             def judge_outcome(index: int, outcome: Mapping[str, Any]) -> None:
                 for check in groups[index]:
@@ -120,12 +121,7 @@ class Grader:
                         timeout=self.options.settings.check_timeout,
                     )
 
-            session.run_checks(
-                [{"id": group[0].id, "probe": probe_path(group[0]), "seed": self.expectations.seed(group[0])}
-                 for group in groups],
-                lambda index, message: self._answer_call(groups[index][0], message),
-                judge_outcome,
-            )
+            session.run_checks(judge_outcome)
         finally:
             session.close()
         ordered = diagnose([results[check.id] for check in checks], outcomes, self.catalogue.mistakes, self.expectations)
@@ -154,24 +150,21 @@ class Grader:
             seed=self.seed,
         )
 
-    def _answer_call(self, check: Check, message: Mapping[str, Any]) -> dict:
-        """Serve a probe's call to a function the grader supplies, only while the check that
-        declared it runs; anything else the learner's process asks for is refused."""
-        name = message.get("name")
-        if type(name) is not str or name not in check.supplied:
-            return {"type": "return", "ok": False, "error": "refused"}
-        try:
-            arguments = wire.decode_value(message.get("args"))
-            if type(arguments) is not list:
-                raise wire.WireError("arguments must be a list")
-            function = getattr(self.expectations.reference_module(check), name)
-            import numpy as np
+    def _groups(self) -> list[list[Check]]:
+        """The probes to run, in order, each with the checks that judge its result."""
+        if self._probe_groups is None:
+            self._probe_groups = probe_groups(list(self.catalogue.checks))
+        return self._probe_groups
 
-            with np.errstate(all="ignore"):
-                result = function(*arguments)
-            return {"type": "return", "ok": True, "value": wire.encode_value(plain_value(result))}
-        except Exception as exc:  # noqa: BLE001 - bad arguments from the learner's code
-            return {"type": "return", "ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    def _request_frames(self) -> list[bytes]:
+        if self._frames is None:
+            timeout = self.options.settings.check_timeout
+            self._frames = [
+                check_request(index, probe_path(group[0]), self.expectations.seed(group[0]), timeout,
+                              self.expectations.expected(group[0]).get("replay", []), group[0].id)
+                for index, group in enumerate(self._groups())
+            ]
+        return self._frames
 
     def _unit_problem(self, unit, error: Mapping[str, Any]) -> Problem:
         kind = error.get("kind")
@@ -243,13 +236,6 @@ class Grader:
             locations = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
             folders.extend(os.path.realpath(location) for location in locations)
         return tuple(sorted(modules)), tuple(folders)
-
-
-def execution_order(checks: tuple[Check, ...]) -> list[Check]:
-    """Checks that need no supplied function first: by the time the grader serves a correct
-    ``softmax`` to simpleNet's checks, the learner's own ``softmax`` has been graded, so
-    keeping the served one gains nothing."""
-    return [c for c in checks if not c.supplied] + [c for c in checks if c.supplied]
 
 
 def probe_groups(checks: list[Check]) -> list[list[Check]]:

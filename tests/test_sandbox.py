@@ -63,23 +63,28 @@ def test_a_memory_hog_gets_a_memory_error_not_the_machine(grader, write, correct
     assert result.status is Status.ERROR and "MemoryError" in result.message.params["type"]
 
 
-def test_supplied_functions_are_served_only_to_the_check_that_declares_them(grader, write, correct_source):
-    # A learner's softmax that keeps the function the grader supplied to simpleNet's loss check
-    # and calls it later gets nothing: the grader refuses calls outside that check.
-    source = correct_source + (
-        "\n_kept = []\n"
-        "_loss = simpleNet.loss\n"
-        "def _spy(self, x, t):\n"
-        "    _kept.append(globals()['softmax'])\n"
-        "    return _loss(self, x, t)\n"
-        "simpleNet.loss = _spy\n"
-        "_own = softmax\n"
-        "def softmax(a):\n"
-        "    return _kept[-1](a) if _kept else _own(a)\n"
-    )
-    report = grader.grade(write("s.py", source))
-    assert by_function(report, "simpleNet")["loss"].passed
-    assert by_function(report, "softmax")["notes_example"].passed  # its own softmax, run first
+def test_a_supplied_function_answers_only_the_inputs_a_correct_implementation_passes(grader, write, correct_source):
+    # simpleNet.loss is graded with the grader's softmax underneath: it replays the reference's
+    # answers for the scores a correct predict gives, and nothing else, so it is no general
+    # softmax to keep and reuse.
+    wrong_scores = correct_source.replace("        y = softmax(z)", "        y = softmax(z * 2)")
+    report = grader.grade(write("s.py", wrong_scores))
+    loss = by_function(report, "simpleNet")["loss"]
+    assert loss.status is Status.ERROR and "other inputs" in loss.message.params["message"]
+    assert by_function(report, "softmax")["notes_example"].passed
+
+
+def test_replay_answers_recorded_calls_within_rounding_only():
+    import numpy as np
+
+    from grader.probing import Replay
+
+    softmax = Replay([["softmax", [np.array([1.0, 2.0])], np.array([0.27, 0.73])]])("softmax")
+    assert np.array_equal(softmax(np.array([1.0, 2.0 + 1e-13])), [0.27, 0.73])
+    with pytest.raises(ValueError):
+        softmax(np.array([1.0, 3.0]))
+    with pytest.raises(ValueError):
+        Replay([])("cross_entropy_error")(np.array([0.5]), np.array([1.0]))
 
 
 @pytest.mark.parametrize("code, refusal", [

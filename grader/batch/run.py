@@ -5,13 +5,13 @@ import csv
 import hashlib
 import io
 import json
+import queue
 import secrets
 import sys
 import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -141,27 +141,36 @@ class _Batch:
         done = result.resumed
         if progress:
             progress(done, len(entries))
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="grade")
+        # Three stages, so the threads that drive learner processes do nothing else: one thread
+        # reads and parses submissions ahead (a few only: memory stays flat), ``jobs`` threads
+        # grade, one thread writes the results.
+        jobs = max(1, self.options.jobs)
+        reading: queue.Queue = queue.Queue(maxsize=2 * jobs)
+        keeping: queue.Queue = queue.Queue(maxsize=2 * jobs)
+        finished: queue.Queue = queue.Queue()
+        threads = [threading.Thread(target=self._read_all, args=(to_grade, reading, jobs), name="grade-read")]
+        threads += [threading.Thread(target=self._grade_all, args=(reading, keeping), name=f"grade-{n}") for n in range(jobs)]
+        threads.append(threading.Thread(target=self._keep_all, args=(keeping, finished, jobs), name="grade-write"))
+        for thread in threads:
+            thread.start()
         try:
-            pending = {pool.submit(self._grade_one, entry) for entry in to_grade}
-            while pending:
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    outcome = future.result()
-                    if outcome == "internal_error":
-                        result.internal_errors += 1
-                    result.graded += outcome != "cancelled"
-                    done += 1
-                    if progress:
-                        progress(done, len(entries))
+            for _ in to_grade:
+                outcome = _get(finished)
+                if outcome == "internal_error":
+                    result.internal_errors += 1
+                result.graded += 1
+                done += 1
+                if progress:
+                    progress(done, len(entries))
         except KeyboardInterrupt:
             # Whatever was graded stays graded; what was running is discarded, never half-kept.
             self.stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
             self.grader.host.close()  # ends the learner processes still running
             result.interrupted = True
         finally:
-            pool.shutdown(wait=True)
+            self.stop.set()
+            for thread in threads:
+                thread.join()
             self.grader.close()
         names = [entry.name for entry in entries]
         self._write_outputs(names)
@@ -175,25 +184,53 @@ class _Batch:
             and record.get("digest") == _digest(entry.path)
         )
 
-    # --- one submission ---------------------------------------------------------------------
+    # --- the three stages ------------------------------------------------------------------
 
-    def _grade_one(self, entry: Entry) -> str:
-        if self.stop.is_set():
-            return "cancelled"
-        try:
+    def _read_all(self, entries: list[Entry], reading: queue.Queue, jobs: int) -> None:
+        for entry in entries:
+            if self.stop.is_set():
+                break
             try:
-                submission = self.grader.read(entry.path, name=entry.name)
+                item = (entry, self.grader.read(entry.path, name=entry.name))
             except UsageError as exc:
-                submission = _not_a_submission(entry, str(exc))
-            report = self.grader.grade_submission(submission)
-            outcome = "graded"
-        except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
-            report = _internal_error_report(entry, exc)
-            outcome = "internal_error"
-        if self.stop.is_set():
-            return "cancelled"
-        self._keep(entry, report, outcome)
-        return outcome
+                item = (entry, _not_a_submission(entry, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
+                item = (entry, exc)
+            if not _put(reading, item, self.stop):
+                break
+        for _ in range(jobs):
+            _put(reading, None, self.stop)
+
+    def _grade_all(self, reading: queue.Queue, keeping: queue.Queue) -> None:
+        while True:
+            item = _get(reading, self.stop)
+            if item is None:
+                break
+            entry, submission = item
+            try:
+                if isinstance(submission, Exception):
+                    raise submission
+                report, outcome = self.grader.grade_submission(submission), "graded"
+            except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
+                report, outcome = _internal_error_report(entry, exc), "internal_error"
+            if self.stop.is_set() or not _put(keeping, (entry, report, outcome), self.stop):
+                break
+        _put(keeping, None, self.stop)
+
+    def _keep_all(self, keeping: queue.Queue, finished: queue.Queue, jobs: int) -> None:
+        ended = 0
+        while ended < jobs:
+            item = _get(keeping, self.stop)
+            if item is None:
+                ended += 1
+                continue
+            entry, report, outcome = item
+            try:
+                self._keep(entry, report, outcome)
+            except Exception as exc:  # noqa: BLE001 - e.g. a full disk: say so, keep going
+                outcome = "internal_error"
+                print(f"grade: could not write the result of {entry.name}: {exc}", file=sys.stderr)
+            finished.put(outcome)
 
     def _keep(self, entry: Entry, report: Report, outcome: str) -> None:
         row = csv_format.row(report)
@@ -237,6 +274,27 @@ class _Batch:
         atomic_write(self.options.out.with_name(self.options.out.stem + ".summary.json"),
                      json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return data
+
+
+def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put ``item``, giving up (False) once the batch is stopping."""
+    while True:
+        try:
+            target.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            if stop.is_set():
+                return False
+
+
+def _get(source: queue.Queue, stop: Optional[threading.Event] = None):
+    """The next item; None once the batch is stopping. Waits in short steps, so Ctrl-C is seen."""
+    while True:
+        try:
+            return source.get(timeout=0.2)
+        except queue.Empty:
+            if stop is not None and stop.is_set():
+                return None
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:

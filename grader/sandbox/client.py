@@ -101,7 +101,10 @@ class LearnerProcess:
         self.exit_status: dict | None = None
 
     def send(self, message: dict) -> None:
-        data = wire.pack(message)
+        self.send_frame(wire.pack(message))
+
+    def send_frame(self, data: bytes) -> None:
+        """Send one packed frame."""
         deadline = time.monotonic() + 10
         view = memoryview(data)
         while view:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
+from grader import wire
 from grader.sandbox.client import GRACE_SECONDS, CapturedOutput, LearnerProcess, ProcessGone, Settings
 from grader.sandbox.control import Host
 
@@ -41,6 +42,8 @@ class Session:
     def __init__(self, host: Host, program: Program, settings: Settings, config: dict):
         self.host = host
         self.program = program
+        self.requests: list[bytes] = []
+        self._requests_sent = False
         self.settings = settings
         self.config = config
         self.output = CapturedOutput(settings.output_bytes)
@@ -60,6 +63,19 @@ class Session:
         grader can do its own work while the code loads."""
         self._begun = self._spawn_and_send()
 
+    def send_requests(self, requests: list[bytes]) -> None:
+        """The checks to run (``check_request`` frames, one per probe), sent at once so the
+        learner's process goes from its code to the checks without waiting for the grader."""
+        self.requests = list(requests)
+        process, error = self._begun or (None, None)
+        if process is not None and error is None:
+            try:
+                for frame in self.requests:
+                    process.send_frame(frame)
+                self._requests_sent = True
+            except ProcessGone as gone:
+                self._begun = (process, gone)
+
     def load(self) -> LoadOutcome:
         """Run the submission's units once; the problems found are the report's load errors."""
         self._start(self._begun)
@@ -71,6 +87,7 @@ class Session:
         if self.starts >= MAX_STARTS:
             return None, ProcessGone("exhausted", "too many restarts")
         self.starts += 1
+        self._requests_sent = False
         self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
         try:
             self.process.send({
@@ -86,14 +103,11 @@ class Session:
             return self.process, gone
         return self.process, None
 
-    def _replies(self, deadline_of: Callable[[], float], answer_call=None):
-        """The learner process's replies, one at a time; a "call" is answered on the way."""
+    def _replies(self, deadline_of: Callable[[], float]):
+        """The learner process's replies, one at a time."""
         while True:
             message = self.process.receive(deadline_of())
             kind = message.get("type")
-            if kind == "call" and answer_call is not None:
-                self.process.send(answer_call(message))
-                continue
             items = message.get("items") if kind == "replies" else None
             if type(items) is not list:
                 raise self._malformed(f"unexpected message {str(kind)[:30]!r}")
@@ -151,22 +165,21 @@ class Session:
 
     # --- checks ----------------------------------------------------------------------------
 
-    def run_checks(self, requests: list[dict], answer_call: Callable[[int, dict], dict],
-                   on_outcome: Callable[[int, dict], None]) -> None:
+    def run_checks(self, on_outcome: Callable[[int, dict], None]) -> None:
         """Run every request in order, pipelined: the learner's process already has the next
-        requests while the grader judges the last results. ``answer_call(index, message)``
-        answers a probe's call to a function the grader supplies; ``on_outcome(index, outcome)``
-        gets each result as it arrives. A process that dies costs the check it was running;
-        the rest are sent again to a fresh process."""
-        pending = list(range(len(requests)))
+        requests while the grader judges the last results. ``on_outcome(index, outcome)`` gets
+        each result as it arrives. A process that dies costs the check it was running; the rest
+        are sent again to a fresh process."""
+        pending = list(range(len(self.requests)))
         while pending:
             try:
                 if self.process is None or not self.process.alive:
                     self._discard_process()
                     self._start()
-                for index in pending:
-                    self.process.send({**requests[index], "type": "check", "seq": index,
-                                       "timeout": self.settings.check_timeout})
+                if not self._requests_sent:
+                    for index in pending:
+                        self.process.send_frame(self.requests[index])
+                self._requests_sent = False  # a fresh process needs them again
             except ProcessGone as gone:
                 self._discard_process()
                 kind = "exhausted" if gone.reason == "exhausted" else "crash"
@@ -176,18 +189,14 @@ class Session:
                         on_outcome(index, {"kind": "exhausted"})
                     return
                 continue
-            self._collect(pending, answer_call, on_outcome)
+            self._collect(pending, on_outcome)
 
-    def _collect(self, pending: list[int], answer_call, on_outcome) -> None:
+    def _collect(self, pending: list[int], on_outcome) -> None:
         """Outcomes of ``pending`` (removed as they come) until they are all in or the process
         is gone."""
         deadline = [time.monotonic() + self.settings.check_timeout + GRACE_SECONDS]
-
-        def answer(message):
-            return answer_call(pending[0], message)
-
         try:
-            for item in self._replies(lambda: deadline[0], answer):
+            for item in self._replies(lambda: deadline[0]):
                 outcome = item.get("outcome")
                 if item.get("kind") != "results" or item.get("seq") != pending[0] or type(outcome) is not dict:
                     raise self._malformed("a result out of order")
@@ -213,6 +222,13 @@ class Session:
 
     def close(self) -> None:
         self._discard_process()
+
+
+def check_request(seq: int, probe: str, seed: int, timeout: float, replay: list, check_id: str = "") -> bytes:
+    """A packed request to run one probe (with what its ``trusted`` functions may answer); the
+    same bytes serve every submission of a batch."""
+    return wire.pack({"type": "check", "seq": seq, "probe": probe, "seed": seed, "timeout": timeout,
+                      "replay": replay, "id": check_id})
 
 
 def _status_fields(status: dict | None) -> dict:
