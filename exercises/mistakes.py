@@ -237,6 +237,11 @@ def softmax_overflow(a):
     return exp_a / np.sum(exp_a)
 
 
+def softmax_overflow_batch(a):
+    exp_a = np.exp(a)
+    return exp_a / np.sum(exp_a, axis=-1, keepdims=True)
+
+
 def softmax_notes_version(a):
     """The notes' code: right for a vector; for a batch, normalises the whole matrix at once."""
     c = np.max(a)
@@ -305,7 +310,7 @@ MISTAKES = (
         "divide by the batch size y.shape[0] (reshape a single example to one row first).",
         "バッチの損失を合計したまま N で割っていません。(4.3) は E = −(1/N) Σ_n Σ_k t_nk log y_nk です。"
         "バッチサイズ y.shape[0] で割りましょう（1 件のときは先に 1 行に reshape します）。")),
-    Mistake("cross_entropy_error.one_hot_only", "cross_entropy_error", (cee_one_hot_only, cee_notes_version), T(
+    Mistake("cross_entropy_error.one_hot_only", "cross_entropy_error", (cee_one_hot_only,), T(
         "This version works only when t is one-hot. When t holds the correct labels as indices, "
         "pick each row's probability of its label: -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size.",
         "t が one-hot のときしか動きません。t が正解ラベルのインデックスのときは、各行の正解ラベルの確率を取り出します: "
@@ -377,7 +382,7 @@ MISTAKES = (
     Mistake("gradient_descent.step_count", "gradient_descent", (descent_one_step_more, descent_one_step_less), T(
         "The loop runs one step too many or too few: `for i in range(step_num):` runs exactly step_num updates.",
         "ループの回数が 1 回多いか少ないです。`for i in range(step_num):` でちょうど step_num 回更新されます。")),
-    Mistake("softmax.overflow", "softmax", (softmax_overflow,), T(
+    Mistake("softmax.overflow", "softmax", (softmax_overflow, softmax_overflow_batch), T(
         "np.exp of a large input such as 1010 overflows to inf, and inf/inf is nan. Subtract the maximum first: "
         "c = np.max(a); exp_a = np.exp(a - c). The result is unchanged.",
         "1010 のような大きな入力の np.exp は inf にオーバーフローし、inf/inf は nan になります。先に最大値を引きましょう: "

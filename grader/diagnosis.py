@@ -21,6 +21,8 @@ from grader.model import Check, CheckResult, Hint, Mistake, Status
 #: Exceptions whose message must match too, because it names what went wrong.
 MESSAGE_MATTERS = {"NameError", "UnboundLocalError", "AttributeError"}
 _DIAGNOSABLE = (Status.FAILED, Status.ERROR)
+#: Absolute tolerance when matching a learner's value with a mistake's.
+MATCH_ATOL = 1e-15
 
 
 def diagnose(results: list[CheckResult], outcomes: Mapping[str, Mapping[str, Any]],
@@ -37,12 +39,11 @@ def diagnose(results: list[CheckResult], outcomes: Mapping[str, Mapping[str, Any
         own = [r for r in relevant if r.check.function == mistake.function]
         if not any(r.status in _DIAGNOSABLE for r in own):
             continue
-        for index in range(len(mistake.implementations)):
-            matched = _matches(mistake, index, own, relevant, outcomes, expectations)
-            if matched:
-                for check_id in matched:
-                    _add(hints, check_id, Hint(mistake.id, mistake.hint))
-                break
+        # Of a mistake's variants, the one that reproduces the most of the learner's failures.
+        matched = max((_matches(mistake, index, own, relevant, outcomes, expectations)
+                       for index in range(len(mistake.implementations))), key=len, default=[])
+        for check_id in matched:
+            _add(hints, check_id, Hint(mistake.id, mistake.hint))
     for result in results:
         if result.status in _DIAGNOSABLE:
             for mistake in mistakes:
@@ -106,7 +107,9 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
         mistake_problem = check.verify(wrong["value"], expectations.rng(check))
         learner_problem = check.verify(got, expectations.rng(check))
         return mistake_problem is not None and mistake_problem == learner_problem
-    return compare(wrong["value"], got, check.rtol, check.atol) is None
+    # Relative closeness only: two different mistakes may both land within a check's absolute
+    # tolerance of zero (h = 1e-50 gives 0, `/ 2*h` gives 1e-8), but not of each other.
+    return compare(wrong["value"], got, check.rtol, MATCH_ATOL) is None
 
 
 def exception_matches(pattern: tuple[str, str], outcome: Mapping[str, Any]) -> bool:
