@@ -103,13 +103,16 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
         got = wire.decode_value(learner.get("value"))
     except (wire.WireError, RecursionError):
         return False
-    if check.verify is not None:
-        mistake_problem = check.verify(wrong["value"], expectations.rng(check))
-        learner_problem = check.verify(got, expectations.rng(check))
-        return mistake_problem is not None and mistake_problem == learner_problem
-    # Relative closeness only: two different mistakes may both land within a check's absolute
-    # tolerance of zero (h = 1e-50 gives 0, `/ 2*h` gives 1e-8), but not of each other.
-    return compare(wrong["value"], got, check.rtol, MATCH_ATOL) is None
+    try:
+        if check.verify is not None:
+            mistake_problem = check.verify(wrong["value"], expectations.rng(check))
+            learner_problem = check.verify(got, expectations.rng(check))
+            return mistake_problem is not None and mistake_problem == learner_problem
+        # Relative closeness only: two different mistakes may both land within a check's
+        # absolute tolerance of zero (h = 1e-50 gives 0, `/ 2*h` gives 1e-8), not of each other.
+        return compare(wrong["value"], got, check.rtol, MATCH_ATOL) is None
+    except Exception:  # noqa: BLE001 - a learner's value no check can read matches nothing
+        return False
 
 
 def exception_matches(pattern: tuple[str, str], outcome: Mapping[str, Any]) -> bool:

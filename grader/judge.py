@@ -45,12 +45,17 @@ def _verdict(check, outcome, expected, names, rng, timeout):
             got = wire.decode_value(outcome.get("value"))
         except (wire.WireError, RecursionError):
             return Status.ERROR, Message("outcome.malformed"), _NOTHING
-        if check.verify is not None:
-            problem = check.verify(got, rng)
-            if problem is None:
-                return Status.PASSED, None, got
-            return Status.FAILED, Message("outcome.property", text=problem), got
-        mismatch = compare(expected["value"], got, check.rtol, check.atol)
+        # The value is plain data, but of any shape: a property check or a comparison that
+        # chokes on it is the learner's failure, never the grader's.
+        try:
+            if check.verify is not None:
+                problem = check.verify(got, rng)
+                if problem is None:
+                    return Status.PASSED, None, got
+                return Status.FAILED, Message("outcome.property", text=problem), got
+            mismatch = compare(expected["value"], got, check.rtol, check.atol)
+        except Exception:  # noqa: BLE001
+            return Status.ERROR, Message("outcome.malformed"), got
         if mismatch is None:
             return Status.PASSED, None, got
         return Status.FAILED, Message(mismatch.message_id, {**mismatch.params, "where": mismatch.path}), got
@@ -82,12 +87,24 @@ def missing_message(name: str, names: tuple[str, ...]) -> Message:
     return Message("outcome.missing", {"name": name})
 
 
-def exception_message(outcome: Mapping[str, Any]) -> Message:
-    """An exception raised in the learner's code, at the learner's innermost line."""
-    text = _text(outcome.get("message"))
+def refusal_message(type_name: str, text: str) -> Optional[Message]:
+    """The explanation of a refusal by the sandbox: by its audit hook (a ``[grade:...]``
+    message) or by the kernel's system-call filter (EPERM, which a submission never meets
+    otherwise)."""
     refused = REFUSAL.match(text)
     if refused:
         return Message(f"refused.{refused.group(1)}", {"detail": refused.group(2)})
+    if type_name == "PermissionError" and text.startswith("[Errno 1]"):
+        return Message("refused.system", {"detail": text})
+    return None
+
+
+def exception_message(outcome: Mapping[str, Any]) -> Message:
+    """An exception raised in the learner's code, at the learner's innermost line."""
+    text = _text(outcome.get("message"))
+    refused = refusal_message(_text(outcome.get("type")), text)
+    if refused:
+        return refused
     frames = frames_of(outcome)
     line = frames[-1] if frames else None
     params = {"type": _text(outcome.get("type")) or "Exception", "message": text}

@@ -24,7 +24,7 @@ from grader.catalogue import build_catalogue, probe_modules, probe_path
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
-from grader.judge import REFUSAL, crash_message, frames_of, judge
+from grader.judge import crash_message, frames_of, judge, refusal_message
 from grader.model import (
     Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
 )
@@ -183,10 +183,8 @@ class Grader:
             if own:
                 location = dataclasses.replace(location, line=own[-1]["line"])
             message_text = str(error.get("message", ""))
-            refused = REFUSAL.match(message_text)
-            if refused:
-                message = Message(f"refused.{refused.group(1)}", {"detail": refused.group(2)})
-            else:
+            message = refusal_message(str(error.get("type", "")), message_text)
+            if message is None:
                 message = Message("load.exception", {"type": error.get("type") or "Exception", "message": message_text})
             hint = hint_for_problem(error, self.catalogue.mistakes)
             return Problem(location, message, tuple(frames), (hint,) if hint else ())

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-#: Largest frame either side accepts (the learner's side refuses to send more).
-MAX_FRAME_BYTES = 32 * 1024 * 1024
+#: Largest frame either side accepts (the learner's side refuses to send more). Probes return
+#: small values (the largest built-in one is ~40 KB); these bound what a hostile reply costs.
+MAX_FRAME_BYTES = 8 * 1024 * 1024
 #: Largest array a value may carry, in bytes.
-MAX_ARRAY_BYTES = 16 * 1024 * 1024
+MAX_ARRAY_BYTES = 2 * 1024 * 1024
 #: Deepest nesting of lists and dicts a value may have.
 MAX_DEPTH = 32
 MAX_NDIM = 32
@@ -107,7 +108,7 @@ def _decode_array(spec: Any) -> np.ndarray:
     if type(spec) is not list or len(spec) != 3:
         raise WireError("malformed array")
     dtype_str, shape, payload = spec
-    if type(dtype_str) is not str or not _DTYPE.match(dtype_str):
+    if type(dtype_str) is not str or not _DTYPE.fullmatch(dtype_str):
         raise WireError(f"refused dtype {str(dtype_str)[:20]!r}")
     if type(shape) is not list or len(shape) > MAX_NDIM:
         raise WireError("malformed array shape")
@@ -125,7 +126,10 @@ def _decode_array(spec: Any) -> np.ndarray:
         raise WireError("malformed array data") from exc
     if len(raw) != count * dtype.itemsize:
         raise WireError("array data does not match its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+    try:
+        return np.frombuffer(raw, dtype=dtype).reshape(shape)
+    except ValueError as exc:  # e.g. a zero-size array with absurd other dimensions
+        raise WireError("malformed array shape") from exc
 
 
 # --- messages and frames --------------------------------------------------------------------
@@ -150,19 +154,28 @@ def unpack(body: bytes) -> dict:
 
 
 class FrameReader:
-    """Splits a byte stream into frame bodies, refusing any frame over the limit."""
+    """Splits a byte stream into frame bodies, refusing any frame over the limit.
+
+    Frames that arrived whole before a bad one are still returned; ``broken`` then says why the
+    stream cannot go on, and every later ``feed`` raises it.
+    """
 
     def __init__(self, limit: int = MAX_FRAME_BYTES):
         self._buffer = bytearray()
         self._limit = limit
+        self.broken: WireError | None = None
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self.broken is not None:
+            raise self.broken
         self._buffer += data
         bodies = []
         while len(self._buffer) >= _HEADER.size:
             (length,) = _HEADER.unpack_from(self._buffer)
             if length > self._limit:
-                raise WireError(f"a frame of {length} bytes exceeds the limit of {self._limit}")
+                self.broken = WireError(f"a frame of {length} bytes exceeds the limit of {self._limit}")
+                self._buffer.clear()
+                break
             end = _HEADER.size + length
             if len(self._buffer) < end:
                 break

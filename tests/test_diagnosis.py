@@ -515,7 +515,7 @@ def test_one_bug_variant_reports_exactly_its_hint(grade_source, catalogue, base,
 
 @pytest.mark.parametrize("mistake_id, function, code", [pytest.param(*p.values, id=p.id) for p in VARIANTS])
 def test_variant_breaks_only_its_function(grade_source, base, mistake_id, function, code):
-    """Each variant (xfailed ones included) is a one-bug variant: it fails a check of its function
+    """Each variant is a one-bug variant: it fails a check of its function
     and no check that does not depend on it."""
     results = grade_source(replace(base, function, code))
     failed = failing(results)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 
 import numpy as np
 import pytest
@@ -52,15 +51,14 @@ def is_utf8(data: bytes) -> bool:
     return True
 
 
-def check_submission(submission, data: bytes, known_cr_bug: bool = True) -> None:
-    """The invariants of any Submission. A unit is never blank, except (``known_cr_bug``) when
-    the file has a bare "\\r" line break: that bug has a test of its own, which is xfail."""
+def check_submission(submission, data: bytes) -> None:
+    """The invariants of any Submission: a unit is never blank, problems and notes are messages,
+    and what is not text gets a problem and nothing to run."""
     assert isinstance(submission, Submission)
-    bare_cr = re.search(rb"\r(?!\n)", data) is not None
     for unit in submission.units:
         assert isinstance(unit, CodeUnit)
         assert type(unit.source) is str
-        assert unit.source.strip() or (known_cr_bug and bare_cr)
+        assert unit.source.strip()
         assert type(unit.first_line) is int and unit.first_line >= 1
     for problem in submission.problems:
         assert isinstance(problem, Problem) and isinstance(problem.message, Message)
@@ -195,16 +193,12 @@ def test_notebook_shaped_json_gives_a_submission(loaders, folder, document):
         assert unit.location.cell is not None and "[cell " in unit.filename
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a script with CR-only line endings (which Python runs as is) is split with str.split('\\n') "
-    "while ast counts '\\r' as a line break: every unit but the first comes out blank, and the "
-    "correct example saved this way scores 0 with no problem reported (see test_hostile)"))
 @FUZZ
 @given(text=python_text_cr)
 @example(text="import numpy as np\rimport numpy as np")
 def test_python_like_text_with_cr_line_endings_gives_a_submission(loaders, folder, text):
     data = text.encode("utf-8", "surrogatepass")
-    check_submission(read(folder, loaders, data, ".py"), data, known_cr_bug=False)
+    check_submission(read(folder, loaders, data, ".py"), data)
 
 
 # --- (b) the wire ----------------------------------------------------------------------------------
@@ -233,11 +227,10 @@ arrays = st.builds(
     st.lists(st.integers(0, 5), max_size=4),
     st.integers(0, 2**32 - 1),
 )
-#: dtype strings the decoder must refuse or accept cleanly (the known trailing-newline case is in
-#: the xfail test below).
-dtype_strings = st.sampled_from(VALID_DTYPES) | st.text(max_size=8).filter(lambda s: not s.endswith("\n"))
+#: dtype strings the decoder must refuse or accept cleanly.
+dtype_strings = st.sampled_from(VALID_DTYPES) | st.text(max_size=8)
 small_shapes = (
-    st.lists(st.integers(-3, 2**24 + 1), max_size=3).filter(lambda shape: 0 not in shape or len(shape) < 3)
+    st.lists(st.integers(-3, 2**24 + 1), max_size=5)
     | st.lists(st.integers(0, 4), max_size=40)
     | json_values
 )
@@ -277,13 +270,6 @@ def test_decoding_a_mangled_array_gives_an_array_or_a_wire_error(message):
     assert value.nbytes <= wire.MAX_ARRAY_BYTES
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "wire._decode_array lets numpy's own errors out: the dtype pattern ends in `$`, which also "
-    "matches before a trailing newline, so 'f8\\n' passes it and np.dtype raises TypeError; and an "
-    "empty array with overflowing other dimensions (shape [0, 2**24, 2**24, 2**24, 2**24]) passes "
-    "the size check (count 0) and reshape raises ValueError. The grader catches only WireError "
-    "there, so a forged result frame carrying either ends grade() itself (see test_hostile). "
-    "(No `raises=`: hypothesis reports the two as one ExceptionGroup.)"))
 @FUZZ
 @given(
     dtype=st.sampled_from(VALID_DTYPES) | st.text(max_size=8),
@@ -297,13 +283,11 @@ def test_decoding_any_array_spec_raises_only_wire_errors(dtype, suffix, shape, p
     decodes_or_refuses({"$nd": [dtype + suffix, shape, payload]})
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="'f8\\n' passes the dtype pattern; np.dtype raises TypeError")
 def test_a_dtype_with_a_trailing_newline_is_a_wire_error():
     with pytest.raises(wire.WireError):
         wire.decode_value({"$nd": ["f8\n", [1], "AAAAAAAAAAA="]})
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="count 0 passes the size check; reshape raises ValueError")
 def test_an_empty_array_with_overflowing_dimensions_is_a_wire_error():
     with pytest.raises(wire.WireError):
         wire.decode_value({"$nd": ["f8", [0, 2**24, 2**24, 2**24, 2**24], ""]})

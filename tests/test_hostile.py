@@ -15,8 +15,8 @@ example calls it, so "only that function's checks are lost" is exactly ``{TMP2}`
 98. The slow tests (each waits out a 3 s timeout) are marked in their docstrings; the whole file
 runs in well under a minute.
 
-Tests marked ``xfail(strict=True)`` are lines the sandbox does not hold today: each reason says
-what happens instead. They start passing (and so fail as XPASS) when the sandbox is fixed.
+Where the audit hook cannot see an action (``_posixsubprocess``, pidfds, ``mknod``), the kernel's
+system-call filter refuses it (``grader/sandbox/seccomp.py``), reported as ``refused.system``.
 """
 from __future__ import annotations
 
@@ -210,11 +210,6 @@ def test_an_endless_loop_in_one_function_times_out_only_its_checks(grader, write
     assert report.problems == ()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a top-level hang that swallows the soft timeout is killed only when the fresh process's "
-    "start-up allowance runs out (load_timeout + 1 s grace + 10 s STARTUP_SECONDS: replies are "
-    "batched, so no earlier unit resets the deadline), then once more in strict mode: ~18 s for "
-    "a 3 s load timeout (~28 s when the loop is the first statement)"))
 def test_a_hang_that_swallows_the_timeout_is_killed_within_its_limits(grader, write, correct_source):
     """Slow: ~18 s today (should be ~8 s: two attempts of load_timeout + grace)."""
     stubborn = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n"
@@ -263,10 +258,6 @@ def test_a_gigantic_array_is_an_error_not_a_pass(grader, write, correct_source):
     assert report.problems == ()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "one result within the wire's limits (a 16 MB float64 array, ~21 MB of base64 JSON) costs the "
-    "grader ~82 MB of peak Python memory (tracemalloc; ru_maxrss grows 75-108 MB): the frame is "
-    "held as a bytearray, copied to bytes, decoded to str, parsed, base64-decoded and judged"))
 def test_the_largest_legal_result_does_not_balloon_the_graders_memory(tmp_path, correct_source):
     """Measured in a fresh interpreter with tracemalloc (steadier than ru_maxrss, a high-water
     mark shared with every other test). Slow: ~4 s."""
@@ -414,11 +405,6 @@ for _ in range(100):  # until the shell has left its proof
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_posixsubprocess.fork_exec raises no audit event, so the guard does not see it: the "
-    "submission starts /bin/sh as the grader's user (root here: the host cannot drop privileges "
-    "because Python lives under /root), the shell writes outside the scratch folder, and a child "
-    "started in a new session is still alive when grade() returns (the host kills it later)"))
 def test_starting_a_process_through_posixsubprocess_is_refused(grader, write, correct_source, tmp_path):
     mark = marker()
     proof = tmp_path / "started"
@@ -427,7 +413,8 @@ def test_starting_a_process_through_posixsubprocess_is_refused(grader, write, co
         report = grade(grader, write, at_top(correct_source, code))
         alive = processes_with(mark)
         assert report.score == 100
-        assert [p.message.id for p in report.problems] == ["refused.process"]
+        # refused by the kernel's system-call filter: this module raises no audit event
+        assert [p.message.id for p in report.problems] == ["refused.system"]
         assert not proof.exists(), "a shell started by the submission wrote outside its scratch folder"
         assert alive == [], "a process started by the submission outlived grade()"
     finally:
@@ -467,9 +454,6 @@ def test_signalling_other_processes_is_refused_and_the_grader_survives(grader, w
     assert sandbox_hosts() == hosts_before  # the host was not killed (nor restarted)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "signal.pidfd_send_signal and os.pidfd_open raise no audit event: the submission (running as "
-    "root here) kills any process it can name, e.g. one the test started"))
 def test_signalling_through_a_pidfd_is_refused(grader, write, correct_source):
     victim = subprocess.Popen(["sleep", "60"])
     try:
@@ -482,7 +466,7 @@ def test_signalling_through_a_pidfd_is_refused(grader, write, correct_source):
         time.sleep(0.1)
         assert victim.poll() is None, "the submission killed a process outside the sandbox"
         assert_only_tmp2_lost(report, Status.ERROR)
-        assert result_of(report, TMP2).message.id == "refused.signal"
+        assert result_of(report, TMP2).message.id == "refused.system"  # the kernel's filter
     finally:
         victim.kill()
         victim.wait()
@@ -505,10 +489,6 @@ def own_grader(manager):
             yield own, pid
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the sandbox host dies: a top-level statement kills it through a pidfd (not audited). What "
-    "the report then says depends on timing: a correct submission scored 12 to 22 in most runs "
-    "(most checks 'crash', no problem naming the statement), 100 under load"))
 def test_killing_the_host_through_a_pidfd_is_refused(own_grader, write, correct_source):
     """Slow: ~5 s (a host of its own, so the shared one is not disturbed)."""
     grader, host_pid = own_grader
@@ -521,7 +501,7 @@ def test_killing_the_host_through_a_pidfd_is_refused(own_grader, write, correct_
     report = grade(grader, write, at_top(correct_source, code))
     assert _state(host_pid) not in (None, "Z"), "the submission killed its sandbox host"
     assert report.score == 100, f"score {report.score}; lost {sorted(lost(report))}"
-    assert problem_ids(report) == ["refused.signal"]
+    assert problem_ids(report) == ["refused.system"]  # the kernel's filter
 
 
 # --- 9. borrows the grader's answers ---------------------------------------------------------------
@@ -583,21 +563,11 @@ for candidate in gc.get_objects():
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the audit hook's table of handlers is reachable from learner code (gc.get_objects() -> the "
-    "hook's closure -> handlers.get.__self__): clearing it disables every refusal, after which "
-    "`from reference import *` imports the reference from disk and a submission with no code of "
-    "its own scores 100"))
 def test_a_submission_cannot_disarm_the_guard_and_import_the_reference(grader, write):
     report = grade(grader, write, DISARM + "\nfrom reference import *\n")
     assert report.score == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "os.open(path, flags, dir_fd=fd) is checked as if `path` were relative to the working "
-    "directory (os.chdir is not refused), but the kernel resolves it against dir_fd: with dir_fd "
-    "= the scratch folder and the working directory moved deeper, '../../work/...' passes the "
-    "check and opens the reference"))
 def test_reading_the_reference_through_a_directory_fd_is_refused(grader, write, correct_source):
     body = f"""
     import os
@@ -616,7 +586,7 @@ def test_reading_the_reference_through_a_directory_fd_is_refused(grader, write, 
     source = inject(correct_source.replace(RIGHT_TMP2, WRONG_TMP2), "function_tmp2", body)
     report = grade(grader, write, source)
     assert_only_tmp2_lost(report, Status.ERROR)
-    assert result_of(report, TMP2).message.id == "refused.read"
+    assert result_of(report, TMP2).message.id == "refused.path"  # no folder descriptors at all
 
 
 # --- 10. writes outside its scratch folder ---------------------------------------------------------
@@ -709,10 +679,6 @@ UNSEEN_WRITERS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "these create files outside the scratch folder (as root here): os.mknod and os.mkfifo raise "
-    "no audit event; the guard does not handle 'sqlite3.connect'; and os.open with dir_fd is "
-    "checked against the working directory, not the directory fd"))
 @pytest.mark.parametrize("writer", UNSEEN_WRITERS.values(), ids=UNSEEN_WRITERS.keys())
 def test_writing_outside_the_scratch_folder_by_other_means_is_refused(grader, write, correct_source, tmp_path, writer):
     path = tmp_path / "outside" / "planted"
@@ -724,8 +690,6 @@ def test_writing_outside_the_scratch_folder_by_other_means_is_refused(grader, wr
     assert [p.message.id for p in report.problems] and report.problems[0].message.id.startswith("refused.")
 
 
-@pytest.mark.xfail(strict=True, reason="os.setxattr raises an audit event the guard does not handle: "
-                   "the submission sets extended attributes on files outside its scratch folder")
 def test_changing_attributes_outside_the_scratch_folder_is_refused(grader, write, correct_source, targets):
     path = targets["results"]
     report = grade(grader, write, at_top(correct_source, f"import os\nos.setxattr({str(path)!r}, 'user.score', b'100')"))
@@ -813,14 +777,6 @@ return x1 * 2.0
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a valid result frame followed by garbage in the same read is lost: FrameReader.feed raises "
-    "on the bad header and drops the frames it had already split from that chunk, so the grader "
-    "charges the check whose intact result it received (function_tmp1, correct) instead of the "
-    "one that wrote the garbage. Without the hold-back the same happens by timing alone: garbage "
-    "written from function_tmp2 cost derivatives.numerical_diff.notes_example in 5 of 6 runs, and "
-    "FAKE_REPORT at top level without its pause, under CPU load, got correct statements such as "
-    "`import numpy as np` skipped as 'malformed' (scores 22 to 78 instead of 98 in 4 of 15 runs)"))
 def test_garbage_on_the_channel_costs_only_the_function_that_wrote_it(grader, write, correct_source):
     source = at_top(inject(correct_source, "function_tmp2", SEND_HELD_THEN_GARBAGE), HOLD_BACK)
     report = grade(grader, write, source)
@@ -857,10 +813,6 @@ FORGED = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, ValueError), reason=(
-    "a forged result frame crashes grade() itself: wire.decode_value raises TypeError/ValueError "
-    "(not WireError) for a dtype ending in a newline or an empty array with overflowing "
-    "dimensions, and judge() lets a verify function's exception escape"))
 @pytest.mark.parametrize("case", FORGED.keys())
 def test_a_forged_result_frame_does_not_crash_the_grader(grader, write, correct_source, case):
     function, value = FORGED[case]
@@ -966,10 +918,6 @@ def test_a_script_with_windows_line_endings_is_graded_normally(grader, write, co
     assert report.score == 100 and report.problems == ()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "CR-only line endings (old Mac; Python runs such a file as is): the script loader splits "
-    "lines on '\\n' but takes statement positions from ast, which also breaks lines at '\\r', so "
-    "every unit comes out blank and the correct example scores 0 with no problem reported"))
 def test_a_script_with_old_mac_line_endings_is_graded_or_explained(grader, write, correct_source):
     report = grade(grader, write, correct_source.replace("\n", "\r").encode("utf-8"))
     assert report.score == 100 or report.problems

@@ -99,8 +99,16 @@ def test_frames_are_reassembled_from_any_chunking():
 
 def test_a_frame_announcing_more_than_the_limit_is_refused_before_it_arrives():
     reader = wire.FrameReader(limit=1000)
+    assert reader.feed((5000).to_bytes(4, "big") + b"{") == []
+    assert isinstance(reader.broken, wire.WireError)
     with pytest.raises(wire.WireError):
-        reader.feed((5000).to_bytes(4, "big") + b"{")
+        reader.feed(b"more")
+
+
+def test_frames_that_arrived_whole_before_a_bad_one_are_still_returned():
+    reader = wire.FrameReader(limit=1000)
+    bodies = reader.feed(wire.pack({"a": 1}) + (5000).to_bytes(4, "big") + b"garbage")
+    assert [wire.unpack(body) for body in bodies] == [{"a": 1}] and reader.broken is not None
 
 
 @pytest.mark.parametrize("body", [b"\xff\xfe", b"[1, 2]", b"not json", b"[" * 100000])

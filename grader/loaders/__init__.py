@@ -36,7 +36,8 @@ def decode(data: bytes, where: Location) -> tuple[Optional[str], Optional[Proble
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return None, Problem(Location(line=line), Message("load.not_utf8", {"line": line}))
-    return text, None
+    # Windows and old-Mac line breaks count as lines too, as they do for Python itself.
+    return text.replace("\r\n", "\n").replace("\r", "\n"), None
 
 
 def syntax_problem(exc: SyntaxError, location: Location) -> Problem:

@@ -29,7 +29,8 @@ def load(path: Path, name: str) -> Submission:
         if type(execution_count) is not int:
             execution_count = None
         raw = cell.get("source", "")
-        source, skipped = strip_magics(raw if isinstance(raw, str) else "".join(raw))
+        raw = raw if isinstance(raw, str) else "".join(raw)
+        source, skipped = strip_magics(raw.replace("\r\n", "\n").replace("\r", "\n"))
         notes.extend(Message("load.skipped_magic", {"line": line[:80], "cell": number}) for line in skipped)
         if not source.strip():
             continue

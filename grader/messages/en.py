@@ -78,6 +78,8 @@ MESSAGES = {
     "refused.signal": "Your code tried to send a signal to another process; submissions may not ({detail}).",
     "refused.network": "Your code tried to use the network; submissions may not ({detail}).",
     "refused.native": "Your code tried to load native code; submissions may not ({detail}).",
+    "refused.introspection": "Your code tried to inspect the grader's objects; submissions may not ({detail}).",
+    "refused.system": "The system refused what your code tried to do: submissions may not start processes, signal other processes, or create special files ({detail}).",
     "refused.limits": "Your code tried to change its resource limits; submissions may not ({detail}).",
     # --- the CLI ---
     "cli.not_attempted_all": "Nothing attempted yet: every function still raises NotImplementedError. Fill them in one at a time and use `grade submit FILE -k NAME`.",

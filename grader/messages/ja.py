@@ -78,6 +78,8 @@ MESSAGES = {
     "refused.signal": "別のプロセスにシグナルを送ろうとしました。提出物では許されていません（{detail}）。",
     "refused.network": "ネットワークを使おうとしました。提出物では許されていません（{detail}）。",
     "refused.native": "ネイティブコードを読み込もうとしました。提出物では許されていません（{detail}）。",
+    "refused.introspection": "採点プログラムのオブジェクトを調べようとしました。提出物では許されていません（{detail}）。",
+    "refused.system": "あなたのコードが行おうとしたことをシステムが拒否しました。提出物はプロセスの起動、他のプロセスへのシグナル、特殊ファイルの作成はできません（{detail}）。",
     "refused.limits": "資源の制限を変えようとしました。提出物では許されていません（{detail}）。",
     # --- CLI ---
     "cli.not_attempted_all": "まだ何も取り組んでいません。どの関数も NotImplementedError を送出しています。一つずつ書いて `grade submit FILE -k 名前` で確かめましょう。",

@@ -123,6 +123,9 @@ class LearnerProcess:
     def receive(self, deadline: float) -> dict:
         """The next message, or ProcessGone when the deadline passes or the process ends."""
         while not self.pending:
+            if self.reader.broken is not None:  # whatever came whole before it is used first
+                self.kill()
+                raise ProcessGone("malformed", str(self.reader.broken))
             if time.monotonic() >= deadline:
                 self.kill()
                 raise ProcessGone("timeout")

@@ -10,6 +10,7 @@ language.
 """
 from __future__ import annotations
 
+import builtins
 import os
 import pathlib
 import resource
@@ -45,7 +46,15 @@ def install_audit_hook(policy: Policy) -> None:
     read_roots = tuple(policy.read_roots) + (scratch,)
     deny_roots = tuple(policy.deny_roots)
     hidden = policy.hidden_packages
-    realpath, fsdecode = os.path.realpath, os.fsdecode
+    # Everything the hook uses is bound here, once: a submission can reach this module's
+    # globals and the builtins, and must not be able to change what the hook calls.
+    realpath, fsdecode, isdir = os.path.realpath, os.fsdecode, os.path.isdir
+    type, str, bytes, int, any = builtins.type, builtins.str, builtins.bytes, builtins.int, builtins.any  # noqa: A001
+    Refused, Unimportable = builtins.PermissionError, builtins.ImportError
+    plain_path_types, write_flags, devices_read = _PLAIN_PATH_TYPES, _WRITE_FLAGS, _DEVICES_READ
+
+    def refusal(code: str, detail: str) -> PermissionError:
+        return Refused(f"[grade:{code}] {detail}")
 
     def within(path: str, roots: tuple[str, ...]) -> bool:
         for root in roots:
@@ -54,7 +63,7 @@ def install_audit_hook(policy: Policy) -> None:
         return False
 
     def resolve(path) -> str:
-        if type(path) not in _PLAIN_PATH_TYPES:
+        if type(path) not in plain_path_types:
             raise refusal("path", f"a path of type {type(path).__name__} is not accepted here")
         if type(path) is bytes:
             path = fsdecode(path)
@@ -68,7 +77,7 @@ def install_audit_hook(policy: Policy) -> None:
         resolved = resolve(path)
         if within(resolved, deny_roots):
             raise refusal("read", f"reading {resolved} is not allowed: the grader's files are off limits")
-        if resolved in _DEVICES_READ or within(resolved, read_roots):
+        if resolved in devices_read or within(resolved, read_roots):
             return
         raise refusal("read", f"reading {resolved} is not allowed: a submission may read only its own folder")
 
@@ -84,16 +93,19 @@ def install_audit_hook(policy: Policy) -> None:
 
     def on_open(args):
         path, mode, flags = args
-        writes = (mode is not None and any(c in mode for c in "wax+")) or (mode is None and flags & _WRITE_FLAGS)
+        writes = (mode is not None and any(c in mode for c in "wax+")) or (mode is None and flags & write_flags)
         (check_write if writes else check_read)(path)
+        if mode is None and type(path) is not int and isdir(resolve(path)):
+            # A folder's descriptor (dir_fd=...) would let relative paths escape these checks.
+            raise refusal("path", "opening a folder as a file descriptor is not allowed")
 
     def on_import(args):
         name = args[0]
         if type(name) is str and name.partition(".")[0] in hidden:
-            raise ImportError(f"[grade:import] {name} is the grader's own code: a submission may not import it")
+            raise Unimportable(f"[grade:import] {name} is the grader's own code: a submission may not import it")
         filename = args[1] if len(args) > 1 else None
         if type(filename) is str and within(realpath(filename), (scratch,)):
-            raise ImportError(f"[grade:native] loading the compiled module {filename} is not allowed")
+            raise Unimportable(f"[grade:native] loading the compiled module {filename} is not allowed")
 
     def on_list(args):
         path = args[0]
@@ -122,6 +134,18 @@ def install_audit_hook(policy: Policy) -> None:
 
     def on_limits(args):
         raise refusal("limits", "changing resource limits is not allowed in a submission")
+
+    def on_introspection(args):
+        # Walking every object in the process is how a submission would find this hook.
+        raise refusal("introspection", "inspecting the garbage collector's objects is not allowed in a submission")
+
+    def on_database(args):
+        database = args[0]
+        if type(database) is str and (database == ":memory:" or database == ""):
+            return
+        if type(database) is str and database.startswith("file:"):
+            raise refusal("write", "database URIs are not allowed in a submission")
+        check_write(database)
 
     handlers = {
         "open": on_open,
@@ -158,6 +182,14 @@ def install_audit_hook(policy: Policy) -> None:
         "resource.setrlimit": on_limits,
         "resource.prlimit": on_limits,
         "fcntl.ioctl": on_limits,
+        "gc.get_objects": on_introspection,
+        "gc.get_referrers": on_introspection,
+        "gc.get_referents": on_introspection,
+        "sqlite3.connect": on_database,
+        "os.setxattr": on_write_path,
+        "os.removexattr": on_write_path,
+        "os.mkfifo": on_write_path,
+        "os.mknod": on_write_path,
     }
     get_handler = handlers.get
 

@@ -15,7 +15,7 @@ from grader.sandbox.client import GRACE_SECONDS, CapturedOutput, LearnerProcess,
 from grader.sandbox.control import Host
 
 #: Seconds a fresh learner process may take to be ready, on top of its first unit's time.
-STARTUP_SECONDS = 10.0
+STARTUP_SECONDS = 2.0
 #: Fresh processes a submission may use before its remaining checks are given up.
 MAX_STARTS = 40
 
@@ -55,6 +55,8 @@ class Session:
         #: Whether learner processes must send every reply at once (after a failure that
         #: batching left unattributed).
         self.strict = False
+        #: ("units" or "results", index) of the last unit or check that ran out of time.
+        self.expired: tuple = ()
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -103,10 +105,12 @@ class Session:
             return self.process, gone
         return self.process, None
 
-    def _replies(self, deadline_of: Callable[[], float]):
-        """The learner process's replies, one at a time."""
+    def _replies(self, deadline: list):
+        """The learner process's replies, one at a time. ``deadline`` is a one-item list the
+        caller moves on; an "expired" notice (a unit or check out of time) shortens it to the
+        grace period and is remembered in ``self.expired`` instead of being yielded."""
         while True:
-            message = self.process.receive(deadline_of())
+            message = self.process.receive(deadline[0])
             kind = message.get("type")
             items = message.get("items") if kind == "replies" else None
             if type(items) is not list:
@@ -114,6 +118,10 @@ class Session:
             for item in items:
                 if type(item) is not dict:
                     raise self._malformed("malformed reply")
+                if item.get("kind") == "expired":
+                    self.expired = (item.get("at"), item.get("index"))
+                    deadline[0] = time.monotonic() + GRACE_SECONDS
+                    continue
                 yield item
 
     def _start(self, begun=None) -> None:
@@ -127,7 +135,7 @@ class Session:
             try:
                 if error is not None:
                     raise error
-                for item in self._replies(lambda: deadline[0]):
+                for item in self._replies(deadline):
                     kind = item.get("kind")
                     if kind == "units" and waiting and item.get("index") == waiting[0]:
                         waiting.pop(0)
@@ -146,7 +154,7 @@ class Session:
                 self._discard_process()
                 if not waiting:
                     raise
-                if not self.strict:
+                if not self.strict and self.expired != ("units", waiting[0]):
                     # Replies are batched: the unit at fault may be a later one. Load again
                     # with every reply sent at once, so the next failure names its unit.
                     self.strict = True
@@ -196,7 +204,7 @@ class Session:
         is gone."""
         deadline = [time.monotonic() + self.settings.check_timeout + GRACE_SECONDS]
         try:
-            for item in self._replies(lambda: deadline[0]):
+            for item in self._replies(deadline):
                 outcome = item.get("outcome")
                 if item.get("kind") != "results" or item.get("seq") != pending[0] or type(outcome) is not dict:
                     raise self._malformed("a result out of order")
@@ -209,7 +217,7 @@ class Session:
         except ProcessGone as gone:
             status = self.process.exit_status if self.process else None
             self._discard_process()
-            if not self.strict:
+            if not self.strict and self.expired != ("results", pending[0]):
                 # Results are batched: the check at fault may be a later one. Run the rest
                 # again with every result sent at once, so the next failure names its check.
                 self.strict = True

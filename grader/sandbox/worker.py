@@ -18,7 +18,7 @@ import types
 import numpy as np
 
 from grader import probing, wire
-from grader.sandbox import guard
+from grader.sandbox import guard, seccomp
 
 #: How many of the learner's own frames a traceback keeps (the innermost ones).
 TRACEBACK_FRAMES = 5
@@ -91,6 +91,8 @@ class Channel:
             if not chunk:
                 os._exit(0)  # the grader has gone: nothing left to do
             self._pending.extend(self._reader.feed(chunk))
+            if not self._pending and self._reader.broken is not None:
+                os._exit(0)  # the grader never sends a bad frame: this is not the grader
         return wire.unpack(self._pending.pop(0))
 
 
@@ -145,6 +147,8 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     if uid is not None:
         guard.drop_privileges(uid)
     guard.die_with_parent(config["host_pid"])
+    if seccomp.available():
+        seccomp.install(os.getpid())
 
 
 class Worker:
@@ -230,7 +234,7 @@ class Worker:
                 "frames": [],
             }
         try:
-            with _time_limit(timeout):
+            with _time_limit(timeout, ("units", unit["index"]), self.channel):
                 exec(code, module.__dict__)
         except SoftTimeout:
             return {"kind": "timeout"}
@@ -263,7 +267,7 @@ class Worker:
         subject = probing.Subject(self.module.__dict__)
         try:
             replay = probing.Replay(wire.decode_value(request.get("replay") or []))
-            with probing.trusted_from(replay), _time_limit(float(request["timeout"])):
+            with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
                 result = probe(subject, rng)
             return {"kind": "value", "value": wire.encode_value(result)}
         except SoftTimeout:
@@ -328,12 +332,20 @@ def _flush_output() -> None:
 
 
 class _time_limit:
-    """Raise SoftTimeout in the learner's code after ``seconds`` of wall time."""
+    """Raise SoftTimeout in the learner's code after ``seconds`` of wall time. First, tell the
+    grader which unit or check ran out of time (with whatever replies were waiting), so that if
+    the learner's code swallows the exception and has to be killed, the blame is already known."""
 
-    def __init__(self, seconds: float):
+    running: tuple = ()
+    channel = None
+
+    def __init__(self, seconds: float, running: tuple, channel: "Channel"):
         self.seconds = seconds
+        self.running = running
+        self.channel = channel
 
     def __enter__(self):
+        _time_limit.running, _time_limit.channel = self.running, self.channel
         # The learner's code may have replaced the handler; put ours back each time.
         if signal.getsignal(signal.SIGALRM) is not _expire:
             signal.signal(signal.SIGALRM, _expire)
@@ -341,8 +353,18 @@ class _time_limit:
 
     def __exit__(self, *exc_info):
         signal.setitimer(signal.ITIMER_REAL, 0)
+        _time_limit.running = ()
         return False
 
 
 def _expire(signum, frame):
+    running, channel = _time_limit.running, _time_limit.channel
+    if running and channel is not None:
+        _time_limit.running = ()
+        kind, index = running
+        try:
+            channel.reply("expired", {"at": kind, "index": index})
+            channel.flush()
+        except Exception:  # noqa: BLE001 - the timeout itself must still be raised
+            pass
     raise SoftTimeout()

@@ -1,0 +1,114 @@
+"""A seccomp filter for the learner's process: system calls no submission needs, refused by the
+kernel whatever code makes them (Python, a module the audit hook does not watch, or native code).
+
+Refused with EPERM: creating processes (fork, vfork, clone without CLONE_THREAD, execve),
+signalling any process but itself (kill, tgkill, pidfd), tracing others (ptrace,
+process_vm_*), device files and pipes on disk (mknod), new sockets, and kernel interfaces a
+sandbox escape would start from (mount, unshare, setns, bpf, io_uring, userfaultfd, keyrings,
+module loading, perf events). Threads stay possible.
+
+Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
+stands (see ``available``).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import struct
+
+# struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6]
+_NR, _ARCH, _ARG = 0, 4, 16
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_BIT = 0x40000000
+_CLONE_THREAD = 0x00010000
+
+_RET_ALLOW = 0x7FFF0000
+_RET_ERRNO = 0x00050000
+
+# BPF opcodes
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_JSET_K = 0x45
+_RET_K = 0x06
+
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+#: x86_64 system call numbers.
+_DENIED = {
+    "fork": 57, "vfork": 58, "execve": 59, "execveat": 322,
+    "tkill": 200, "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
+    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
+    "mknod": 133, "mknodat": 259,
+    "socket": 41, "socketpair": 53,
+    "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "unshare": 272, "setns": 308,
+    "bpf": 321, "perf_event_open": 298, "io_uring_setup": 425, "userfaultfd": 323,
+    "keyctl": 250, "add_key": 248, "request_key": 249,
+    "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313, "delete_module": 176,
+    "personality": 135, "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169,
+}
+_CLONE, _CLONE3 = 56, 435
+#: Calls whose first argument is a process: allowed only for this process itself.
+_SELF_ONLY = {"kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297}
+
+
+def available() -> bool:
+    return platform.machine() == "x86_64" and os.uname().sysname == "Linux"
+
+
+def program(own_pid: int) -> list[tuple[int, int, int, int]]:
+    """The filter, as (code, jump if true, jump if false, k) instructions."""
+    deny = _RET_ERRNO | errno.EPERM
+    code: list[tuple] = [
+        (_LD_W_ABS, 0, 0, _ARCH),
+        (_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64),
+        (_RET_K, 0, 0, deny),  # another ABI (i386 on x86_64): refuse everything
+        (_LD_W_ABS, 0, 0, _NR),
+        (_JGE_K, 0, 1, _X32_BIT),
+        (_RET_K, 0, 0, deny),  # the x32 ABI: refuse everything
+    ]
+    for number in _DENIED.values():
+        code += [(_JEQ_K, 0, 1, number), (_RET_K, 0, 0, deny)]
+    # clone: threads only.
+    code += [
+        (_JEQ_K, 0, 4, _CLONE),
+        (_LD_W_ABS, 0, 0, _ARG),
+        (_JSET_K, 1, 0, _CLONE_THREAD),
+        (_RET_K, 0, 0, deny),
+        (_RET_K, 0, 0, _RET_ALLOW),
+        # clone3 hides its flags in memory: say it does not exist (libc falls back to clone).
+        (_JEQ_K, 0, 1, _CLONE3),
+        (_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS),
+    ]
+    for number in _SELF_ONLY.values():
+        # (the low 32 bits of a pid suffice: its high ones are a sign extension)
+        code += [
+            (_JEQ_K, 0, 4, number),
+            (_LD_W_ABS, 0, 0, _ARG),
+            (_JEQ_K, 1, 0, own_pid),
+            (_RET_K, 0, 0, deny),
+            (_RET_K, 0, 0, _RET_ALLOW),
+        ]
+    code.append((_RET_K, 0, 0, _RET_ALLOW))
+    return code
+
+
+def install(own_pid: int) -> None:
+    """Install the filter for this process (and any thread it starts); it cannot be removed."""
+    instructions = program(own_pid)
+    raw = b"".join(struct.pack("HBBI", *instruction) for instruction in instructions)
+    buffer = ctypes.create_string_buffer(raw)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(instructions), ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
