@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 _ABSENT = object()
+#: Bound when the learner's process starts, before any learner code could replace numpy's.
+_allclose, _asarray = np.allclose, np.asarray
 _trusted_provider: contextvars.ContextVar[Callable[[str], Callable]] = contextvars.ContextVar("trusted")
 _supplied_log: contextvars.ContextVar[list] = contextvars.ContextVar("supplied")
 _shown_inputs: contextvars.ContextVar[dict] = contextvars.ContextVar("inputs")
@@ -170,11 +172,11 @@ class Replay:
 
 def _same(given: Any, recorded: Any) -> bool:
     try:
-        given = np.asarray(value(given), dtype=float)
+        given = _asarray(value(given), dtype=float)
     except (NotPlain, TypeError, ValueError):
         return False
-    recorded = np.asarray(recorded, dtype=float)
-    return given.shape == recorded.shape and bool(np.allclose(given, recorded, rtol=1e-9, atol=1e-12))
+    recorded = _asarray(recorded, dtype=float)
+    return given.shape == recorded.shape and bool(_allclose(given, recorded, rtol=1e-9, atol=1e-12))
 
 
 # --- inputs and outputs -------------------------------------------------------------------------

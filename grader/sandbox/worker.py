@@ -6,6 +6,7 @@ stdout and stderr, which the grader reads separately, so printed text is never a
 """
 from __future__ import annotations
 
+import collections
 import linecache
 import os
 import select
@@ -292,21 +293,29 @@ class Worker:
             message = "<unprintable>"
         frames = []
         try:
-            for frame in traceback.extract_tb(exc.__traceback__):
-                if frame.filename in self.filenames or frame.filename.startswith(self.scratch + "/"):
-                    frames.append({
-                        "file": _text(os.path.basename(frame.filename) if frame.filename.startswith("/") else frame.filename),
-                        "line": frame.lineno,
-                        "name": _text(frame.name),
-                        "text": _text(frame.line or ""),
-                    })
+            # Only the innermost of the learner's frames are kept, and only they are looked up:
+            # a recursion a million frames deep must not take seconds to describe.
+            kept: collections.deque = collections.deque(maxlen=TRACEBACK_FRAMES)
+            tb = exc.__traceback__
+            while tb is not None:
+                code = tb.tb_frame.f_code
+                if code.co_filename in self.filenames or code.co_filename.startswith(self.scratch + "/"):
+                    kept.append((code.co_filename, tb.tb_lineno, code.co_name))
+                tb = tb.tb_next
+            for filename, line, name in kept:
+                frames.append({
+                    "file": _text(os.path.basename(filename) if filename.startswith("/") else filename),
+                    "line": line,
+                    "name": _text(name),
+                    "text": _text(linecache.getline(filename, line).strip()),
+                })
         except BaseException:  # noqa: BLE001
             frames = []
         return {
             "kind": "exception",
             "type": _text(_type_name(exc)),
             "message": _text(message),
-            "frames": frames[-TRACEBACK_FRAMES:],
+            "frames": frames,
         }
 
 
