@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = ROOT / "examples" / "student.py"
-GRADE = [sys.executable, "-c", "from grader.cli import main; main()"]
+#: The console script a user runs (``grader.launch:main``), with this interpreter.
+GRADE = [sys.executable, "-c", "import sys; sys.argv[0] = 'grade'; from grader.launch import main; main()"]
 
 
 def timed(command: list[str], **kwargs) -> float:

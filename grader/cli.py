@@ -107,9 +107,14 @@ def cli():
 def submit(path, format_name, output, junit, entry, keyword, verbose, seed, timeout, load_timeout, memory,
            min_score, lang, color):
     """Grade one submission: a .py file, an .ipynb notebook, or a project folder."""
-    from grader.sandbox.control import Host
+    from grader.prestart import EarlyStart
+    from grader.sandbox.client import Settings
+    from grader.sandbox.control import take_or_start
 
-    host = Host().start()  # its interpreter starts while the grader finishes importing
+    # The host's interpreter, then the learner's process, start while the grader finishes
+    # importing: a learner waits for the slower of the two, not for both.
+    host = take_or_start()
+    early = EarlyStart(host, path, entry, Settings(check_timeout=timeout, load_timeout=load_timeout, memory_mb=memory)) if path.is_file() else None
     try:
         from grader import api
 
@@ -118,12 +123,14 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
         )
         with session:
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
-            report = session.grader.grade(path, entry=entry)
+            report = session.grader.grade(path, entry=entry, early=early)
             _write(renderer.render(report), output)
             if junit:
                 _write(session.renderer("junit", lang=lang).render(report), junit)
             return api.exit_code(report, min_score)
     finally:
+        if early is not None:
+            early.discard()
         host.close(wait=False)
 
 
@@ -209,9 +216,9 @@ def init(path, force, lang):
 @LANG_OPTION
 def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed, shard, timeout, load_timeout, memory, lang):
     """Grade a class: a folder of .py/.ipynb files or project folders, or an LMS's .zip of one."""
-    from grader.sandbox.control import Host
+    from grader.sandbox.control import take_or_start
 
-    host = Host().start()
+    host = take_or_start()
     try:
         from grader import api
 

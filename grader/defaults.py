@@ -20,11 +20,6 @@ DEFAULT_PLUGINS = (
     "grader.formats.gradescope",
     "grader.formats.junit",
     "grader.formats.csv",
-    "exercises.losses",
-    "exercises.minibatch",
-    "exercises.derivatives",
-    "exercises.gradient",
-    "exercises.descent",
-    "exercises.simplenet",
-    "exercises.mistakes",
+    *DEFAULT_PROBE_MODULES,
+    "exercises.mistakes",  # known mistakes: grader-side only, never a probe module
 )

@@ -13,7 +13,7 @@ from typing import Iterable
 import pluggy
 
 from grader import hookspecs
-from grader.defaults import DEFAULT_PLUGINS, DEFAULT_PROBE_MODULES  # noqa: F401 - re-exported
+from grader.defaults import DEFAULT_PLUGINS
 from grader.errors import PluginError
 
 ENTRY_POINT_GROUP = "grader"
@@ -52,8 +52,6 @@ def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str, st
     """(name, "module:attr", "distribution version") of every installed entry point in
     ``group``. Reads the ``entry_points.txt`` of each distribution on sys.path directly: it is
     what importlib.metadata reads, without the cost of importing it on every ``grade`` run."""
-    import configparser
-
     found, seen = [], set()
     for folder in sys.path:
         try:
@@ -73,6 +71,8 @@ def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str, st
                 continue
             if f"[{group}]" not in text:
                 continue  # most distributions: no need to parse
+            import configparser
+
             parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
             parser.optionxform = str
             try:

@@ -7,46 +7,30 @@ names known mistakes (``grader.diagnosis``) and returns a plain ``Report``.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
-import secrets
-import site
-import sys
-import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import pluggy
 
-from grader import wire
+from grader import isolation
 from grader.catalogue import build_catalogue, probe_modules, probe_path
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, frames_of, judge, refusal_message
 from grader.model import (
-    Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
+    Catalogue, Check, CheckResult, Message, Output, Problem, Report, Status, Submission,
 )
 from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
-from grader.sandbox.session import Program, Session, check_request
+from grader.sandbox.session import Session, check_request
 from grader.submission import read_submission
 
-#: Packages a learner's process may never import or read, whatever plugins are loaded.
-ALWAYS_HIDDEN = ("grader", "exercises", "reference")
-WORKER_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "MPLBACKEND": "Agg",
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "PYTHONIOENCODING": "utf-8",
-}
-
+if TYPE_CHECKING:
+    from grader.prestart import EarlyStart
 
 @dataclass(frozen=True)
 class Options:
@@ -66,7 +50,7 @@ class Grader:
                  host: Optional[Host] = None):
         self.manager = manager or get_plugin_manager()
         self.options = options
-        self.seed = options.seed if options.seed is not None else secrets.randbits(31)
+        self.seed = options.seed if options.seed is not None else fresh_seed()
         self.full_catalogue = build_catalogue(self.manager)
         self.catalogue: Catalogue = self.full_catalogue.select(options.keyword)
         self.loaders = collect_loaders(self.manager)
@@ -76,7 +60,6 @@ class Grader:
         self.host.set_preload(probe_modules(self.catalogue))
         self.host.start()
         self._hidden, self._deny = self._off_limits()
-        self._read_roots = python_roots()
         self._base_config: Optional[dict] = None
         self._probe_groups: Optional[list[list[Check]]] = None
         self._frames: Optional[list[bytes]] = None
@@ -87,10 +70,13 @@ class Grader:
         """Read a submission (raises UsageError for a path that cannot be a submission)."""
         return read_submission(Path(path), self.loaders, entry, name)
 
-    def grade(self, path: os.PathLike | str, entry: Optional[str] = None, name: Optional[str] = None) -> Report:
-        return self.grade_submission(self.read(path, entry, name))
+    def grade(self, path: os.PathLike | str, entry: Optional[str] = None, name: Optional[str] = None,
+              early: Optional["EarlyStart"] = None) -> Report:
+        """Grade the submission at ``path``; ``early``: its learner process, if one was started
+        already (``grader.prestart``)."""
+        return self.grade_submission(self.read(path, entry, name), early)
 
-    def grade_submission(self, submission: Submission) -> Report:
+    def grade_submission(self, submission: Submission, early: Optional["EarlyStart"] = None) -> Report:
         problems = list(submission.problems)
         checks = self.catalogue.checks
         if not submission.units:
@@ -99,11 +85,16 @@ class Grader:
             ]
             return self._report(submission, results, problems, Output())
         groups = self._groups()
-        session = Session(self.host, _program(submission), self.options.settings, self._config(submission))
+        config = self._config(submission)
+        session = early.take(submission, config) if early is not None else None
+        if session is None:
+            session = Session(self.host, isolation.program(submission), self.options.settings, config)
         try:
-            session.begin()
-            # Computed while the learner's code loads (once per grader: a batch reuses them).
+            if not session.starts:  # not already started early
+                session.begin()
             session.send_requests(self._request_frames())
+            for check in checks:  # the reference's results, while the learner's code runs
+                self.expectations.expected(check)  # (once per grader: a batch reuses them)
             loaded = session.load()
             units = {index: unit for index, unit in enumerate(submission.units)}
             for index, error in sorted(loaded.problems.items()):
@@ -156,12 +147,17 @@ class Grader:
             self._probe_groups = probe_groups(list(self.catalogue.checks))
         return self._probe_groups
 
+    def _replay(self, check: Check) -> list:
+        """What the check's ``trusted`` functions answer: recorded from the reference's run of its
+        probe, which is only needed (and run ahead) for checks that supply functions."""
+        return self.expectations.expected(check).get("replay", []) if check.supplied else []
+
     def _request_frames(self) -> list[bytes]:
         if self._frames is None:
             timeout = self.options.settings.check_timeout
             self._frames = [
                 check_request(index, probe_path(group[0]), self.expectations.seed(group[0]), timeout,
-                              self.expectations.expected(group[0]).get("replay", []), group[0].id)
+                              self._replay(group[0]), group[0].id)
                 for index, group in enumerate(self._groups())
             ]
         return self._frames
@@ -195,45 +191,25 @@ class Grader:
         return Problem(location, Message("outcome.malformed"))
 
     def _config(self, submission: Submission) -> dict:
-        settings = self.options.settings
-        budget = settings.load_timeout * (len(submission.units) + 1) + settings.check_timeout * (len(self.catalogue.checks) + 1)
         if self._base_config is None:  # the same for every submission of this grader
-            self._base_config = {
-                "env": dict(WORKER_ENV),
-                "memory_bytes": settings.memory_mb * 1024 * 1024,
-                "read_roots": list(self._read_roots),
-                "deny_roots": list(self._deny) + [os.path.realpath(p) for p in self.options.deny_paths],
-                "hidden": list(self._hidden),
-                "drop_privileges": bool(self.options.drop_privileges and self.host.can_drop_privileges),
-            }
-        return {
-            **self._base_config,
-            "cpu_seconds": int(budget) + 30,
-            "workdir": submission.workdir,
-            "argv0": os.path.basename(submission.path) or "submission",
-        }
+            self._base_config = isolation.base_config(
+                self._hidden, self._deny, self.options.settings,
+                self.options.drop_privileges and self.host.can_drop_privileges, self.options.deny_paths,
+            )
+        return isolation.learner_config(self._base_config, submission, self.options.settings)
 
     def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Top-level packages a learner's process may not import, and their folders."""
-        modules = set(ALWAYS_HIDDEN)
-        modules.update(name.partition(".")[0] for name in probe_modules(self.catalogue))
-        modules.update(e.reference.partition(".")[0] for e in self.catalogue.exercises)
-        for mistake in self.catalogue.mistakes:
-            for implementation in mistake.implementations:
-                module = getattr(implementation, "__module__", None)
-                if module:
-                    modules.add(module.partition(".")[0])
-        folders = []
-        for name in sorted(modules):
-            try:
-                spec = importlib.util.find_spec(name)
-            except (ImportError, ValueError):
-                spec = None
-            if spec is None:
-                continue
-            locations = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
-            folders.extend(os.path.realpath(location) for location in locations)
-        return tuple(sorted(modules)), tuple(folders)
+        modules = list(probe_modules(self.catalogue))
+        modules += [exercise.reference for exercise in self.catalogue.exercises]
+        modules += [getattr(implementation, "__module__", "") for mistake in self.catalogue.mistakes
+                    for implementation in mistake.implementations]
+        return isolation.off_limits(modules)
+
+
+def fresh_seed() -> int:
+    """A seed for one run's random inputs."""
+    return int.from_bytes(os.urandom(4), "big") >> 1
 
 
 def probe_groups(checks: list[Check]) -> list[list[Check]]:
@@ -257,37 +233,6 @@ def collect_loaders(manager: pluggy.PluginManager) -> dict:
 
     call_each(manager, "grader_loaders", registrar)
     return loaders
-
-
-def python_roots() -> tuple[str, ...]:
-    """Folders of the Python installation a learner's code must read to import modules."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    paths = sysconfig.get_paths()
-    roots.update(paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths)
-    try:
-        roots.update(site.getsitepackages())
-    except AttributeError:
-        pass
-    import numpy
-
-    roots.add(os.path.dirname(os.path.dirname(numpy.__file__)))
-    roots.update(("/usr/share/zoneinfo", "/usr/share/fonts", "/etc/localtime"))
-    return tuple(sorted(os.path.realpath(root) for root in roots if root))
-
-
-def _program(submission: Submission) -> Program:
-    workdir = submission.workdir
-    units = tuple(
-        {"index": index, "source": unit.source, "first_line": unit.first_line, "filename": unit.filename}
-        for index, unit in enumerate(submission.units)
-    )
-    entry = os.path.basename(submission.units[0].filename).split(" [cell")[0] if submission.units else "submission.py"
-    return Program(
-        units=units,
-        module_name=submission.module_name,
-        file=os.path.join(workdir, entry),
-        project_dir=submission.project_dir,
-    )
 
 
 def _output(captured) -> Output:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import stat
 import zipfile
@@ -128,9 +127,3 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not 1 <= index <= count:
         raise UsageError("usage.bad_shard", shard=text)
     return index, count
-
-
-def ensure_folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o755)
-    return path

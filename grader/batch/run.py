@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import queue
-import secrets
 import sys
 import tempfile
 import threading
@@ -21,7 +20,7 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, ensure_folder, find_submissions, in_shard, safe_file_name, unpack_zip,
+    Entry, find_submissions, in_shard, safe_file_name, unpack_zip,
 )
 from grader.batch.state import BatchState, atomic_write, state_folder
 from grader.errors import UsageError
@@ -31,7 +30,7 @@ from grader.formats import gradescope, junit
 from grader.formats.json import report_data
 from grader.messages import collect_messages
 from grader.model import ExitCode, Location, Message, Problem, Report, Submission
-from grader.runner import Grader, Options
+from grader.runner import Grader, Options, fresh_seed
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
 from grader.submission import folder_digest
@@ -111,7 +110,7 @@ class _Batch:
             return self.options.seed
         if meta and isinstance(meta.get("seed"), int):
             return meta["seed"]
-        return secrets.randbits(31)
+        return fresh_seed()
 
     def run(self, progress) -> BatchResult:
         # The threads mostly wait on learner processes; when one is woken (a result, a call

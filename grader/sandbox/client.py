@@ -11,7 +11,6 @@ import selectors
 import shutil
 import signal
 import socket
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -67,8 +66,7 @@ class LearnerProcess:
     def __init__(self, host: Host, config: dict, output: CapturedOutput, project_dir: str | None):
         self.host = host
         self.output = output
-        self.scratch = tempfile.mkdtemp(prefix="grade-scratch-")
-        os.chmod(self.scratch, 0o755)
+        self.scratch = _scratch_folder()
         if project_dir:
             _copy_project(project_dir, self.scratch)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -209,6 +207,20 @@ class LearnerProcess:
                 pass
         if self.exit_status is not None and os.path.exists(self.scratch):
             shutil.rmtree(self.scratch, ignore_errors=True)  # the host normally does it
+
+
+def _scratch_folder() -> str:
+    """A new, empty folder of the learner process's own (readable by the unprivileged user it
+    may become, which the host makes its owner)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        path = os.path.join(base, f"grade-scratch-{os.urandom(8).hex()}")
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o755)  # whatever the umask
+        return path
 
 
 def _kill_group(pid: int) -> None:

@@ -176,6 +176,23 @@ class Host:
         self.close()
 
 
+#: A host started before the command line was parsed (``grader.launch``), for the command to take.
+_prestarted: Optional[Host] = None
+
+
+def prestart() -> None:
+    """Start a host now, for ``take_or_start`` to hand to the command that grades."""
+    global _prestarted
+    _prestarted = Host().start()
+
+
+def take_or_start() -> Host:
+    """The host started by ``prestart``, or a new one."""
+    global _prestarted
+    host, _prestarted = _prestarted, None
+    return host if host is not None else Host().start()
+
+
 def _import_roots(modules: tuple[str, ...]) -> list[str]:
     """The sys.path entries the host needs to import ``modules`` as this process does."""
     roots = []

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import struct
 
 # struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6]
@@ -57,7 +56,7 @@ _SELF_ONLY = {"kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueuei
 
 
 def available() -> bool:
-    return platform.machine() == "x86_64" and os.uname().sysname == "Linux"
+    return os.uname().machine == "x86_64" and os.uname().sysname == "Linux"
 
 
 def program(own_pid: int) -> list[tuple[int, int, int, int]]:

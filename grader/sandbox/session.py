@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 from grader import wire
 from grader.sandbox.client import GRACE_SECONDS, CapturedOutput, LearnerProcess, ProcessGone, Settings
