@@ -102,7 +102,7 @@ class LearnerProcess:
         self.send_frame(wire.pack(message))
 
     def send_frame(self, data: bytes) -> None:
-        """Send one packed frame."""
+        """Send packed frames (one, or several back to back)."""
         deadline = time.monotonic() + 10
         view = memoryview(data)
         while view:

@@ -72,8 +72,7 @@ class Session:
         process, error = self._begun or (None, None)
         if process is not None and error is None:
             try:
-                for frame in self.requests:
-                    process.send_frame(frame)
+                process.send_frame(b"".join(self.requests))  # frames back to back: one write
                 self._requests_sent = True
             except ProcessGone as gone:
                 self._begun = (process, gone)
@@ -185,8 +184,7 @@ class Session:
                     self._discard_process()
                     self._start()
                 if not self._requests_sent:
-                    for index in pending:
-                        self.process.send_frame(self.requests[index])
+                    self.process.send_frame(b"".join(self.requests[index] for index in pending))
                 self._requests_sent = False  # a fresh process needs them again
             except ProcessGone as gone:
                 self._discard_process()
