@@ -124,7 +124,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
         with session:
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
             report = session.grader.grade(path, entry=entry, early=early)
-            _write(renderer.render(report), output)
+            _write(renderer.render(report), output, renderer.context.color)
             if junit:
                 _write(session.renderer("junit", lang=lang).render(report), junit)
             return api.exit_code(report, min_score)
@@ -259,9 +259,9 @@ def _color(flag: Optional[bool], output: Optional[Path]) -> bool:
     return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _write(text: str, path: Optional[Path]) -> None:
+def _write(text: str, path: Optional[Path], color: bool = False) -> None:
     if path is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color)  # click keeps the colour only if told to
         return
     try:
         path.write_text(text, encoding="utf-8")

@@ -177,3 +177,14 @@ def test_an_unreadable_file_gets_a_report_with_score_0_and_exit_1(run, write):
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["score"] == 0 and report["errors"][0]["message"]
+
+
+def test_colour_is_used_only_when_asked_or_on_a_terminal(run, monkeypatch):
+    from grader.cli import _color
+
+    assert "\x1b[" in run("submit", STUDENT, "--seed", 1, "--color").output
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert _color(None, None) is False
+    monkeypatch.delenv("NO_COLOR")
+    assert _color(None, None) is True

@@ -33,3 +33,38 @@ def test_the_notes_as_a_notebook_fail_only_where_the_notes_are_wrong_or_silent(g
         "simplenet.simpleNet.gradient",
     }
     assert report.score == 76
+
+
+def test_a_near_miss_name_is_suggested(grader, write, correct_source):
+    source = correct_source.replace("def function_tmp1(", "def function_temp1(").replace(
+        "def numerical_diff(", "def numberical_diff(").replace("numerical_diff(function_tmp1, 3.0)", "0")
+    report = grader.grade(write("s.py", source))
+    messages = {r.check.function: r.message for r in report.results if r.status is Status.MISSING}
+    assert messages["function_tmp1"].params["candidate"] == "function_temp1"
+    assert messages["numerical_diff"].params["candidate"] == "numberical_diff"
+
+
+def test_loading_a_dataset_or_plotting_fails_without_costing_the_definitions(grader, write, correct_source):
+    source = (
+        "from dataset.mnist import load_mnist\n"
+        "(x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)\n"
+        "import matplotlib.pyplot as plt\n"
+        "plt.plot([1, 2, 3])\n"
+        "plt.show()\n"
+        + correct_source
+    )
+    report = grader.grade(write("s.py", source))
+    assert report.score == 100
+    assert [p.where.line for p in report.problems][:2] == [1, 2]
+
+
+def test_a_project_folder_imports_its_own_modules_as_at_home(grader, tmp_path, correct_source):
+    project = tmp_path / "book"
+    (project / "common").mkdir(parents=True)
+    (project / "ch04").mkdir()
+    (project / "common" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "common" / "functions.py").write_text(correct_source, encoding="utf-8")
+    (project / "ch04" / "main.py").write_text(
+        "import sys, os\nsys.path.append(os.pardir)\nfrom common.functions import *\n", encoding="utf-8")
+    report = grader.grade(project, entry="ch04/main.py")
+    assert report.problems == () and report.score == 100
