@@ -99,6 +99,9 @@ class Grader:
             units = {index: unit for index, unit in enumerate(submission.units)}
             for index, error in sorted(loaded.problems.items()):
                 problems.append(self._unit_problem(units[index], error))
+            # Names a missing one may be a misspelling of: not those graded in their own right
+            # (function_2 is no misspelling of a missing function_1).
+            near_misses = tuple(n for n in loaded.names if n not in self.full_catalogue.functions)
             outcomes: dict[str, Mapping[str, Any]] = {}
             results: dict[str, CheckResult] = {}
 
@@ -107,7 +110,7 @@ class Grader:
                     outcomes[check.id] = outcome
                     results[check.id] = judge(
                         check, outcome, self.expectations.expected(check),
-                        names=tuple(loaded.names),
+                        names=near_misses,
                         rng=self.expectations.rng(check) if check.verify else None,
                         timeout=self.options.settings.check_timeout,
                     )

@@ -68,3 +68,9 @@ def test_a_project_folder_imports_its_own_modules_as_at_home(grader, tmp_path, c
         "import sys, os\nsys.path.append(os.pardir)\nfrom common.functions import *\n", encoding="utf-8")
     report = grader.grade(project, entry="ch04/main.py")
     assert report.problems == () and report.score == 100
+
+
+def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
+    report = grader.grade(EXAMPLES / "notes.ipynb")
+    function_1 = next(r for r in report.results if r.check.function == "function_1")
+    assert function_1.message.id == "outcome.missing"  # not "did you mean function_2?"
