@@ -67,15 +67,26 @@ def python_roots() -> tuple[str, ...]:
 
 def base_config(hidden: tuple[str, ...], deny: tuple[str, ...], settings: Settings, drop_privileges: bool,
                 deny_paths: Iterable[str] = ()) -> dict:
-    """What every learner process of one grader is told."""
+    """What every learner process of one grader is told. ``deny_paths`` (a batch's outputs and
+    its class) are off limits too, unless one contains what the learner must use (a scratch
+    folder under the temporary folder, the Python installation): denying /tmp would deny all."""
+    read_roots = python_roots()
+    needed = read_roots + (os.path.realpath(scratch_base()),)
+    extra = [os.path.realpath(p) for p in deny_paths]
+    extra = [p for p in extra if not any(n == p or n.startswith(p.rstrip("/") + "/") for n in needed)]
     return {
         "env": dict(WORKER_ENV),
         "memory_bytes": settings.memory_mb * 1024 * 1024,
-        "read_roots": list(python_roots()),
-        "deny_roots": list(deny) + [os.path.realpath(p) for p in deny_paths],
+        "read_roots": list(read_roots),
+        "deny_roots": list(deny) + extra,
         "hidden": list(hidden),
         "drop_privileges": bool(drop_privileges),
     }
+
+
+def scratch_base() -> str:
+    """Where learner processes get their scratch folders."""
+    return os.environ.get("TMPDIR") or "/tmp"
 
 
 def learner_config(base: dict, submission: Submission, settings: Settings) -> dict:

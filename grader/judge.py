@@ -114,7 +114,8 @@ def exception_message(outcome: Mapping[str, Any]) -> Message:
     return Message("outcome.exception", params)
 
 
-def crash_message(outcome: Mapping[str, Any]) -> Message:
+def crash_message(outcome: Mapping[str, Any], during: str = "outcome") -> Message:
+    """Why the learner's process ended, ``during`` a check ("outcome") or its load ("load")."""
     signal_number = outcome.get("signal")
     if type(signal_number) is int:
         import signal as signals
@@ -123,13 +124,11 @@ def crash_message(outcome: Mapping[str, Any]) -> Message:
             name = signals.Signals(signal_number).name
         except ValueError:
             name = str(signal_number)
-        return Message("outcome.crash_signal", {"signal": name})
+        return Message(f"{during}.crash_signal", {"signal": name})
     exit_code = outcome.get("exit")
     if type(exit_code) is int:
-        return Message("outcome.crash_exit", {"code": exit_code})
-    if outcome.get("detail"):
-        return Message("outcome.malformed")
-    return Message("outcome.crash")
+        return Message(f"{during}.crash_exit", {"code": exit_code})
+    return Message(f"{during}.crash")
 
 
 def frames_of(outcome: Mapping[str, Any]) -> list[dict]:

@@ -21,11 +21,12 @@ from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, frames_of, judge, refusal_message
 from grader.model import (
-    Catalogue, Check, CheckResult, Message, Output, Problem, Report, Status, Submission,
+    Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
 )
 from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
+from grader.sandbox.client import ProcessGone
 from grader.sandbox.session import Session, check_request
 from grader.submission import read_submission
 
@@ -95,7 +96,13 @@ class Grader:
             session.send_requests(self._request_frames())
             for check in checks:  # the reference's results, while the learner's code runs
                 self.expectations.expected(check)  # (once per grader: a batch reuses them)
-            loaded = session.load()
+            try:
+                loaded = session.load()
+            except ProcessGone as gone:
+                # Not the fault of any one unit: it died after its last, or kept dying.
+                loaded = session.loaded
+                problems.append(Problem(Location(), Message(
+                    "outcome.exhausted" if gone.reason == "exhausted" else "load.died_after_loading")))
             units = {index: unit for index, unit in enumerate(submission.units)}
             for index, error in sorted(loaded.problems.items()):
                 problems.append(self._unit_problem(units[index], error))
@@ -190,7 +197,7 @@ class Grader:
         if kind == "timeout":
             return Problem(location, Message("load.timeout", {"seconds": f"{self.options.settings.load_timeout:g}"}))
         if kind in ("crash", "malformed"):
-            return Problem(location, crash_message(error) if kind == "crash" else Message("outcome.malformed"))
+            return Problem(location, crash_message(error, "load") if kind == "crash" else Message("outcome.malformed"))
         return Problem(location, Message("outcome.malformed"))
 
     def _config(self, submission: Submission) -> dict:

@@ -13,15 +13,17 @@ from grader.errors import UsageError
 
 
 def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
-    """Merge the records behind each input CSV; returns the class summary."""
-    states, columns, seeds = [], [], set()
+    """Merge the records behind each input CSV; returns the class summary. Only each shard's
+    own records of its last run count (the names, seed and grader its ``batch.json`` gives)."""
+    shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))
         meta = state.meta()
-        if meta is None:
+        if meta is None or type(meta.get("names")) is not list:
             raise UsageError("usage.no_records", path=path, folder=state.folder)
         seeds.add(meta.get("seed"))
-        states.append(state)
+        fingerprints.add(meta.get("fingerprint"))
+        shards.append((state, meta))
         try:
             with open(path, encoding="utf-8-sig", newline="") as stream:
                 for column in next(csv.reader(stream), []):
@@ -31,16 +33,21 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
             raise UsageError("usage.cannot_read", path=path, error=exc.strerror) from exc
     if len(seeds) > 1:
         raise UsageError("usage.seeds_differ", seeds=", ".join(sorted(map(str, seeds))))
+    if len(fingerprints) > 1:
+        raise UsageError("usage.graders_differ")
     merged_state = BatchState(state_folder(out))
-    names = set()
-    for state in states:
-        for record in state.records():
+    names: set = set()
+    for state, meta in shards:
+        for record in state.records(meta["names"]):
+            if record.get("seed") != meta.get("seed") or record.get("fingerprint") != meta.get("fingerprint"):
+                continue  # left over from an earlier run of that shard
             if record["name"] in names:
                 raise UsageError("usage.duplicate_in_shards", name=record["name"])
             names.add(record["name"])
             merged_state.write({k: v for k, v in record.items() if k != "format"})
-    merged_state.save_meta({"seed": seeds.pop() if seeds else None, "merged_from": [str(p) for p in inputs]})
     ordered = sorted(names)
+    merged_state.save_meta({"seed": next(iter(seeds)), "fingerprint": next(iter(fingerprints)),
+                            "names": ordered, "merged_from": [str(p) for p in inputs]})
     write_csv(out, columns, [record["row"] for record in merged_state.records(ordered)])
     if junit:
         write_junit(junit, merged_state.records(ordered))

@@ -5,6 +5,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import queue
 import sys
 import tempfile
@@ -43,7 +44,7 @@ CSV_REWRITE_SECONDS = 1.0
 class BatchOptions:
     submissions: Path
     out: Path
-    jobs: int = 2
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     json_dir: Optional[Path] = None
     gradescope_dir: Optional[Path] = None
     junit: Optional[Path] = None
@@ -90,8 +91,8 @@ class _Batch:
         self.messages = collect_messages(manager)
         self.context = RenderContext(self.messages, options.lang)
         self.seed = self._seed()
-        outputs = [p for p in (options.out.parent, self.state.folder, options.json_dir, options.gradescope_dir,
-                               options.junit.parent if options.junit else None) if p is not None]
+        outputs = [p for p in (options.out, self.state.folder, options.json_dir, options.gradescope_dir,
+                               options.junit) if p is not None]
         self.grader = Grader(manager, Options(
             seed=self.seed,
             settings=options.settings,
@@ -127,7 +128,8 @@ class _Batch:
         entries, skipped = find_submissions(self.root, loaders)
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
         self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
-                              "fingerprint": self.fingerprint, "submissions": str(self.options.submissions)})
+                              "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
+                              "names": [entry.name for entry in entries]})
         result = BatchResult(summary={}, skipped=skipped)
         to_grade = []
         for entry in entries:
@@ -176,12 +178,22 @@ class _Batch:
         result.summary = self._summary(names)
         return result
 
+    def _of_this_run(self, record: dict) -> bool:
+        """Graded with this run's seed and grader (not left over from an earlier run)."""
+        return record.get("fingerprint") == self.fingerprint and record.get("seed") == self.seed
+
     def _still_valid(self, record: dict, entry: Entry) -> bool:
+        """Worth keeping on --resume: this run's, of the same content, and not a failure of the
+        grader's own (that is worth another try)."""
         return (
-            record.get("fingerprint") == self.fingerprint
-            and record.get("seed") == self.seed
+            self._of_this_run(record)
+            and record.get("row", {}).get("status") != "internal error"
             and record.get("digest") == _digest(entry.path)
         )
+
+    def _records(self, names: list[str]):
+        """This run's records of ``names``, one at a time."""
+        return (record for record in self.state.records(names) if self._of_this_run(record))
 
     # --- the three stages ------------------------------------------------------------------
 
@@ -263,13 +275,13 @@ class _Batch:
         write_csv(self.options.out, self._columns(), [rows[name] for name in sorted(rows)])
 
     def _write_outputs(self, names: list[str]) -> None:
-        rows = [record["row"] for record in self.state.records(names)]
+        rows = [record["row"] for record in self._records(names)]
         write_csv(self.options.out, self._columns(), rows)
         if self.options.junit:
-            write_junit(self.options.junit, self.state.records(names))
+            write_junit(self.options.junit, self._records(names))
 
     def _summary(self, names: list[str]) -> dict:
-        data = class_summary.build(self.state.records(names)).data()
+        data = class_summary.build(self._records(names)).data()
         atomic_write(self.options.out.with_name(self.options.out.stem + ".summary.json"),
                      json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return data

@@ -1,6 +1,7 @@
 """``--format text`` (the default): a table per exercise, then what to fix and why."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import click
@@ -8,6 +9,16 @@ import click
 from grader import hookimpl
 from grader.formats import Format, RenderContext, exercise_totals, number, status_label
 from grader.model import Report, Status
+
+#: Control characters (and the escape sequences they start) in what a submission printed or
+#: raised: shown as such, they could redraw the terminal into a fake report.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def plain(text: str) -> str:
+    """``text`` with every control character but tab shown as a replacement character."""
+    return _CONTROL.sub("\ufffd", text)
+
 
 #: Failed checks shown without -v; the rest are counted.
 SHOWN_FAILURES = 12
@@ -32,7 +43,7 @@ def render(report: Report, context: RenderContext) -> str:
     def say(message_id: str, **params) -> str:
         return messages.text(message_id, lang, **params)
 
-    lines = [style(say("report.title", submission=report.submission), bold=True), ""]
+    lines = [style(say("report.title", submission=plain(report.submission)), bold=True), ""]
     rows = [(say("report.exercise"), say("report.checks"), say("report.points"))]
     for total in exercise_totals(report):
         rows.append((total["exercise"], f"{total['passed']}/{total['checks']}", f"{number(total['score'])}/{number(total['max_score'])}"))
@@ -57,11 +68,11 @@ def render(report: Report, context: RenderContext) -> str:
             title = check.title.get(lang, "")
             if title:
                 lines.append(f"      {title}")
-            lines.append(f"      {messages.render(result.message, lang)}")
+            lines.append(f"      {plain(messages.render(result.message, lang))}")
             if verbose:
                 for key, value in result.details.items():
                     label = say(f"report.{key}") if key in ("expected", "got") else key
-                    lines.append(f"        {label}: {_indent(value, 10 + width(label))}")
+                    lines.append(f"        {label}: {_indent(plain(value), 10 + width(label))}")
             for hint in result.hints:
                 lines.append(f"      {style(say('report.hint'), fg='cyan')} [{hint.id}]: {hint.text.get(lang, '')}")
         if len(shown) < len(failed):
@@ -72,11 +83,11 @@ def render(report: Report, context: RenderContext) -> str:
     if report.problems:
         lines += ["", style(say("report.load_errors"), bold=True)]
         for problem in report.problems:
-            lines.append(f"  {style(messages.location(problem.where, lang), fg='magenta')}: {messages.render(problem.message, lang)}")
+            lines.append(f"  {style(messages.location(problem.where, lang), fg='magenta')}: {plain(messages.render(problem.message, lang))}")
             if verbose and problem.traceback:
                 lines.append(f"      {say('report.traceback')}:")
                 for frame in problem.traceback:
-                    lines.append(f"        {frame.get('file')}:{frame.get('line')} in {frame.get('name')}: {frame.get('text')}")
+                    lines.append(plain(f"        {frame.get('file')}:{frame.get('line')} in {frame.get('name')}: {frame.get('text')}"))
             for hint in problem.hints:
                 lines.append(f"      {style(say('report.hint'), fg='cyan')} [{hint.id}]: {hint.text.get(lang, '')}")
     if report.notes:
@@ -87,7 +98,7 @@ def render(report: Report, context: RenderContext) -> str:
         lines += ["", style(say("report.output"), bold=True)]
         output_lines = printed.split("\n")
         limit = len(output_lines) if verbose else OUTPUT_LINES
-        lines += ["  | " + line for line in output_lines[:limit]]
+        lines += ["  | " + plain(line) for line in output_lines[:limit]]
         dropped = report.output.dropped_stdout + report.output.dropped_stderr
         if len(output_lines) > limit or dropped:
             lines.append("  " + say("report.output_dropped", count=dropped + sum(len(l) + 1 for l in output_lines[limit:])))

@@ -43,6 +43,10 @@ MESSAGES = {
     "load.not_notebook": "The file is JSON but not a valid Jupyter notebook: {error}",
     "load.unreadable": "The file could not be read: {error}",
     "load.exception": "{type}: {message}. The rest of the file still ran.",
+    "load.died_after_loading": "Your code's process ended after running the file, before it could be checked (did the code replace the module or end the process in a way that only shows later?). The checks were run in fresh processes.",
+    "load.crash_signal": "Your code's process crashed ({signal}) while running this; the rest of the file ran in a fresh process.",
+    "load.crash_exit": "Your code's process exited (exit code {code}) while running this, e.g. by calling sys.exit() or os._exit(); the rest of the file ran in a fresh process.",
+    "load.crash": "Your code's process ended unexpectedly while running this; the rest of the file ran in a fresh process.",
     "load.timeout": "This code ran for more than {seconds} seconds and was stopped; the rest of the file still ran. Long training loops belong under `if __name__ == \"__main__\":`.",
     # --- a check's outcome ---
     "outcome.malformed": "Your code's process sent back something that is not a result; this check could not be graded.",
@@ -100,6 +104,7 @@ MESSAGES = {
     "usage.cannot_read": "Cannot read {path}: {error}.",
     "usage.no_records": "{path}: no batch records beside it (expected {folder}/); was it written by grade batch?",
     "usage.seeds_differ": "The shards were graded with different seeds ({seeds}); grade every shard with the same --seed so results are comparable.",
+    "usage.graders_differ": "The shards were graded by different versions or settings of grade; grade them all with the same.",
     "usage.duplicate_in_shards": "Submission {name} appears in more than one shard.",
     "usage.not_a_class": "{path}: not a folder or a .zip of submissions.",
     "usage.zip_too_large": "{path}: too large to unpack ({count} files).",

@@ -43,6 +43,10 @@ MESSAGES = {
     "load.not_notebook": "JSON ではありますが、正しい Jupyter ノートブックではありません: {error}",
     "load.unreadable": "ファイルを読み込めませんでした: {error}",
     "load.exception": "{type}: {message}。ファイルの残りは実行しました。",
+    "load.died_after_loading": "ファイルを実行し終えた後、チェックの前にあなたのコードのプロセスが終了しました（モジュールを置き換えたり、後から効く方法でプロセスを終わらせたりしていませんか？）。チェックは新しいプロセスで実行しました。",
+    "load.crash_signal": "これを実行している途中であなたのコードのプロセスが異常終了しました（{signal}）。ファイルの残りは新しいプロセスで実行しました。",
+    "load.crash_exit": "これを実行している途中であなたのコードのプロセスが終了しました（終了コード {code}。sys.exit() や os._exit() を呼んでいませんか？）。ファイルの残りは新しいプロセスで実行しました。",
+    "load.crash": "これを実行している途中であなたのコードのプロセスが予期せず終了しました。ファイルの残りは新しいプロセスで実行しました。",
     "load.timeout": "このコードは {seconds} 秒以上かかったため止めました。ファイルの残りは実行しました。時間のかかる学習ループは `if __name__ == \"__main__\":` の中に書きましょう。",
     # --- チェックの結果 ---
     "outcome.malformed": "あなたのコードのプロセスが結果ではないものを返したため、このチェックは採点できませんでした。",
@@ -100,6 +104,7 @@ MESSAGES = {
     "usage.cannot_read": "{path} を読めません: {error}。",
     "usage.no_records": "{path}: そばに一括採点の記録がありません（{folder}/ があるはずです）。grade batch で書いたものですか？",
     "usage.seeds_differ": "分割した採点が違うシードで行われています（{seeds}）。結果を比べられるよう、すべて同じ --seed で採点してください。",
+    "usage.graders_differ": "分割した採点が、grade の違う版または違う設定で行われています。すべて同じもので採点してください。",
     "usage.duplicate_in_shards": "提出物 {name} が複数の分割に含まれています。",
     "usage.not_a_class": "{path}: 提出物のフォルダでも .zip でもありません。",
     "usage.zip_too_large": "{path}: 大きすぎて展開できません（{count} 個のファイル）。",

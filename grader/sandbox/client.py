@@ -40,8 +40,11 @@ class CapturedOutput:
     stderr: bytearray = field(default_factory=bytearray)
     dropped_stdout: int = 0
     dropped_stderr: int = 0
+    muted: bool = False  #: while a restarted process runs the code again
 
     def add(self, stream: str, data: bytes) -> None:
+        if self.muted:
+            return
         kept = getattr(self, stream)
         room = max(self.limit - len(kept), 0)
         kept += data[:room]
@@ -54,7 +57,7 @@ class ProcessGone(Exception):
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(reason, detail)
-        self.reason = reason  # "timeout", "crash", "malformed"
+        self.reason = reason  # "timeout", "crash", "malformed", "exhausted"
         self.detail = detail
 
 
@@ -210,16 +213,15 @@ class LearnerProcess:
 
 
 def _scratch_folder() -> str:
-    """A new, empty folder of the learner process's own (readable by the unprivileged user it
-    may become, which the host makes its owner)."""
+    """A new, empty folder of the learner process's own, private to it (when it becomes an
+    unprivileged user, it is made the owner)."""
     base = os.environ.get("TMPDIR") or "/tmp"
     while True:
         path = os.path.join(base, f"grade-scratch-{os.urandom(8).hex()}")
         try:
-            os.mkdir(path, 0o755)
+            os.mkdir(path, 0o700)
         except FileExistsError:
             continue
-        os.chmod(path, 0o755)  # whatever the umask
         return path
 
 

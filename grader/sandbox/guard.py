@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import builtins
 import os
-import pathlib
 import resource
 import signal
 import sys
+import types
 from dataclasses import dataclass
 
 #: flags of os.open that mean the file is written.
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_PLAIN_PATH_TYPES = (str, bytes, pathlib.PosixPath, pathlib.PurePosixPath, os.DirEntry)
 _DEVICES_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero")
+#: fcntl commands that would make the kernel signal another process (SIGIO to its owner).
+_FCNTL_SIGNALLING = {8, 10, 15}  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
 
 
 @dataclass(frozen=True)
@@ -34,40 +36,81 @@ class Policy:
     hidden_packages: frozenset[str]
 
 
-def refusal(code: str, detail: str) -> PermissionError:
-    return PermissionError(f"[grade:{code}] {detail}")
-
-
 def install_audit_hook(policy: Policy) -> None:
-    """Install the hook; it cannot be removed for the life of the process."""
-    own_pid = os.getpid()
-    # The grader sends these already resolved (os.path.realpath); only scratch is new here.
-    scratch = os.path.realpath(policy.scratch)
-    read_roots = tuple(policy.read_roots) + (scratch,)
-    deny_roots = tuple(policy.deny_roots)
-    hidden = policy.hidden_packages
-    # Everything the hook uses is bound here, once: a submission can reach this module's
-    # globals and the builtins, and must not be able to change what the hook calls.
-    realpath, fsdecode, isdir = os.path.realpath, os.fsdecode, os.path.isdir
-    type, str, bytes, int, any = builtins.type, builtins.str, builtins.bytes, builtins.int, builtins.any  # noqa: A001
-    Refused, Unimportable = builtins.PermissionError, builtins.ImportError
-    plain_path_types, write_flags, devices_read = _PLAIN_PATH_TYPES, _WRITE_FLAGS, _DEVICES_READ
+    """Install the hook; it cannot be removed for the life of the process.
 
-    def refusal(code: str, detail: str) -> PermissionError:
+    No learner code ever runs inside the hook, so a submission can neither reach it through
+    frames nor change what it does: it only checks exact built-in types (a path is a str, bytes
+    or a ``DirEntry``, never an object whose methods a submission could have replaced), it calls
+    only builtins and C functions bound here (it resolves paths itself rather than through
+    ``os.path``, whose helpers are module attributes), its table of handlers is read-only, and
+    it refuses the garbage collector's object walks, the one way to find it from outside.
+    """
+    own_pid = os.getpid()
+    lstat, readlink, getcwd, isdir_stat = os.lstat, os.readlink, os.getcwd, os.stat
+    type, str, bytes, int, len, any, frozenset_ = (  # noqa: A001
+        builtins.type, builtins.str, builtins.bytes, builtins.int, builtins.len, builtins.any, builtins.frozenset)
+    Refused, Unimportable, OSError_ = builtins.PermissionError, builtins.ImportError, builtins.OSError
+    DirEntry = os.DirEntry  # a C type: its path cannot be made to change between check and use
+    write_flags, devices_read, fcntl_signalling = _WRITE_FLAGS, _DEVICES_READ, frozenset_(_FCNTL_SIGNALLING)
+    hidden = frozenset_(policy.hidden_packages)
+
+    def refusal(code: str, detail: str):
         return Refused(f"[grade:{code}] {detail}")
 
-    def within(path: str, roots: tuple[str, ...]) -> bool:
+    def real(path: str) -> str:
+        """``path`` absolute, with ``.``, ``..`` and symbolic links resolved (as far as it exists)."""
+        if not path.startswith("/"):
+            path = getcwd() + "/" + path
+        todo = path.split("/")[::-1]
+        done: list = []
+        hops = 0
+        while todo:
+            part = todo.pop()
+            if part == "" or part == ".":
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = "/" + "/".join(done + [part])
+            try:
+                mode = lstat(candidate).st_mode
+            except OSError_:
+                done.append(part)  # does not exist (yet): the rest cannot be a link either
+                continue
+            if mode & _S_IFMT == _S_IFLNK:
+                hops += 1
+                if hops > 40:
+                    raise refusal("path", "too many symbolic links")
+                target = readlink(candidate)
+                if target.startswith("/"):
+                    done = []
+                todo.extend(target.split("/")[::-1])
+                continue
+            done.append(part)
+        return "/" + "/".join(done)
+
+    scratch = real(policy.scratch)
+    read_roots = tuple(policy.read_roots) + (scratch,)
+    deny_roots = tuple(policy.deny_roots)
+
+    def within(path: str, roots: tuple) -> bool:
         for root in roots:
             if path == root or path.startswith(root if root.endswith("/") else root + "/"):
                 return True
         return False
 
     def resolve(path) -> str:
-        if type(path) not in plain_path_types:
-            raise refusal("path", f"a path of type {type(path).__name__} is not accepted here")
-        if type(path) is bytes:
-            path = fsdecode(path)
-        return realpath(str(path))
+        kind = type(path)
+        if kind is str:
+            return real(path)
+        if kind is bytes:
+            return real(path.decode("utf-8", "surrogateescape"))
+        if kind is DirEntry:
+            return real(path.path)
+        # (a pathlib.Path's string comes from methods a submission could replace)
+        raise refusal("path", "only a str path is accepted here: use str(path) for a pathlib.Path")
 
     def check_read(path) -> None:
         if type(path) is int:
@@ -93,18 +136,25 @@ def install_audit_hook(policy: Policy) -> None:
 
     def on_open(args):
         path, mode, flags = args
+        if mode is not None and type(mode) is not str or type(flags) is not int:
+            raise refusal("path", "an unusual mode or flags object is not accepted here")
         writes = (mode is not None and any(c in mode for c in "wax+")) or (mode is None and flags & write_flags)
         (check_write if writes else check_read)(path)
-        if mode is None and type(path) is not int and isdir(resolve(path)):
-            # A folder's descriptor (dir_fd=...) would let relative paths escape these checks.
-            raise refusal("path", "opening a folder as a file descriptor is not allowed")
+        if mode is None and type(path) is not int:
+            try:
+                is_folder = isdir_stat(resolve(path)).st_mode & _S_IFMT == 0o040000
+            except OSError_:
+                is_folder = False
+            if is_folder:
+                # A folder's descriptor (dir_fd=...) would let relative paths escape these checks.
+                raise refusal("path", "opening a folder as a file descriptor is not allowed")
 
     def on_import(args):
         name = args[0]
         if type(name) is str and name.partition(".")[0] in hidden:
             raise Unimportable(f"[grade:import] {name} is the grader's own code: a submission may not import it")
         filename = args[1] if len(args) > 1 else None
-        if type(filename) is str and within(realpath(filename), (scratch,)):
+        if type(filename) is str and within(real(filename), (scratch,)):
             raise Unimportable(f"[grade:native] loading the compiled module {filename} is not allowed")
 
     def on_list(args):
@@ -119,8 +169,7 @@ def install_audit_hook(policy: Policy) -> None:
         check_write(args[1])
 
     def on_kill(args):
-        pid = args[0]
-        if pid != own_pid:
+        if args[0] != own_pid:
             raise refusal("signal", "signalling another process is not allowed")
 
     def on_killpg(args):
@@ -135,6 +184,10 @@ def install_audit_hook(policy: Policy) -> None:
     def on_limits(args):
         raise refusal("limits", "changing resource limits is not allowed in a submission")
 
+    def on_fcntl(args):
+        if type(args[1]) is not int or args[1] in fcntl_signalling:
+            raise refusal("signal", "asking the kernel to signal another process is not allowed")
+
     def on_introspection(args):
         # Walking every object in the process is how a submission would find this hook.
         raise refusal("introspection", "inspecting the garbage collector's objects is not allowed in a submission")
@@ -147,7 +200,7 @@ def install_audit_hook(policy: Policy) -> None:
             raise refusal("write", "database URIs are not allowed in a submission")
         check_write(database)
 
-    handlers = {
+    handlers = types.MappingProxyType({
         "open": on_open,
         "import": on_import,
         "os.listdir": on_list,
@@ -160,15 +213,19 @@ def install_audit_hook(policy: Policy) -> None:
         "os.chflags": on_write_path,
         "os.truncate": on_write_path,
         "os.utime": on_write_path,
+        "os.setxattr": on_write_path,
+        "os.removexattr": on_write_path,
         "os.rename": on_two_paths,
         "shutil.copyfile": on_two_paths,
         "shutil.copytree": on_two_paths,
         "shutil.move": on_two_paths,
         "shutil.rmtree": on_write_path,
+        "sqlite3.connect": on_database,
         "os.link": on_link,
         "os.symlink": on_link,
         "os.kill": on_kill,
         "os.killpg": on_killpg,
+        "fcntl.fcntl": on_fcntl,
         "os.fork": on_process,
         "os.forkpty": on_process,
         "os.system": on_process,
@@ -185,12 +242,7 @@ def install_audit_hook(policy: Policy) -> None:
         "gc.get_objects": on_introspection,
         "gc.get_referrers": on_introspection,
         "gc.get_referents": on_introspection,
-        "sqlite3.connect": on_database,
-        "os.setxattr": on_write_path,
-        "os.removexattr": on_write_path,
-        "os.mkfifo": on_write_path,
-        "os.mknod": on_write_path,
-    }
+    })
     get_handler = handlers.get
 
     def audit(event, args):

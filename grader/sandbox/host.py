@@ -119,6 +119,8 @@ class Host:
         return pid
 
     def _reap(self, pid: int, scratch: str | None = None) -> dict:
+        if scratch and os.path.basename(scratch).startswith("grade-scratch-"):
+            shutil.rmtree(scratch, ignore_errors=True)  # here, not in the grader: it has more to do
         if pid not in self.children:
             return {"exit": None, "signal": None}
         uid = self.children.pop(pid)
@@ -134,8 +136,6 @@ class Host:
         if uid is not None:
             self._kill_everything_of(uid)
         self._kill_orphans()
-        if scratch and os.path.basename(scratch).startswith("grade-scratch-"):
-            shutil.rmtree(scratch, ignore_errors=True)  # here, not in the grader: it has more to do
         if status is None:
             return {"exit": None, "signal": None}
         if os.WIFSIGNALED(status):
@@ -165,14 +165,13 @@ class Host:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            while True:
+            for pid in strays:
+                # Each stray by its pid: waiting for any child would also collect a live
+                # learner's exit, which its own reap then could not report.
                 try:
-                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                    os.waitpid(pid, 0)
                 except ChildProcessError:
-                    break
-                if pid == 0:
-                    break
-                self.children.pop(pid, None)
+                    pass
             if not strays:
                 return
 

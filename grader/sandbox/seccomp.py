@@ -2,10 +2,12 @@
 kernel whatever code makes them (Python, a module the audit hook does not watch, or native code).
 
 Refused with EPERM: creating processes (fork, vfork, clone without CLONE_THREAD, execve),
-signalling any process but itself (kill, tgkill, pidfd), tracing others (ptrace,
-process_vm_*), device files and pipes on disk (mknod), new sockets, and kernel interfaces a
-sandbox escape would start from (mount, unshare, setns, bpf, io_uring, userfaultfd, keyrings,
-module loading, perf events). Threads stay possible.
+signalling any process but itself (kill, tgkill, pidfd; and asking the kernel to signal one
+for it: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN/SIOCSPGRP), acting on other processes'
+scheduling or limits (setpriority, sched_*, ioprio_set, prlimit64 but for itself), tracing others
+(ptrace, process_vm_*), device files and pipes on disk (mknod), new sockets, and kernel
+interfaces a sandbox escape would start from (mount, unshare, setns, bpf, io_uring, userfaultfd,
+keyrings, module loading, perf events). Threads stay possible.
 
 Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
 stands (see ``available``).
@@ -49,10 +51,18 @@ _DENIED = {
     "keyctl": 250, "add_key": 248, "request_key": 249,
     "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313, "delete_module": 176,
     "personality": 135, "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169,
+    "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144, "sched_setattr": 314,
+    "ioprio_set": 251,
 }
 _CLONE, _CLONE3 = 56, 435
-#: Calls whose first argument is a process: allowed only for this process itself.
-_SELF_ONLY = {"kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297}
+#: Calls whose first argument is a process: allowed only for this process itself (or 0, itself
+#: too for these: its own process group, alone in its session, for kill).
+_SELF_ONLY = {"kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
+              "prlimit64": 302, "sched_setaffinity": 203}
+#: Calls refused for some values of their second argument.
+_FCNTL, _IOCTL = 72, 16
+_FCNTL_SIGNALLING = (8, 10, 15)  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_IOCTL_SIGNALLING = (0x8901, 0x8902)  # FIOSETOWN, SIOCSPGRP
 
 
 def available() -> bool:
@@ -86,12 +96,17 @@ def program(own_pid: int) -> list[tuple[int, int, int, int]]:
     for number in _SELF_ONLY.values():
         # (the low 32 bits of a pid suffice: its high ones are a sign extension)
         code += [
-            (_JEQ_K, 0, 4, number),
+            (_JEQ_K, 0, 5, number),
             (_LD_W_ABS, 0, 0, _ARG),
-            (_JEQ_K, 1, 0, own_pid),
+            (_JEQ_K, 2, 0, own_pid),
+            (_JEQ_K, 1, 0, 0),
             (_RET_K, 0, 0, deny),
             (_RET_K, 0, 0, _RET_ALLOW),
         ]
+    for number, refused in ((_FCNTL, _FCNTL_SIGNALLING), (_IOCTL, _IOCTL_SIGNALLING)):
+        code += [(_JEQ_K, 0, 2 + len(refused) + 1, number), (_LD_W_ABS, 0, 0, _ARG + 8)]
+        code += [(_JEQ_K, len(refused) - i, 0, value) for i, value in enumerate(refused)]
+        code += [(_RET_K, 0, 0, _RET_ALLOW), (_RET_K, 0, 0, deny)]
     code.append((_RET_K, 0, 0, _RET_ALLOW))
     return code
 

@@ -18,6 +18,8 @@ from grader.sandbox.control import Host
 STARTUP_SECONDS = 2.0
 #: Fresh processes a submission may use before its remaining checks are given up.
 MAX_STARTS = 40
+#: Names of the learner's module kept (for "did you mean"), and their length.
+NAMES_LIMIT = 500
 
 OUTCOME_KINDS = frozenset({"value", "missing", "not_implemented", "not_plain", "exception", "timeout", "too_large"})
 
@@ -117,11 +119,24 @@ class Session:
             for item in items:
                 if type(item) is not dict:
                     raise self._malformed("malformed reply")
-                if item.get("kind") == "expired":
+                kind = item.get("kind")
+                if kind == "expired":
                     self.expired = (item.get("at"), item.get("index"))
                     deadline[0] = time.monotonic() + GRACE_SECONDS
                     continue
+                if self.expired and (kind, item.get("index", item.get("seq"))) == self.expired:
+                    self.expired = ()  # it answered after all: the notice is spent
                 yield item
+
+    def _blame(self, gone: ProcessGone, kind: str, index: int) -> bool:
+        """Whether the process's end can be charged to unit or check ``index`` (the first not
+        yet answered). If replies were batched, a later one may be at fault: then the next
+        process runs in strict mode, so the next failure names its culprit, and this says no."""
+        if self.strict or (gone.reason == "timeout" and self.expired == (kind, index)):
+            self.expired = ()
+            return True
+        self.strict = True
+        return False
 
     def _start(self, begun=None) -> None:
         while True:
@@ -131,6 +146,8 @@ class Session:
                 raise error
             waiting = [unit["index"] for unit in self.program.units if unit["index"] not in self.skip]
             deadline = [time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS]
+            # What the code prints is kept from its first run only: a fresh process runs it again.
+            self.output.muted = self.starts > 1
             try:
                 if error is not None:
                     raise error
@@ -143,20 +160,19 @@ class Session:
                         deadline[0] = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
                     elif kind == "loaded" and not waiting:
                         names = item.get("names")
-                        if type(names) is list:
-                            self.loaded.names = [n for n in names if type(n) is str]
+                        if type(names) is list and not self.loaded.names:
+                            self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
+                        self.output.muted = False
                         return
                     else:
                         raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
             except ProcessGone as gone:
                 status = self.process.exit_status if self.process else None
                 self._discard_process()
+                self.output.muted = False
                 if not waiting:
-                    raise
-                if not self.strict and self.expired != ("units", waiting[0]):
-                    # Replies are batched: the unit at fault may be a later one. Load again
-                    # with every reply sent at once, so the next failure names its unit.
-                    self.strict = True
+                    raise  # after its last unit: not any unit's fault
+                if not self._blame(gone, "units", waiting[0]):
                     continue
                 # Units run in order: the first not reported was running. It takes the blame,
                 # and the next process skips it.
@@ -215,11 +231,8 @@ class Session:
         except ProcessGone as gone:
             status = self.process.exit_status if self.process else None
             self._discard_process()
-            if not self.strict and self.expired != ("results", pending[0]):
-                # Results are batched: the check at fault may be a later one. Run the rest
-                # again with every result sent at once, so the next failure names its check.
-                self.strict = True
-                return
+            if not self._blame(gone, "results", pending[0]):
+                return  # run the rest again
             on_outcome(pending.pop(0), {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)})
 
     def _malformed(self, detail: str) -> ProcessGone:

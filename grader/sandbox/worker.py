@@ -35,10 +35,10 @@ class SoftTimeout(BaseException):
 
 class Channel:
     """Frames over one file descriptor. Replies are batched: they wait in an outbox until the
-    process is about to block for the next request, or the oldest has waited ``MAX_DELAY``,
-    so a fast submission costs the grader a few wake-ups instead of one per check. In
-    ``strict`` mode (after the grader could not tell which check killed a process) every reply
-    goes out at once."""
+    process is about to block for the next request, or ``MAX_DELAY`` has passed since the last
+    flush, so a fast submission costs the grader a few wake-ups instead of one per check. A
+    reply about a timeout goes out at once; in ``strict`` mode (after the grader could not tell
+    which check killed a process) every reply does."""
 
     MAX_DELAY = 0.05
 
@@ -47,23 +47,24 @@ class Channel:
         self._reader = wire.FrameReader()
         self._pending: list[bytes] = []
         self._outbox: list[dict] = []
-        self._oldest = 0.0
+        self._last_flush = time.monotonic()
         self.strict = False
 
     def reply(self, kind: str, item: dict) -> None:
-        """Queue one reply (``kind`` is "units" or "results")."""
-        if not self._outbox:
-            self._oldest = time.monotonic()
+        """Queue one reply: "units" (a unit ran), "loaded", "results" (a probe ran), or
+        "expired" (a unit or check ran out of time)."""
         self._outbox.append({"kind": kind, **item})
-        if self.strict:
+        timed_out = (item.get("error") or item.get("outcome") or {}).get("kind") == "timeout"
+        if self.strict or timed_out:
             self.flush()
 
     def flush_if_stale(self) -> None:
         """Called before running more learner code, which may hang or crash."""
-        if self._outbox and time.monotonic() - self._oldest > self.MAX_DELAY:
+        if self._outbox and time.monotonic() - self._last_flush > self.MAX_DELAY:
             self.flush()
 
     def flush(self) -> None:
+        self._last_flush = time.monotonic()
         if not self._outbox:
             return
         items, self._outbox = self._outbox, []
@@ -174,6 +175,7 @@ class Worker:
             )
         )
         self.module: types.ModuleType | None = None
+        self.namespace: dict = {}
         self.filenames: set[str] = set()
 
     def serve(self) -> None:
@@ -195,6 +197,9 @@ class Worker:
         module.__builtins__ = __builtins__
         sys.modules[request["module_name"]] = module
         self.module = module
+        # The namespace itself, kept now: the learner's code may later replace what
+        # ``module.__dict__`` or ``vars(module)`` return, but not this dict.
+        self.namespace = module.__dict__
         skip = set(request.get("skip", ()))
         timeout = float(request["timeout"])
         self.channel.strict = bool(request.get("strict"))
@@ -205,7 +210,7 @@ class Worker:
             self.channel.flush_if_stale()
             error = self._run_unit(unit, module, timeout)
             self.channel.reply("units", {"index": unit["index"], "error": error})
-        self.channel.reply("loaded", {"names": self._names(module)})
+        self.channel.reply("loaded", {"names": self._names(self.namespace)})
         self.channel.flush()
 
     def _register_sources(self, units: list) -> None:
@@ -246,8 +251,8 @@ class Worker:
         return None
 
     @staticmethod
-    def _names(module: types.ModuleType) -> list[str]:
-        names = [name for name in list(vars(module)) if type(name) is str and not name.startswith("__")]
+    def _names(namespace: dict) -> list[str]:
+        names = [name for name in list(namespace) if type(name) is str and not name.startswith("__")]
         return [name[:100] for name in names[:NAMES_LIMIT]]
 
     # --- checks ----------------------------------------------------------------------------
@@ -265,8 +270,8 @@ class Worker:
         for part in qualname.split("."):
             probe = getattr(probe, part)
         rng = np.random.default_rng(int(request["seed"]))
-        subject = probing.Subject(self.module.__dict__)
         try:
+            subject = probing.Subject(self.namespace)
             replay = probing.Replay(wire.decode_value(request.get("replay") or []))
             with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
                 result = probe(subject, rng)
@@ -287,20 +292,24 @@ class Worker:
     # --- reporting -------------------------------------------------------------------------
 
     def _describe_exception(self, exc: BaseException) -> dict:
+        # Learner code may run here (its __str__, a metaclass): before frames are readable.
         try:
             message = str(exc)
         except BaseException:  # noqa: BLE001 - a learner's __str__ may itself fail
             message = "<unprintable>"
+        type_name = _type_name(exc)
         frames = []
         try:
             # Only the innermost of the learner's frames are kept, and only they are looked up:
             # a recursion a million frames deep must not take seconds to describe.
             kept: collections.deque = collections.deque(maxlen=TRACEBACK_FRAMES)
+            filenames, prefix = self.filenames, self.scratch + "/"
             tb = exc.__traceback__
-            while tb is not None:
+            while type(tb) is types.TracebackType:
                 code = tb.tb_frame.f_code
-                if code.co_filename in self.filenames or code.co_filename.startswith(self.scratch + "/"):
-                    kept.append((code.co_filename, tb.tb_lineno, code.co_name))
+                filename = code.co_filename
+                if type(filename) is str and (filename in filenames or filename.startswith(prefix)):
+                    kept.append((filename, tb.tb_lineno, code.co_name))
                 tb = tb.tb_next
             for filename, line, name in kept:
                 frames.append({
@@ -313,7 +322,7 @@ class Worker:
             frames = []
         return {
             "kind": "exception",
-            "type": _text(_type_name(exc)),
+            "type": _text(type_name),
             "message": _text(message),
             "frames": frames,
         }
