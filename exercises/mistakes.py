@@ -269,7 +269,7 @@ class NetSoftmaxOfInput:
         return np.dot(x, self.W)
 
     def loss(self, x, t):
-        z = self.predict(x)  # noqa: F841 - computed, then not used: the mistake
+        self.predict(x)  # computed, then not used: the mistake
         y = softmax(x)
         return cross_entropy_error(y, t)
 

@@ -24,10 +24,9 @@ from grader.model import (
     Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
 )
 from grader.plugins import call_each, get_plugin_manager
-from grader.sandbox.client import Settings
+from grader.sandbox.client import ProcessGone, Settings
 from grader.sandbox.control import Host
-from grader.sandbox.client import ProcessGone
-from grader.sandbox.session import Session, check_request
+from grader.sandbox.session import MAX_STARTS, Session, check_request
 from grader.submission import read_submission
 
 if TYPE_CHECKING:
@@ -102,7 +101,8 @@ class Grader:
                 # Not the fault of any one unit: it died after its last, or kept dying.
                 loaded = session.loaded
                 problems.append(Problem(Location(), Message(
-                    "outcome.exhausted" if gone.reason == "exhausted" else "load.died_after_loading")))
+                    "load.exhausted" if gone.reason == "exhausted" else "load.died_after_loading",
+                    {"starts": MAX_STARTS})))
             units = {index: unit for index, unit in enumerate(submission.units)}
             for index, error in sorted(loaded.problems.items()):
                 problems.append(self._unit_problem(units[index], error))

@@ -4,8 +4,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Callable, Iterator, Mapping, Optional
 
 from grader.errors import UsageError
 from grader.model import Location, Message, Problem, Submission
@@ -13,6 +14,10 @@ from grader.model import Location, Message, Problem, Submission
 Loader = Callable[[Path, str], Submission]
 #: Folders never searched for an entry file, nor copied as part of a project's identity.
 IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules"}
+#: A project folder is copied into every learner process's scratch folder, so it is capped:
+#: a course's project is a few scripts and small data files, not a dataset.
+PROJECT_MAX_FILES = 1000
+PROJECT_MAX_BYTES = 64 * 1024 * 1024
 
 
 def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[str] = None,
@@ -51,6 +56,13 @@ def _read_project(folder: Path, loaders, entry, name) -> Submission:
         raise UsageError("usage.wrong_suffix", path=entry_path, suffixes=_suffixes(loaders))
     try:
         submission = loader(entry_path, name)
+        files, total = [], 0
+        for entry_file in project_files(folder):
+            files.append(entry_file)
+            total += entry_file[2]
+            # Stop walking early: a folder with a million files must not take minutes to refuse.
+            if len(files) > PROJECT_MAX_FILES or total > PROJECT_MAX_BYTES:
+                return _too_large(folder, name, len(files), total)
     except OSError as exc:
         return _unreadable(entry_path, name, exc)
     return dataclasses.replace(
@@ -58,7 +70,7 @@ def _read_project(folder: Path, loaders, entry, name) -> Submission:
         path=str(folder),
         project_dir=str(folder),
         workdir="" if entry_path.parent == folder else str(entry_path.parent.relative_to(folder)),
-        digest=folder_digest(folder),
+        digest=_digest(files),
     )
 
 
@@ -69,19 +81,44 @@ def find_entries(folder: Path, loaders) -> list[Path]:
     )
 
 
+def project_files(folder) -> Iterator[tuple[str, str, int]]:
+    """Each plain file of a project folder as (relative path, path, size), in a stable order;
+    symbolic links (which could point at the grader's files), special files and
+    ``IGNORED_DIRS`` are left out. The one walk both the digest and the copy use."""
+    folder = os.fspath(folder)
+    for current, subfolders, files in os.walk(folder, followlinks=False):
+        subfolders[:] = sorted(
+            d for d in subfolders if d not in IGNORED_DIRS and not os.path.islink(os.path.join(current, d))
+        )
+        for filename in sorted(files):
+            path = os.path.join(current, filename)
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode):
+                yield os.path.relpath(path, folder), path, info.st_size
+
+
 def folder_digest(folder: Path) -> str:
     """A hash of every file's relative path and content, so --resume notices any change."""
+    return _digest(project_files(folder))
+
+
+def _digest(files) -> str:
     digest = hashlib.sha256()
-    for current, subfolders, files in os.walk(folder):
-        subfolders[:] = sorted(d for d in subfolders if d not in IGNORED_DIRS)
-        for filename in sorted(files):
-            file_path = Path(current, filename)
-            if file_path.is_symlink() or not file_path.is_file():
-                continue
-            digest.update(str(file_path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
-            digest.update(file_path.read_bytes())
-            digest.update(b"\0")
+    for relative, path, _ in files:
+        digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+        digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _too_large(folder: Path, name: str, count: int, total: int) -> Submission:
+    # The walk stopped at the first file past a limit, so the figures are "at least".
+    problem = Problem(Location(), Message("load.project_too_large", {
+        "files": count, "megabytes": f"{total / 1e6:.1f}",
+        "max_files": PROJECT_MAX_FILES, "max_megabytes": PROJECT_MAX_BYTES // 1_000_000,
+    }))
+    return Submission(name=name, path=str(folder), units=(), module_name="__main__", digest="", problems=(problem,))
 
 
 def _unreadable(path: Path, name: str, exc: OSError) -> Submission:

@@ -241,3 +241,26 @@ def test_file_names_for_outputs_keep_japanese_and_drop_separators():
 
 def test_the_progress_bar_is_drawn_only_on_a_terminal():
     assert progress_bar(io.StringIO()) is None
+
+
+def test_crash_messages_are_the_same_whatever_the_number_of_jobs(run, tmp_path):
+    """Each learner's exit code reaches its own report, however many are graded at once."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for code in range(1, 9):
+        source = CORRECT.replace("def function_tmp2(x1):\n", f"def function_tmp2(x1):\n    import os; os._exit({code})\n")
+        assert source != CORRECT
+        (folder / f"exit_{code}.py").write_text(source, encoding="utf-8")
+    messages = {}
+    for jobs in (1, 4):
+        json_dir = tmp_path / f"json{jobs}"
+        result = run("batch", folder, "--out", tmp_path / f"r{jobs}.csv", "--seed", 4, "--jobs", jobs, "--json-dir", json_dir)
+        assert result.exit_code == 0, result.output
+        for report_file in json_dir.glob("*.json"):
+            report = json.loads(report_file.read_text(encoding="utf-8"))
+            [check] = [c for c in report["checks"] if c["id"] == "derivatives.function_tmp2.values"]
+            code = report["submission"].removeprefix("exit_").removesuffix(".py")
+            assert f"(exit code {code})" in check["message"], check["message"]
+            assert report["score"] == 98
+            messages.setdefault(report["submission"], set()).add(check["message"])
+    assert len(messages) == 8 and all(len(seen) == 1 for seen in messages.values())

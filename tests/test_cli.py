@@ -188,3 +188,14 @@ def test_colour_is_used_only_when_asked_or_on_a_terminal(run, monkeypatch):
     assert _color(None, None) is False
     monkeypatch.delenv("NO_COLOR")
     assert _color(None, None) is True
+
+
+def test_control_characters_from_the_learner_never_reach_the_terminal(run, write):
+    """A learner's output, exception messages and file name could carry terminal escapes
+    (clear the screen, retitle the window, fake a score): the text report shows them inert."""
+    escapes = "\x1b[2J\x1b]0;owned\x07\rScore: 100 / 100"
+    source = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+    source += f"\nprint({escapes!r})\nraise ValueError({escapes!r})\n"
+    result = run("submit", write("escapes.py", source), "--seed", 1, "-v")
+    assert "owned" in result.output, "the text is shown"
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\r" not in result.output

@@ -360,6 +360,39 @@ def test_a_crash_at_import_costs_only_its_statement(grader, write, correct_sourc
     assert report.problems[-1].where.line >= first_line_of(source, crash.splitlines()[0])
 
 
+def test_a_timeout_then_a_crash_are_each_blamed_on_their_own_check(grader, write, correct_source):
+    """Slow: waits out the 3 s check timeout once. A timed-out check's late notice must not
+    be taken for a later check's outcome, nor a later crash for the timed-out check's."""
+    source = inject(correct_source, "function_tmp2", "while True:\n    pass")
+    source = inject(source, "gradient_descent", "import os\nos._exit(5)")
+    report = grade(grader, write, source)
+    descent = {r.check.id for r in report.results if r.check.id.startswith("descent.")}
+    assert lost(report) == {TMP2} | descent
+    assert result_of(report, TMP2).status is Status.TIMEOUT
+    for check_id in descent:
+        result = result_of(report, check_id)
+        assert result.status is Status.ERROR and result.message.params.get("code") == 5, result.message
+
+
+def test_a_file_that_keeps_ending_its_process_ends_in_a_report(grader, write, correct_source):
+    """Each of 45 statements ends the process, and each restart runs the rest of the file: the
+    restarts are capped, and the report says so rather than restarting for ever."""
+    report = grade(grader, write, at_top(correct_source, "import os\n" + "os._exit(3)\n" * 45))
+    ids = problem_ids(report)
+    assert ids[0] == "load.exhausted" and 30 <= ids.count("load.crash_exit") < 45, ids
+    assert report.score == 0
+    assert {r.message.id for r in report.results} == {"outcome.exhausted"}
+
+
+def test_output_is_shown_once_though_the_file_ran_again(grader, write, correct_source):
+    """After a crash the file runs again in a fresh process; its prints are not repeated."""
+    printed = at_top(correct_source, "print('loaded once')")
+    calm = grade(grader, write, printed, "calm.py")
+    crashing = grade(grader, write, inject(printed, "function_tmp2", "import os\nos._exit(1)"), "crashing.py")
+    assert crashing.output.stdout == calm.output.stdout
+    assert crashing.output.stdout.count("loaded once") == 1
+
+
 # --- 7. starts processes ---------------------------------------------------------------------------
 
 STARTERS = {
@@ -511,6 +544,36 @@ def test_killing_the_host_through_a_pidfd_is_refused(own_grader, write, correct_
     assert problem_ids(report) == ["refused.system"]  # the kernel's filter
 
 
+#: Asks the kernel to send SIGKILL (F_SETSIG) to the host (F_SETOWN) when a pipe has input
+#: (O_ASYNC); signal 0 first, as above, is not possible here, so it only ever aims at the host
+#: of a grader of its own.
+SIGNAL_DRIVEN_IO = """
+import fcntl, os, signal
+parent = os.getppid()
+if parent == HOST:
+    readable, writable = os.pipe()
+    fcntl.fcntl(readable, fcntl.F_SETOWN, parent)
+    fcntl.fcntl(readable, 10, signal.SIGKILL)  # F_SETSIG
+    fcntl.fcntl(readable, fcntl.F_SETFL, fcntl.fcntl(readable, fcntl.F_GETFL) | os.O_ASYNC)
+    os.write(writable, b"x")
+"""
+
+
+def test_signal_driven_io_aimed_at_the_host_is_refused(own_grader, write, correct_source):
+    grader, host_pid = own_grader
+    report = grade(grader, write, at_top(correct_source, SIGNAL_DRIVEN_IO.replace("HOST", str(host_pid))))
+    time.sleep(0.1)
+    assert _state(host_pid) not in (None, "Z"), "the submission killed its sandbox host"
+    assert report.score == 100
+    assert problem_ids(report) == ["refused.signal"]
+    assert grade(grader, write, correct_source, "next.py").score == 100
+
+
+def test_device_control_is_refused(grader, write, correct_source):
+    report = grade(grader, write, at_top(correct_source, "import fcntl, termios\nfcntl.ioctl(0, termios.TIOCSTI, b'x')"))
+    assert report.score == 100 and problem_ids(report) == ["refused.device"]
+
+
 # --- 9. borrows the grader's answers ---------------------------------------------------------------
 
 RAISE_ON_ERROR = "def raise_(error):\n    raise error\n"
@@ -594,6 +657,51 @@ def test_reading_the_reference_through_a_directory_fd_is_refused(grader, write, 
     report = grade(grader, write, source)
     assert_only_tmp2_lost(report, Status.ERROR)
     assert result_of(report, TMP2).message.id == "refused.path"  # no folder descriptors at all
+
+
+#: Replaces the path functions the guard could have relied on, then reads the reference.
+PATCHED_PATHS = f"""
+import os, posixpath
+for name in ("realpath", "abspath", "normpath", "join", "expanduser", "isabs"):
+    setattr(posixpath, name, lambda *args, **kwargs: "/tmp/harmless")
+os.getcwd = lambda: "/tmp"
+print(open({REFERENCE_FILE!r}).read())
+"""
+
+
+def test_patching_the_path_functions_does_not_open_the_reference(grader, write, correct_source):
+    report = grade(grader, write, at_top(correct_source, PATCHED_PATHS))
+    assert problem_ids(report) == ["refused.read"]
+    assert "def function_tmp2" not in report.output.stdout
+    assert report.score == 100
+
+
+def test_pathlib_works_inside_the_scratch_folder(grader, write, correct_source):
+    """Python hands the guard a str for open() and os.*, whatever path object the code used."""
+    body = """
+    import pathlib, shutil
+    notes = pathlib.Path("notes")
+    notes.mkdir(exist_ok=True)
+    (notes / "nine.txt").write_text("9.0")
+    shutil.copyfile(notes / "nine.txt", notes / "copy.txt")
+    names = sorted(p.name for p in notes.iterdir())
+    (notes / "nine.txt").unlink()
+    assert names == ["copy.txt", "nine.txt"], names
+    return float((notes / "copy.txt").read_text()) + x1 * x1
+    """
+    assert grade(grader, write, inject(correct_source, "function_tmp2", body)).score == 100
+
+
+def test_a_path_object_the_guard_would_have_to_trust_is_refused_with_a_way_out(grader, write, correct_source):
+    """sqlite3.connect shows the guard the object itself, whose string would come from methods
+    the submission could replace: it takes a str only, and the message says so."""
+    body = "import pathlib, sqlite3\nsqlite3.connect(pathlib.Path('scores.db'))\nreturn 3.0**2.0 + x1 * x1"
+    report = grade(grader, write, inject(correct_source, "function_tmp2", body))
+    assert_only_tmp2_lost(report, Status.ERROR)
+    message = result_of(report, TMP2).message
+    assert message.id == "refused.path" and "str(path)" in message.params["detail"]
+    fine = "import pathlib, sqlite3\nsqlite3.connect(str(pathlib.Path('scores.db')))\nreturn 3.0**2.0 + x1 * x1"
+    assert grade(grader, write, inject(correct_source, "function_tmp2", fine)).score == 100
 
 
 # --- 10. writes outside its scratch folder ---------------------------------------------------------

@@ -197,3 +197,37 @@ def test_the_digest_of_a_folder_changes_with_any_file(write, loaders, tmp_path):
     before = read(tmp_path / "p", loaders).digest
     write("p/lib/helper.py", "y = 2\n")
     assert read(tmp_path / "p", loaders).digest != before
+
+
+def test_the_digest_of_a_folder_ignores_caches_and_links(write, loaders, tmp_path):
+    write("p/main.py", "x = 1\n")
+    before = read(tmp_path / "p", loaders).digest
+    write("p/__pycache__/main.cpython-311.pyc", "compiled")
+    (tmp_path / "p" / "link.py").symlink_to(tmp_path / "p" / "main.py")
+    assert read(tmp_path / "p", loaders).digest == before
+
+
+def test_project_files_leave_out_links_and_ignored_folders(write, tmp_path):
+    from grader.submission import project_files
+
+    write("p/main.py", "x = 1\n")
+    write("p/data/w.txt", "12")
+    write("p/.git/HEAD", "ref")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "p" / "escape").symlink_to(tmp_path / "outside", target_is_directory=True)
+    found = [(relative, size) for relative, _, size in project_files(tmp_path / "p")]
+    assert sorted(found) == [("data/w.txt", 2), ("main.py", 6)]
+
+
+def test_a_project_folder_past_the_limits_is_reported_not_graded(write, loaders, tmp_path, monkeypatch):
+    import grader.submission
+
+    monkeypatch.setattr(grader.submission, "PROJECT_MAX_FILES", 3)
+    write("p/main.py", "x = 1\n")
+    for i in range(5):
+        write(f"p/data/{i}.csv", "1,2\n")
+    submission = read(tmp_path / "p", loaders)
+    assert submission.units == ()
+    [problem] = submission.problems
+    assert problem.message.id == "load.project_too_large"
+    assert problem.message.params["files"] == 4

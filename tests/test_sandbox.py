@@ -101,3 +101,18 @@ def test_replay_answers_recorded_calls_within_rounding_only():
 def test_what_a_submission_may_not_do_is_refused_and_explained(grader, write, code, refusal):
     report = grader.grade(write("s.py", code + "\n"))
     assert [p.message.id for p in report.problems] == [refusal]
+
+
+def test_extra_denied_folders_never_cover_what_a_learner_must_read(tmp_path, monkeypatch):
+    """A batch denies its class and its outputs; were one of them /tmp (the scratch folders)
+    or inside the Python installation's parents, denying it would deny everything."""
+    import os
+
+    from grader.isolation import base_config, python_roots
+    from grader.sandbox.client import Settings
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "scratch"))
+    outputs = tmp_path / "results"
+    config = base_config((), (), Settings(), False, deny_paths=[
+        str(tmp_path), str(outputs), os.path.dirname(python_roots()[0]), "/"])
+    assert config["deny_roots"] == [os.path.realpath(outputs)]

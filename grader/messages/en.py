@@ -41,6 +41,8 @@ MESSAGES = {
     "load.no_code_cells": "The notebook has no code cells.",
     "load.not_json": "The notebook is not valid JSON ({error}). Is it really an .ipynb file?",
     "load.not_notebook": "The file is JSON but not a valid Jupyter notebook: {error}",
+    "load.project_too_large": "The project folder is too large to grade: at least {files} files or {megabytes} MB (the limits are {max_files} files and {max_megabytes} MB, not counting __pycache__, .git, virtual environments and node_modules). Leave datasets and outputs out of the folder you submit.",
+    "load.exhausted": "Your code's process ended {starts} times while the file ran, so the grader stopped restarting it: the rest of the file was not run and no check could run. Remove the calls that end the process (sys.exit(), os._exit(), exit()).",
     "load.unreadable": "The file could not be read: {error}",
     "load.exception": "{type}: {message}. The rest of the file still ran.",
     "load.died_after_loading": "Your code's process ended after running the file, before it could be checked (did the code replace the module or end the process in a way that only shows later?). The checks were run in fresh processes.",
@@ -84,6 +86,7 @@ MESSAGES = {
     "refused.native": "Your code tried to load native code; submissions may not ({detail}).",
     "refused.introspection": "Your code tried to inspect the grader's objects; submissions may not ({detail}).",
     "refused.system": "The system refused what your code tried to do: submissions may not start processes, signal other processes, or create special files ({detail}).",
+    "refused.device": "Your code tried to control a device or terminal; submissions may not ({detail}).",
     "refused.limits": "Your code tried to change its resource limits; submissions may not ({detail}).",
     # --- the CLI ---
     "cli.not_attempted_all": "Nothing attempted yet: every function still raises NotImplementedError. Fill them in one at a time and use `grade submit FILE -k NAME`.",

@@ -41,6 +41,8 @@ MESSAGES = {
     "load.no_code_cells": "ノートブックにコードセルがありません。",
     "load.not_json": "ノートブックが正しい JSON ではありません（{error}）。本当に .ipynb ファイルですか？",
     "load.not_notebook": "JSON ではありますが、正しい Jupyter ノートブックではありません: {error}",
+    "load.project_too_large": "プロジェクトのフォルダが大きすぎて採点できません: {files} 個以上のファイルまたは {megabytes} MB 以上（上限は {max_files} 個・{max_megabytes} MB。__pycache__、.git、仮想環境、node_modules は数えません）。データセットや出力ファイルは提出するフォルダに入れないでください。",
+    "load.exhausted": "ファイルの実行中にあなたのコードのプロセスが {starts} 回終了したため、再起動をやめました。ファイルの残りは実行しておらず、チェックも実行できませんでした。プロセスを終わらせる呼び出し（sys.exit()、os._exit()、exit()）を取り除いてください。",
     "load.unreadable": "ファイルを読み込めませんでした: {error}",
     "load.exception": "{type}: {message}。ファイルの残りは実行しました。",
     "load.died_after_loading": "ファイルを実行し終えた後、チェックの前にあなたのコードのプロセスが終了しました（モジュールを置き換えたり、後から効く方法でプロセスを終わらせたりしていませんか？）。チェックは新しいプロセスで実行しました。",
@@ -84,6 +86,7 @@ MESSAGES = {
     "refused.native": "ネイティブコードを読み込もうとしました。提出物では許されていません（{detail}）。",
     "refused.introspection": "採点プログラムのオブジェクトを調べようとしました。提出物では許されていません（{detail}）。",
     "refused.system": "あなたのコードが行おうとしたことをシステムが拒否しました。提出物はプロセスの起動、他のプロセスへのシグナル、特殊ファイルの作成はできません（{detail}）。",
+    "refused.device": "デバイスや端末を操作しようとしました。提出物では許されていません（{detail}）。",
     "refused.limits": "資源の制限を変えようとしました。提出物では許されていません（{detail}）。",
     # --- CLI ---
     "cli.not_attempted_all": "まだ何も取り組んでいません。どの関数も NotImplementedError を送出しています。一つずつ書いて `grade submit FILE -k 名前` で確かめましょう。",

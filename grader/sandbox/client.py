@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from grader import wire
 from grader.sandbox.control import Host
+from grader.submission import project_files
 
 #: Seconds a learner's process gets past its own soft timeout before it is killed.
 GRACE_SECONDS = 1.0
@@ -235,15 +236,8 @@ def _kill_group(pid: int) -> None:
 
 
 def _copy_project(source: str, destination: str) -> None:
-    """Copy a learner's project folder, leaving out symbolic links (which could point at the
-    grader's files) and anything that is not a plain file or folder."""
-    for folder, subfolders, files in os.walk(source, followlinks=False):
-        relative = os.path.relpath(folder, source)
-        target = os.path.join(destination, relative) if relative != "." else destination
-        os.makedirs(target, exist_ok=True)
-        subfolders[:] = [d for d in subfolders if not os.path.islink(os.path.join(folder, d))]
-        for name in files:
-            path = os.path.join(folder, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            shutil.copyfile(path, os.path.join(target, name))
+    """Copy a learner's project folder: its plain files only (``project_files``)."""
+    for relative, path, _ in project_files(source):
+        target = os.path.join(destination, relative)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(path, target)

@@ -109,7 +109,8 @@ def install_audit_hook(policy: Policy) -> None:
             return real(path.decode("utf-8", "surrogateescape"))
         if kind is DirEntry:
             return real(path.path)
-        # (a pathlib.Path's string comes from methods a submission could replace)
+        # Python turns a pathlib.Path into a str before most events (open, os.*), but not
+        # before sqlite3.connect: its string would come from methods a submission can replace.
         raise refusal("path", "only a str path is accepted here: use str(path) for a pathlib.Path")
 
     def check_read(path) -> None:
@@ -168,6 +169,20 @@ def install_audit_hook(policy: Policy) -> None:
         check_write(args[0])
         check_write(args[1])
 
+    # shutil's events show the caller's objects, but every file it then touches is checked
+    # again as a str (open, os.mkdir, os.rename...): a pathlib.Path can be let through here.
+    def on_shutil_copy(args):
+        source, destination = args[0], args[1]
+        if type(source) is str or type(source) is bytes:
+            check_read(source)
+        if type(destination) is str or type(destination) is bytes:
+            check_write(destination)
+
+    def on_shutil_change(args):
+        for path in args[:2]:
+            if type(path) is str or type(path) is bytes:
+                check_write(path)
+
     def on_kill(args):
         if args[0] != own_pid:
             raise refusal("signal", "signalling another process is not allowed")
@@ -187,6 +202,10 @@ def install_audit_hook(policy: Policy) -> None:
     def on_fcntl(args):
         if type(args[1]) is not int or args[1] in fcntl_signalling:
             raise refusal("signal", "asking the kernel to signal another process is not allowed")
+
+    def on_ioctl(args):
+        # Device control (terminals, sockets' owners) is never needed for the chapter's code.
+        raise refusal("device", "controlling a device or terminal (ioctl) is not allowed in a submission")
 
     def on_introspection(args):
         # Walking every object in the process is how a submission would find this hook.
@@ -216,10 +235,10 @@ def install_audit_hook(policy: Policy) -> None:
         "os.setxattr": on_write_path,
         "os.removexattr": on_write_path,
         "os.rename": on_two_paths,
-        "shutil.copyfile": on_two_paths,
-        "shutil.copytree": on_two_paths,
-        "shutil.move": on_two_paths,
-        "shutil.rmtree": on_write_path,
+        "shutil.copyfile": on_shutil_copy,
+        "shutil.copytree": on_shutil_copy,
+        "shutil.move": on_shutil_change,
+        "shutil.rmtree": on_shutil_change,
         "sqlite3.connect": on_database,
         "os.link": on_link,
         "os.symlink": on_link,
@@ -238,7 +257,7 @@ def install_audit_hook(policy: Policy) -> None:
         "webbrowser.open": on_process,
         "resource.setrlimit": on_limits,
         "resource.prlimit": on_limits,
-        "fcntl.ioctl": on_limits,
+        "fcntl.ioctl": on_ioctl,
         "gc.get_objects": on_introspection,
         "gc.get_referrers": on_introspection,
         "gc.get_referents": on_introspection,
