@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping, Optional
 
 #: A sentence in every language the grader speaks: {"en": ..., "ja": ...}.
@@ -72,11 +73,13 @@ class Check:
     supplied: tuple[str, ...] = ()  #: names the grader replaces with correct ones (charged once)
     exercise: str = ""  #: set when its exercise is registered
 
-    @property
+    # (cached: a batch asks for these hundreds of thousands of times; a frozen dataclass's
+    # cached_property writes to the instance's __dict__, not through __setattr__)
+    @cached_property
     def id(self) -> str:
         return f"{self.exercise}.{self.function}.{self.name}"
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         """Every learner name this check depends on, the graded one first."""
         return (self.function, *(n for n in self.uses if n != self.function))
@@ -123,15 +126,15 @@ class Catalogue:
     exercises: tuple[Exercise, ...]
     mistakes: tuple[Mistake, ...] = ()
 
-    @property
+    @cached_property
     def checks(self) -> tuple[Check, ...]:
         return tuple(check for exercise in self.exercises for check in exercise.checks)
 
-    @property
+    @cached_property
     def max_score(self) -> float:
         return sum(exercise.points for exercise in self.exercises)
 
-    @property
+    @cached_property
     def functions(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(check.function for check in self.checks))
 

@@ -166,7 +166,7 @@ class Grader:
         if self._frames is None:
             timeout = self.options.settings.check_timeout
             self._frames = [
-                check_request(index, probe_path(group[0]), self.expectations.seed(group[0]), timeout,
+                check_request(index, probe_path(group[0]), self.expectations.generator_state(group[0]), timeout,
                               self._replay(group[0]), group[0].id)
                 for index, group in enumerate(self._groups())
             ]

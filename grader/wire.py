@@ -106,6 +106,9 @@ def decode_value(data: Any, _depth: int = 0) -> Any:
     raise WireError(f"unexpected {kind.__name__}")
 
 
+_dtypes: dict = {}
+
+
 def _decode_array(spec: Any):
     import numpy as np
 
@@ -120,13 +123,15 @@ def _decode_array(spec: Any):
         raise WireError("malformed array shape")
     if type(payload) is not str or len(payload) > (MAX_ARRAY_BYTES * 4) // 3 + 4:
         raise WireError("malformed array data")
-    dtype = np.dtype(dtype_str)
+    dtype = _dtypes.get(dtype_str)
+    if dtype is None:
+        dtype = _dtypes[dtype_str] = np.dtype(dtype_str)  # (a few strings only: _DTYPE allows no more)
     count = math.prod(shape)
     if count * dtype.itemsize > MAX_ARRAY_BYTES:
         raise WireError("array too large")
     try:
-        raw = base64.b64decode(payload.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
+        raw = binascii.a2b_base64(payload, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # (ValueError: characters that are not ASCII)
         raise WireError("malformed array data") from exc
     if len(raw) != count * dtype.itemsize:
         raise WireError("array data does not match its shape")

@@ -116,3 +116,19 @@ def test_extra_denied_folders_never_cover_what_a_learner_must_read(tmp_path, mon
     config = base_config((), (), Settings(), False, deny_paths=[
         str(tmp_path), str(outputs), os.path.dirname(python_roots()[0]), "/"])
     assert config["deny_roots"] == [os.path.realpath(outputs)]
+
+
+def test_the_prepared_filter_is_the_filter_built_for_the_pid():
+    """The host builds the filter once; a learner's process writes its pid into it. The result
+    must be exactly the program built for that pid."""
+    import struct
+
+    from grader.sandbox import seccomp
+
+    seccomp.prepare()
+    prepared = seccomp._prepared
+    for pid in (2, 4242, 4_194_304):
+        for offset in prepared.pid_offsets:
+            struct.pack_into("I", prepared.buffer, offset, pid)
+        built = b"".join(struct.pack("HBBI", *instruction) for instruction in seccomp.program(pid))
+        assert bytes(prepared.buffer)[: len(built)] == built

@@ -307,6 +307,24 @@ def _set(which: int, value: int) -> None:
     resource.setrlimit(which, (value, value))
 
 
+_prctl = None
+
+
+def prepare() -> None:
+    """Look up what the learner's process will call, once, in the host before it forks."""
+    _libc_prctl()
+
+
+def _libc_prctl():
+    """libc's prctl, looked up once (in the host, before it forks)."""
+    global _prctl
+    if _prctl is None:
+        import ctypes
+
+        _prctl = ctypes.CDLL(None).prctl
+    return _prctl
+
+
 def _address_space_bytes() -> int:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[0])
@@ -316,9 +334,7 @@ def _address_space_bytes() -> int:
 def die_with_parent(parent_pid: int) -> None:
     """SIGKILL this process when the sandbox host dies (set after any change of user, which
     clears it)."""
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    _libc_prctl()(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     if os.getppid() != parent_pid:
         os._exit(0)
 

@@ -104,6 +104,7 @@ class Host:
         return {"op": "preloaded", "error": None}
 
     def _spawn(self, config: dict, fds: list[int]) -> int:
+        self.worker.prepare(config.get("hidden", []))
         pid = os.fork()
         if pid == 0:
             self.control.close()

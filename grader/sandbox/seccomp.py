@@ -111,18 +111,43 @@ def program(own_pid: int) -> list[tuple[int, int, int, int]]:
     return code
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class _Prepared:
+    """The filter built once, in the sandbox host before it forks: a learner's process only
+    writes its pid into the places that hold it and makes two system calls."""
+
+    #: A stand-in for the pid, found afterwards in the built program (no real constant is it).
+    PLACEHOLDER = 0xFFFFFFF7
+
+    def __init__(self):
+        instructions = program(self.PLACEHOLDER)
+        self.buffer = ctypes.create_string_buffer(
+            b"".join(struct.pack("HBBI", *instruction) for instruction in instructions))
+        self.pid_offsets = [8 * i + 4 for i, instruction in enumerate(instructions) if instruction[3] == self.PLACEHOLDER]
+        self.fprog = _SockFprog(len(instructions), ctypes.addressof(self.buffer))
+        self.prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+_prepared: _Prepared | None = None
+
+
+def prepare() -> None:
+    """Build the filter now (the host calls this once, so every fork inherits it)."""
+    global _prepared
+    if _prepared is None:
+        _prepared = _Prepared()
+
+
 def install(own_pid: int) -> None:
     """Install the filter for this process (and any thread it starts); it cannot be removed."""
-    instructions = program(own_pid)
-    raw = b"".join(struct.pack("HBBI", *instruction) for instruction in instructions)
-    buffer = ctypes.create_string_buffer(raw)
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(instructions), ctypes.addressof(buffer))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    prepare()
+    for offset in _prepared.pid_offsets:
+        struct.pack_into("I", _prepared.buffer, offset, own_pid)
+    prctl = _prepared.prctl
+    if prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+    if prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(_prepared.fprog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")

@@ -243,10 +243,11 @@ class Session:
         self._discard_process()
 
 
-def check_request(seq: int, probe: str, seed: int, timeout: float, replay: list, check_id: str = "") -> bytes:
-    """A packed request to run one probe (with what its ``trusted`` functions may answer); the
-    same bytes serve every submission of a batch."""
-    return wire.pack({"type": "check", "seq": seq, "probe": probe, "seed": seed, "timeout": timeout,
+def check_request(seq: int, probe: str, generator_state: dict, timeout: float, replay: list,
+                  check_id: str = "") -> bytes:
+    """A packed request to run one probe (with its random generator's starting state, and what
+    its ``trusted`` functions may answer); the same bytes serve every submission of a batch."""
+    return wire.pack({"type": "check", "seq": seq, "probe": probe, "rng": generator_state, "timeout": timeout,
                       "replay": replay, "id": check_id})
 
 

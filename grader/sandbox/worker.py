@@ -6,6 +6,7 @@ stdout and stderr, which the grader reads separately, so printed text is never a
 """
 from __future__ import annotations
 
+import _signal
 import collections
 import linecache
 import os
@@ -26,6 +27,46 @@ TRACEBACK_FRAMES = 5
 #: Longest exception message or source line sent back.
 TEXT_LIMIT = 500
 NAMES_LIMIT = 500
+
+
+# --- made once in the sandbox host, before it forks ------------------------------------------
+# What every learner process needs and costs the same in each: made here, it is shared by every
+# fork instead of being made again (and its memory copied) in each one.
+
+#: The probes' generator; each probe sets its state (sent by the grader) instead of seeding a new
+#: one, which costs more than most probes.
+_GENERATOR = np.random.Generator(np.random.PCG64(0))
+#: The learner's stdin, stdout and stderr, over the descriptors 0, 1 and 2 it will have.
+_STDIO: tuple = ()
+#: The grader's own modules in sys.modules, for a set of hidden packages: (key, modules).
+_HIDDEN: tuple = (None, {})
+
+
+def prepare(hidden: list[str]) -> None:
+    """Make, in the host, what each learner process would otherwise make for itself."""
+    global _STDIO, _HIDDEN
+    if not _STDIO:
+        try:
+            _STDIO = (
+                open(0, "r", closefd=False, buffering=8192),
+                open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
+                open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
+            )
+        except OSError:  # the host's own descriptors are not open: each child opens its own
+            _STDIO = ()
+        if seccomp.available():
+            seccomp.prepare()
+        guard.prepare()
+    key = (frozenset(hidden), len(sys.modules))
+    if _HIDDEN[0] != key:
+        _HIDDEN = (key, _modules_of(key[0]))
+
+
+def _modules_of(hidden: frozenset) -> dict:
+    return {
+        name: module for name, module in list(sys.modules.items())
+        if module is not None and name.partition(".")[0] in hidden
+    }
 
 
 class SoftTimeout(BaseException):
@@ -123,9 +164,12 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     os.dup2(stderr_fd, 2)
     os.closerange(3, channel_fd)
     os.closerange(channel_fd + 1, 65536)
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    if _STDIO:
+        sys.stdin, sys.stdout, sys.stderr = _STDIO
+    else:
+        sys.stdin = open(0, "r", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
 
     scratch = config["scratch"]
     uid = config.get("uid")
@@ -160,10 +204,8 @@ class Worker:
         hidden = frozenset(config["hidden"])
         # Keep our own modules where only this object can reach them, then hide them: a
         # learner's ``import exercises`` must go through the import system and be refused.
-        self.modules = {
-            name: module for name, module in sys.modules.items()
-            if module is not None and name.partition(".")[0] in hidden
-        }
+        key, prepared = _HIDDEN
+        self.modules = prepared if key == (hidden, len(sys.modules)) else _modules_of(hidden)
         for name in self.modules:
             del sys.modules[name]
         guard.install_audit_hook(
@@ -230,7 +272,7 @@ class Worker:
     def _run_unit(self, unit: dict, module: types.ModuleType, timeout: float) -> dict | None:
         source = "\n" * (unit["first_line"] - 1) + unit["source"]
         try:
-            code = compile(source, unit["filename"], "exec", dont_inherit=True)
+            code = compile(source, unit["filename"], "exec", dont_inherit=True, optimize=0)
         except SyntaxError as exc:
             return {
                 "kind": "syntax",
@@ -239,6 +281,8 @@ class Worker:
                 "line": exc.lineno,
                 "frames": [],
             }
+        except Exception as exc:  # noqa: BLE001 - too deep to compile, null bytes: the unit's error
+            return self._describe_exception(exc)
         try:
             with _time_limit(timeout, ("units", unit["index"]), self.channel):
                 exec(code, module.__dict__)
@@ -269,7 +313,8 @@ class Worker:
         probe = self.modules[module_name]
         for part in qualname.split("."):
             probe = getattr(probe, part)
-        rng = np.random.default_rng(int(request["seed"]))
+        rng = _GENERATOR
+        rng.bit_generator.state = request["rng"]  # as np.random.default_rng(the check's seed) starts
         try:
             subject = probing.Subject(self.namespace)
             replay = probing.Replay(wire.decode_value(request.get("replay") or []))
@@ -349,6 +394,9 @@ def _flush_output() -> None:
             pass
 
 
+_SIGALRM = int(signal.SIGALRM)
+
+
 class _time_limit:
     """Raise SoftTimeout in the learner's code after ``seconds`` of wall time. First, tell the
     grader which unit or check ran out of time (with whatever replies were waiting), so that if
@@ -365,8 +413,9 @@ class _time_limit:
     def __enter__(self):
         _time_limit.running, _time_limit.channel = self.running, self.channel
         # The learner's code may have replaced the handler; put ours back each time.
-        if signal.getsignal(signal.SIGALRM) is not _expire:
-            signal.signal(signal.SIGALRM, _expire)
+        # (_signal: signal's wrappers turn numbers into enums, which costs more than the rest)
+        if _signal.getsignal(_SIGALRM) is not _expire:
+            _signal.signal(_SIGALRM, _expire)
         signal.setitimer(signal.ITIMER_REAL, max(self.seconds, 0.001))
 
     def __exit__(self, *exc_info):
