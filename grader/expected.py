@@ -50,9 +50,11 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
         undeclared = set(supplied) - set(check.supplied)
         if undeclared:
             raise RuntimeError(f"check {check.id} supplies {sorted(undeclared)} without declaring it in `supplied`")
+        encoded = wire.encode_value(result)
         return {
             "kind": "value",
-            "value": wire.decode_value(wire.encode_value(result)),
+            "value": wire.decode_value(encoded),
+            "encoded": encoded,  # a learner's value sent as exactly this is the same bits
             "inputs": shown,  # described only if a failure shows them
             "replay": wire.encode_value(recorder.calls),  # what ``trusted`` answers in the learner's process
         }

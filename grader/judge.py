@@ -41,6 +41,11 @@ _NOTHING = object()
 def _verdict(check, outcome, expected, names, rng, timeout):
     kind = outcome.get("kind")
     if kind == "value":
+        if check.verify is None and _identical(outcome.get("value"), expected.get("encoded")):
+            # Sent as exactly the reference's value (same types, the same bits in every
+            # array): what compare() would pass, found without decoding. Most checks of most
+            # submissions end here.
+            return Status.PASSED, None, _NOTHING
         try:
             got = wire.decode_value(outcome.get("value"))
         except (wire.WireError, RecursionError):
@@ -76,6 +81,18 @@ def _verdict(check, outcome, expected, names, rng, timeout):
     if kind == "exhausted":
         return Status.ERROR, Message("outcome.exhausted"), _NOTHING
     return Status.ERROR, Message("outcome.malformed"), _NOTHING
+
+
+def _identical(got: Any, expected: Any) -> bool:
+    """Whether two wire-encoded values are the same, type for type (True is not 1, nor 1 1.0).
+    The recursion follows ``expected``, the reference's own value, so its depth is bounded."""
+    if type(got) is not type(expected):
+        return False
+    if type(expected) is list:
+        return len(got) == len(expected) and all(map(_identical, got, expected))
+    if type(expected) is dict:
+        return got.keys() == expected.keys() and all(_identical(got[key], expected[key]) for key in expected)
+    return got == expected  # (a NaN is never equal: compare() decides)
 
 
 def missing_message(name: str, names: tuple[str, ...]) -> Message:

@@ -1,6 +1,8 @@
 """Comparing a learner's values with the reference's, in the grader's process."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,37 @@ def test_lists_and_dicts_are_compared_element_by_element_with_a_path():
 @pytest.mark.parametrize("got", ["1.0", None, [1.0], True, {"value": 1.0}])
 def test_something_that_is_not_a_number_never_matches_a_number(got):
     assert not ok(1.0, got)
+
+
+# --- the judge's shortcut: a value sent exactly as the reference's ------------------------------
+
+SHORTCUT_CASES = [
+    (np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(2, 3)),
+    ([np.array([0.1, 0.2]), 3.5, "text"], [np.array([0.1, 0.2]), 3.5, "text"]),
+    ({"a": np.array([1.0]), "b": [1, 2]}, {"a": np.array([1.0]), "b": [1, 2]}),
+    (True, 1),  # same under ==, not the same value: compare() says no
+    (1, True),
+    (1.0, 1),  # a float for an int: compare() accepts it, so must the judge
+    (float("nan"), float("nan")),  # never equal under ==: compare() decides (and accepts)
+    (np.array([np.nan, 1.0]), np.array([np.nan, 1.0])),
+    (np.arange(3.0), np.arange(3)),  # other dtype: compare() decides
+    (np.arange(3.0), np.arange(3.0) + 1e-12),
+    (np.arange(3.0), np.arange(4.0)),
+    ([1.0, 2.0], [1.0]),
+]
+
+
+@pytest.mark.parametrize("expected, got", SHORTCUT_CASES)
+def test_the_judge_agrees_with_compare_with_or_without_its_shortcut(expected, got):
+    from grader import wire
+    from grader.judge import judge
+    from grader.model import Check, Status
+
+    check = Check(function="f", name="n", points=1, probe=lambda module, rng: None, title="t", exercise="e")
+    encoded = wire.encode_value(expected)
+    reference = {"kind": "value", "value": wire.decode_value(encoded), "encoded": encoded}
+    outcome = {"kind": "value", "value": json.loads(json.dumps(wire.encode_value(got)))}  # as sent
+    with_shortcut = judge(check, outcome, reference).status
+    without = judge(check, outcome, {key: value for key, value in reference.items() if key != "encoded"}).status
+    assert with_shortcut is without
+    assert (without is Status.PASSED) == (compare(reference["value"], wire.decode_value(outcome["value"]), 1e-7, 0.0) is None)
