@@ -47,11 +47,7 @@ def prepare(hidden: list[str]) -> None:
     global _STDIO, _HIDDEN
     if not _STDIO:
         try:
-            _STDIO = (
-                open(0, "r", closefd=False, buffering=8192),
-                open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
-                open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
-            )
+            _STDIO = _open_stdio()
         except OSError:  # the host's own descriptors are not open: each child opens its own
             _STDIO = ()
         if seccomp.available():
@@ -60,6 +56,14 @@ def prepare(hidden: list[str]) -> None:
     key = (frozenset(hidden), len(sys.modules))
     if _HIDDEN[0] != key:
         _HIDDEN = (key, _modules_of(key[0]))
+
+
+def _open_stdio() -> tuple:
+    return (
+        open(0, "r", closefd=False, buffering=8192),
+        open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
+        open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
+    )
 
 
 def _modules_of(hidden: frozenset) -> dict:
@@ -164,12 +168,7 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     os.dup2(stderr_fd, 2)
     os.closerange(3, channel_fd)
     os.closerange(channel_fd + 1, 65536)
-    if _STDIO:
-        sys.stdin, sys.stdout, sys.stderr = _STDIO
-    else:
-        sys.stdin = open(0, "r", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stdin, sys.stdout, sys.stderr = _STDIO or _open_stdio()
 
     scratch = config["scratch"]
     uid = config.get("uid")
