@@ -12,11 +12,20 @@ from grader.model import Report
 BASE_COLUMNS = ("submission", "score", "max_score", "status")
 
 
+#: Problems that mean the file could not be read as a submission at all.
+UNREADABLE = frozenset({
+    "load.unreadable", "load.binary", "load.not_utf8", "load.too_large", "load.not_json", "load.not_notebook",
+    "load.project_too_large",
+})
+
+
 def report_status(report: Report) -> str:
-    """graded, load errors (some of the file failed to run), or unreadable (none could)."""
+    """graded; unreadable (the file is not a submission it could read: binary, not a notebook,
+    too large); or load errors (some or all of its code failed to run: a syntax error, an
+    exception, a timeout)."""
     if not report.problems:
         return "graded"
-    if report.results and all(r.message is not None and r.message.id == "outcome.not_loaded" for r in report.results):
+    if any(problem.message.id in UNREADABLE for problem in report.problems):
         return "unreadable"
     return "load errors"
 
