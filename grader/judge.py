@@ -18,11 +18,13 @@ REFUSAL = re.compile(r"^\[grade:([a-z_]+)\]\s*(.*)$", re.S)
 
 
 def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any], *,
-          names: tuple[str, ...] = (), rng=None, timeout: float = 0.0) -> CheckResult:
-    """The verdict on ``check``: the learner's ``outcome`` against the reference's ``expected``."""
+          names: tuple[str, ...] = (), rng=None, timeout: float = 0.0, arrays: Optional[dict] = None) -> CheckResult:
+    """The verdict on ``check``: the learner's ``outcome`` against the reference's ``expected``.
+    ``arrays``: one dict shared by the checks that judge the same outcome, so that each of its
+    arrays is decoded once (``wire.decode_value``)."""
     if expected.get("kind") != "value":
         raise RuntimeError(f"the reference fails its own check {check.id}: {expected}")
-    status, message, got = _verdict(check, outcome, expected, names, rng, timeout)
+    status, message, got = _verdict(check, outcome, expected, names, rng, timeout, arrays)
     details = {}
     if status is not Status.PASSED:  # rendering values is slow: only for what is shown
         for name, value in (expected.get("inputs") or {}).items():
@@ -38,7 +40,7 @@ def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any],
 _NOTHING = object()
 
 
-def _verdict(check, outcome, expected, names, rng, timeout):
+def _verdict(check, outcome, expected, names, rng, timeout, arrays):
     kind = outcome.get("kind")
     if kind == "value":
         if check.verify is None and _identical(outcome.get("value"), expected.get("encoded")):
@@ -47,7 +49,7 @@ def _verdict(check, outcome, expected, names, rng, timeout):
             # submissions end here.
             return Status.PASSED, None, _NOTHING
         try:
-            got = wire.decode_value(outcome.get("value"))
+            got = wire.decode_value(outcome.get("value"), arrays=arrays)
         except (wire.WireError, RecursionError):
             return Status.ERROR, Message("outcome.malformed"), _NOTHING
         # The value is plain data, but of any shape: a property check or a comparison that

@@ -10,7 +10,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import pluggy
 
@@ -76,23 +76,46 @@ class Grader:
         already (``grader.prestart``)."""
         return self.grade_submission(self.read(path, entry, name), early)
 
-    def grade_submission(self, submission: Submission, early: Optional["EarlyStart"] = None) -> Report:
+    def start(self, submission: Submission) -> Optional[Session]:
+        """Start ``submission``'s learner process and send it its code and every check, without
+        waiting: a batch starts one submission while it finishes judging another. None for a
+        submission with no code to run."""
+        if not submission.units:
+            return None
+        session = Session(self.host, isolation.program(submission), self.options.settings, self._config(submission))
+        session.begin()
+        session.send_requests(self._request_frames())
+        return session
+
+    def grade_submission(self, submission: Submission, early: Optional["EarlyStart"] = None,
+                         started: Optional[Session] = None,
+                         when_run: Optional[Callable[[], None]] = None) -> Report:
+        """Grade ``submission``. ``early``: its learner process, if one was started already
+        (``grader.prestart``); ``started``: its session from ``start``. ``when_run`` is called
+        once its code and every check have run, before the grader judges what they returned."""
         problems = list(submission.problems)
         checks = self.catalogue.checks
         if not submission.units:
+            if started is not None:
+                started.close()
+            if when_run is not None:
+                when_run()
             results = [
                 CheckResult(check, Status.MISSING, 0.0, Message("outcome.not_loaded")) for check in checks
             ]
             return self._report(submission, results, problems, Output())
         groups = self._groups()
-        config = self._config(submission)
-        session = early.take(submission, config) if early is not None else None
+        session = started
+        if session is None and early is not None:
+            session = early.take(submission, self._config(submission))
         if session is None:
-            session = Session(self.host, isolation.program(submission), self.options.settings, config)
+            session = Session(self.host, isolation.program(submission), self.options.settings, self._config(submission))
+        outcomes: dict[int, Mapping[str, Any]] = {}
         try:
             if not session.starts:  # not already started early
                 session.begin()
-            session.send_requests(self._request_frames())
+            if not session.requests:
+                session.send_requests(self._request_frames())
             for check in checks:  # the reference's results, while the learner's code runs
                 self.expectations.expected(check)  # (once per grader: a batch reuses them)
             try:
@@ -103,30 +126,40 @@ class Grader:
                 problems.append(Problem(Location(), Message(
                     "load.exhausted" if gone.reason == "exhausted" else "load.died_after_loading",
                     {"starts": MAX_STARTS})))
-            units = {index: unit for index, unit in enumerate(submission.units)}
-            for index, error in sorted(loaded.problems.items()):
-                problems.append(self._unit_problem(units[index], error))
-            # Names a missing one may be a misspelling of: not those graded in their own right
-            # (function_2 is no misspelling of a missing function_1).
-            near_misses = tuple(n for n in loaded.names if n not in self.full_catalogue.functions)
-            outcomes: dict[str, Mapping[str, Any]] = {}
-            results: dict[str, CheckResult] = {}
-
-            def judge_outcome(index: int, outcome: Mapping[str, Any]) -> None:
-                for check in groups[index]:
-                    outcomes[check.id] = outcome
-                    results[check.id] = judge(
-                        check, outcome, self.expectations.expected(check),
-                        names=near_misses,
-                        rng=self.expectations.rng(check) if check.verify else None,
-                        timeout=self.options.settings.check_timeout,
-                    )
-
-            session.run_checks(judge_outcome)
+            session.run_checks(outcomes.__setitem__)
         finally:
             session.close()
-        ordered = diagnose([results[check.id] for check in checks], outcomes, self.catalogue.mistakes, self.expectations)
+        if when_run is not None:
+            when_run()
+        units = {index: unit for index, unit in enumerate(submission.units)}
+        for index, error in sorted(loaded.problems.items()):
+            problems.append(self._unit_problem(units[index], error))
+        ordered = diagnose(self._judge(groups, outcomes, loaded.names), self._outcomes_by_check(groups, outcomes),
+                           self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
+
+    def _judge(self, groups: list[list[Check]], outcomes: Mapping[int, Mapping[str, Any]],
+               names: list[str]) -> list[CheckResult]:
+        """Each check's verdict on the outcome of its probe, in the catalogue's order."""
+        # Names a missing one may be a misspelling of: not those graded in their own right
+        # (function_2 is no misspelling of a missing function_1).
+        near_misses = tuple(n for n in names if n not in self.full_catalogue.functions)
+        results: dict[str, CheckResult] = {}
+        for index, group in enumerate(groups):
+            arrays: dict = {}  # the arrays of this outcome, decoded once for all its checks
+            for check in group:
+                results[check.id] = judge(
+                    check, outcomes[index], self.expectations.expected(check),
+                    names=near_misses,
+                    rng=self.expectations.rng(check) if check.verify else None,
+                    timeout=self.options.settings.check_timeout,
+                    arrays=arrays,
+                )
+        return [results[check.id] for check in self.catalogue.checks]
+
+    @staticmethod
+    def _outcomes_by_check(groups: list[list[Check]], outcomes: Mapping[int, Mapping[str, Any]]) -> dict:
+        return {check.id: outcomes[index] for index, group in enumerate(groups) for check in group}
 
     def close(self) -> None:
         if self._own_host:

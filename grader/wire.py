@@ -15,7 +15,7 @@ import json
 import math
 import re
 import struct
-from typing import Any
+from typing import Any, Optional
 
 #: Largest frame either side accepts (the learner's side refuses to send more). Probes return
 #: small values (the largest built-in one is ~40 KB); these bound what a hostile reply costs.
@@ -85,24 +85,32 @@ def _encode_array(array) -> dict:
     return {_ND: [array.dtype.str, list(array.shape), base64.b64encode(data).decode("ascii")]}
 
 
-def decode_value(data: Any, _depth: int = 0) -> Any:
-    """Check JSON-decoded data and rebuild arrays; raise WireError for anything unexpected."""
+def decode_value(data: Any, _depth: int = 0, arrays: Optional[dict] = None) -> Any:
+    """Check JSON-decoded data and rebuild arrays; raise WireError for anything unexpected.
+    ``arrays``: a memo of the arrays already rebuilt from this same ``data`` (they are
+    read-only), for a value decoded once per check that judges it."""
     if _depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
     kind = type(data)
     if data is None or kind in (bool, int, float, str):
         return data
     if kind is list:
-        return [decode_value(item, _depth + 1) for item in data]
+        return [decode_value(item, _depth + 1, arrays) for item in data]
     if kind is dict:
         if _ND in data:
             if len(data) != 1:
                 raise WireError("an array must be sent alone in its object")
-            return _decode_array(data[_ND])
+            spec = data[_ND]
+            if arrays is None:
+                return _decode_array(spec)
+            known = arrays.get(id(spec))
+            if known is None or known[0] is not spec:  # (the spec is kept: its id stays its own)
+                known = arrays[id(spec)] = (spec, _decode_array(spec))
+            return known[1]
         for key in data:
             if key.startswith("$"):
                 raise WireError(f"unexpected key {key[:40]!r}")
-        return {key: decode_value(item, _depth + 1) for key, item in data.items()}
+        return {key: decode_value(item, _depth + 1, arrays) for key, item in data.items()}
     raise WireError(f"unexpected {kind.__name__}")
 
 

@@ -269,3 +269,72 @@ def test_crash_messages_are_the_same_whatever_the_number_of_jobs(run, tmp_path):
             assert report["score"] == 98
             messages.setdefault(report["submission"], set()).add(check["message"])
     assert len(messages) == 8 and all(len(seen) == 1 for seen in messages.values())
+
+
+class _FakeSession:
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def close(self):
+        self.log.append(("close", self.name))
+
+
+class _FakeGrader:
+    """Records the order in which the batch starts, grades and finishes submissions."""
+
+    def __init__(self, stop_after_first_run=None):
+        self.log = []
+        self.stop = stop_after_first_run
+
+    def start(self, submission):
+        self.log.append(("start", submission))
+        return _FakeSession(self.log, submission)
+
+    def grade_submission(self, submission, started=None, when_run=None):
+        self.log.append(("grade", submission, started.name if started else None))
+        if self.stop is not None:
+            self.stop.set()
+        when_run()  # its code and checks have run; it is judged next
+        self.log.append(("judged", submission))
+        return f"report of {submission}"
+
+
+def _grade_all_with(grader, items, stop=None):
+    import queue
+    import threading
+
+    from grader.batch.run import _Batch
+
+    batch = object.__new__(_Batch)  # only what the grading stage uses
+    batch.grader, batch.stop = grader, stop or threading.Event()
+    reading, keeping = queue.Queue(), queue.Queue()
+    for item in items:
+        reading.put(item)
+    batch._grade_all(reading, keeping)
+    kept = []
+    while not keeping.empty():
+        kept.append(keeping.get())
+    return kept
+
+
+def test_the_next_submission_starts_when_the_last_has_run_not_before():
+    """Its learner process starts while the previous submission is judged, once that one's
+    process has done its work: never more than --jobs learner processes at work."""
+    grader = _FakeGrader()
+    kept = _grade_all_with(grader, [("e1", "a.py"), ("e2", "b.py"), ("e3", "c.py"), None])
+    assert grader.log == [
+        ("grade", "a.py", None), ("start", "b.py"), ("judged", "a.py"),
+        ("grade", "b.py", "b.py"), ("start", "c.py"), ("judged", "b.py"),
+        ("grade", "c.py", "c.py"), ("judged", "c.py"),
+    ]
+    assert [item[1] for item in kept[:3]] == ["report of a.py", "report of b.py", "report of c.py"]
+    assert kept[3] is None
+
+
+def test_a_stopping_batch_starts_nothing_more():
+    import threading
+
+    stop = threading.Event()
+    grader = _FakeGrader(stop_after_first_run=stop)
+    _grade_all_with(grader, [("e1", "a.py"), ("e2", "b.py"), None], stop)
+    assert ("start", "b.py") not in grader.log and ("grade", "b.py", None) not in grader.log

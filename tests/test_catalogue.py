@@ -487,3 +487,15 @@ def test_select_gradient_keeps_the_gradient_exercise(catalogue):
 def test_select_simplenet_keeps_the_simplenet_checks(catalogue):
     selected = catalogue.select("simpleNet")
     assert {c.id for c in selected.checks} == ids_of(catalogue, "simpleNet")
+
+
+def test_the_minibatch_checks_redraw_the_probes_training_data_once_per_seed():
+    from exercises import minibatch
+
+    first = minibatch._training_data_again(np.random.default_rng(5))
+    again = minibatch._training_data_again(np.random.default_rng(5))
+    fresh = minibatch.training_data(np.random.default_rng(5))
+    assert again is first and all(np.array_equal(a, b) for a, b in zip(first, fresh))
+    assert not first[0].flags.writeable and not first[1].flags.writeable
+    other = minibatch._training_data_again(np.random.default_rng(6))
+    assert not np.array_equal(other[0], first[0])

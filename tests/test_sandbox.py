@@ -132,3 +132,55 @@ def test_the_prepared_filter_is_the_filter_built_for_the_pid():
             struct.pack_into("I", prepared.buffer, offset, pid)
         built = b"".join(struct.pack("HBBI", *instruction) for instruction in seccomp.program(pid))
         assert bytes(prepared.buffer)[: len(built)] == built
+
+
+def test_the_host_takes_the_graders_modules_out_before_it_forks_and_puts_them_back_to_import():
+    """Taken out once in the host, not in each learner's process; put back before the host
+    imports a probe module, which must find the grader's modules in use, not new copies."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, sys
+        from grader import probing
+        from grader.sandbox import worker
+        worker.prepare({"hidden": ["grader", "exercises"], "env": {"LANG": "C.UTF-8"}, "scratch": "/s"})
+        assert not [m for m in sys.modules if m.partition(".")[0] in ("grader", "exercises")]
+        assert dict(os.environ) == {"LANG": "C.UTF-8", "HOME": "/s", "TMPDIR": "/s", "MPLCONFIGDIR": "/s"}
+        worker.prepare({"hidden": ["grader", "exercises"], "env": {"LANG": "C.UTF-8"}, "scratch": "/t"})
+        assert os.environ["HOME"] == "/t" and len(os.environ) == 4
+        worker.unhide()
+        import exercises.losses
+        assert exercises.losses.probing is probing and sys.modules["grader.probing"] is probing
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_released_learner_processes_are_reaped_and_their_scratch_folders_removed(write, correct_source, tmp_path, monkeypatch):
+    """The host reaps a released process once it has died, without making the next spawn wait."""
+    import os
+    import time
+
+    from grader.runner import Grader, Options
+
+    scratch_base = tmp_path / "scratch"
+    scratch_base.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch_base))
+    with Grader(options=Options(seed=3)) as grader:
+        for index in range(4):
+            assert grader.grade(write(f"s{index}.py", correct_source)).score == 100
+        host_pid = grader.host._process.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (list(scratch_base.iterdir()) or _children(host_pid)):
+            time.sleep(0.01)
+        assert list(scratch_base.iterdir()) == [] and _children(host_pid) == []
+    assert not os.path.exists(f"/proc/{host_pid}")  # closing the grader ended its host
+
+
+def _children(pid: int) -> list[int]:
+    from grader.sandbox.host import _children_of
+
+    return _children_of(pid)

@@ -115,3 +115,16 @@ def test_frames_that_arrived_whole_before_a_bad_one_are_still_returned():
 def test_a_frame_that_is_not_a_json_object_is_refused(body):
     with pytest.raises(wire.WireError):
         wire.unpack(body)
+
+
+def test_a_value_judged_by_several_checks_has_its_arrays_decoded_once():
+    data = json.loads(json.dumps(wire.encode_value([np.arange(6.0), {"w": np.eye(2)}, [1, 2]])))
+    arrays: dict = {}
+    first = wire.decode_value(data, arrays=arrays)
+    second = wire.decode_value(data, arrays=arrays)
+    assert first[0] is second[0] and first[1]["w"] is second[1]["w"]  # shared, and so read-only:
+    assert not first[0].flags.writeable and not first[1]["w"].flags.writeable
+    assert first[2] is not second[2]  # lists and dicts are made anew for each check
+    other = json.loads(json.dumps(wire.encode_value([np.arange(6.0)])))
+    assert wire.decode_value(other, arrays=arrays)[0] is not first[0]  # equal, but another value's
+    assert np.array_equal(wire.decode_value(data)[0], first[0])

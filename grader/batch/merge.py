@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Optional
 
-from grader.batch import summary as class_summary
-from grader.batch.run import write_csv, write_junit
-from grader.batch.state import BatchState, atomic_write, state_folder
+from grader.batch.run import write_class_outputs
+from grader.batch.state import BatchState, state_folder
 from grader.errors import UsageError
 
 
@@ -48,9 +46,4 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
     ordered = sorted(names)
     merged_state.save_meta({"seed": next(iter(seeds)), "fingerprint": next(iter(fingerprints)),
                             "names": ordered, "merged_from": [str(p) for p in inputs]})
-    write_csv(out, columns, [record["row"] for record in merged_state.records(ordered)])
-    if junit:
-        write_junit(junit, merged_state.records(ordered))
-    data = class_summary.build(merged_state.records(ordered)).data()
-    atomic_write(out.with_name(out.stem + ".summary.json"), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    return data
+    return write_class_outputs(out, columns, merged_state.records(ordered), junit)

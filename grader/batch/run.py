@@ -14,7 +14,7 @@ import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import pluggy
 
@@ -173,9 +173,7 @@ class _Batch:
             for thread in threads:
                 thread.join()
             self.grader.close()
-        names = [entry.name for entry in entries]
-        self._write_outputs(names)
-        result.summary = self._summary(names)
+        result.summary = self._write_outputs([entry.name for entry in entries])
         return result
 
     def _of_this_run(self, record: dict) -> bool:
@@ -213,19 +211,51 @@ class _Batch:
             _put(reading, None, self.stop)
 
     def _grade_all(self, reading: queue.Queue, keeping: queue.Queue) -> None:
+        # Once a submission's code and checks have run, the next submission's learner process
+        # starts (``when_run``) while this one is judged and reported: its process is done by
+        # then, so no more than ``jobs`` learner processes are ever at work.
+        ahead: list = []  # [(entry, submission, started session or None)] or [None]: no more
+
+        def start_next() -> None:
+            try:
+                item = reading.get_nowait()
+            except queue.Empty:
+                return  # none read yet: it is taken the usual way
+            if item is None or self.stop.is_set():
+                ahead.append(None)
+                return
+            entry, submission = item
+            started = None
+            if not isinstance(submission, Exception):
+                try:
+                    started = self.grader.start(submission)
+                except Exception:  # noqa: BLE001 - grading it afresh meets the error and reports it
+                    started = None
+            ahead.append((entry, submission, started))
+
         while True:
-            item = _get(reading, self.stop)
+            if ahead:
+                item = ahead.pop()
+            else:
+                item = _get(reading, self.stop)
+                item = item and (*item, None)
             if item is None:
                 break
-            entry, submission = item
+            entry, submission, started = item
             try:
                 if isinstance(submission, Exception):
                     raise submission
-                report, outcome = self.grader.grade_submission(submission), "graded"
+                report = self.grader.grade_submission(submission, started=started, when_run=start_next)
+                outcome = "graded"
             except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
                 report, outcome = _internal_error_report(entry, exc), "internal_error"
+                if started is not None:
+                    started.close()  # (closing twice is harmless)
             if self.stop.is_set() or not _put(keeping, (entry, report, outcome), self.stop):
                 break
+        for item in ahead:  # stopped with the next one started
+            if item is not None and item[2] is not None:
+                item[2].close()
         _put(keeping, None, self.stop)
 
     def _keep_all(self, keeping: queue.Queue, finished: queue.Queue, jobs: int) -> None:
@@ -274,17 +304,8 @@ class _Batch:
     def _write_csv(self, rows: dict) -> None:
         write_csv(self.options.out, self._columns(), [rows[name] for name in sorted(rows)])
 
-    def _write_outputs(self, names: list[str]) -> None:
-        rows = [record["row"] for record in self._records(names)]
-        write_csv(self.options.out, self._columns(), rows)
-        if self.options.junit:
-            write_junit(self.options.junit, self._records(names))
-
-    def _summary(self, names: list[str]) -> dict:
-        data = class_summary.build(self._records(names)).data()
-        atomic_write(self.options.out.with_name(self.options.out.stem + ".summary.json"),
-                     json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return data
+    def _write_outputs(self, names: list[str]) -> dict:
+        return write_class_outputs(self.options.out, self._columns(), self._records(names), self.options.junit)
 
 
 def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
@@ -317,9 +338,22 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     atomic_write(path, "\ufeff" + buffer.getvalue())
 
 
-def write_junit(path: Path, records) -> None:
-    suites = [ElementTree.fromstring(record["junit"]) for record in records if record.get("junit")]
-    atomic_write(path, junit.render_suites(suites))
+def write_class_outputs(out: Path, columns: list[str], records: Iterable[dict], junit_path: Optional[Path]) -> dict:
+    """The class's CSV, its summary (``<out>.summary.json``) and, if asked, one JUnit file of
+    every submission's suite, from one pass over the records; returns the summary's data."""
+    rows, suites = [], []
+    summary = class_summary.ClassSummary()
+    for record in records:
+        rows.append(record["row"])
+        summary.add(record)
+        if junit_path and record.get("junit"):
+            suites.append(ElementTree.fromstring(record["junit"]))
+    write_csv(out, columns, rows)
+    if junit_path:
+        atomic_write(junit_path, junit.render_suites(suites))
+    data = summary.data()
+    atomic_write(out.with_name(out.stem + ".summary.json"), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return data
 
 
 def _digest(path: Path) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
 
 #: Named mistakes listed in the summary.
 TOP_MISTAKES = 10
@@ -75,13 +74,6 @@ class ClassSummary:
                 for hint_id, count in self.mistakes.most_common()
             ],
         }
-
-
-def build(records: Iterable[dict]) -> ClassSummary:
-    summary = ClassSummary()
-    for record in records:
-        summary.add(record)
-    return summary
 
 
 def render(data: dict, messages, lang: str = "en") -> str:

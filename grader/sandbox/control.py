@@ -17,7 +17,8 @@ from grader.errors import SandboxError
 from grader.defaults import DEFAULT_PROBE_MODULES
 
 HOST_START_TIMEOUT = 60.0
-_ENV_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: One thread for the numerical libraries: the processes that use them run side by side already.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class Host:
@@ -47,7 +48,7 @@ class Host:
         # -S skips the site module (and its .pth files): the host gets this process's path as is.
         path = [root] + [entry for entry in sys.path if entry and os.path.isdir(entry)]
         boot = f"import sys; sys.path[:] = {path!r}; from grader.sandbox.host import main; main()"
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **_ENV_THREADS}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **SINGLE_THREADED}
         debug = os.environ.get("GRADE_DEBUG_HOST")
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", boot, str(theirs.fileno()), str(os.getpid()), ",".join(self._preload)],

@@ -10,6 +10,7 @@ language.
 """
 from __future__ import annotations
 
+import _signal
 import builtins
 import os
 import resource
@@ -23,6 +24,8 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _DEVICES_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero")
 #: fcntl commands that would make the kernel signal another process (SIGIO to its owner).
 _FCNTL_SIGNALLING = {8, 10, 15}  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_SIGXFSZ = int(signal.SIGXFSZ)
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
 
 
@@ -289,7 +292,7 @@ class Limits:
 def apply_limits(limits: Limits, unprivileged: bool) -> None:
     """Cap address space, CPU time, file size and open files; no core dumps. When the process
     runs as its own unprivileged user, forbid new processes at the kernel level too."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
+    _signal.signal(_SIGXFSZ, _signal.SIG_IGN)  # an oversized write fails instead of killing
     current = _address_space_bytes()
     _set(resource.RLIMIT_AS, current + limits.memory_bytes)
     _set(resource.RLIMIT_CPU, limits.cpu_seconds)
@@ -326,9 +329,12 @@ def _libc_prctl():
 
 
 def _address_space_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[0])
-    return pages * os.sysconf("SC_PAGE_SIZE")
+    statm = os.open("/proc/self/statm", os.O_RDONLY)
+    try:
+        pages = int(os.read(statm, 200).split()[0])
+    finally:
+        os.close(statm)
+    return pages * _PAGE_SIZE
 
 
 def die_with_parent(parent_pid: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -23,6 +24,8 @@ PRELOADED = (
     "numpy", "numpy.random", "numpy.linalg", "math", "random", "collections", "itertools", "functools", "copy", "json", "pickle",
     "re", "typing", "dataclasses", "operator", "time", "os.path", "warnings", "contextlib",
 )
+#: Seconds between two looks at released learner processes still dying, while no request comes.
+DYING_POLL_SECONDS = 0.005
 #: First uid of the range a learner's process becomes when the grader runs as root.
 UID_BASE = 200_000
 
@@ -55,6 +58,9 @@ class Host:
         self.control = control
         self.worker = worker_module
         self.children: dict[int, int | None] = {}
+        #: Learner processes killed (``release``) but not yet gone: pid -> (scratch folder, uid).
+        #: Reaped as they finish dying, so the host answers the next spawn meanwhile.
+        self.dying: dict[int, tuple[str | None, int | None]] = {}
         self.preloaded: dict = {}
         self.preloaded_modules: set[str] = set()
 
@@ -65,6 +71,10 @@ class Host:
         self.reply({"op": "hello", "pid": os.getpid(), "can_drop": self._can_drop_privileges(),
                     "preloaded": sorted(self.preloaded_modules), "preload_error": self.preloaded.get("error")})
         while True:
+            if self.dying:
+                self._reap_dying()
+                if self.dying and not select.select([self.control], [], [], DYING_POLL_SECONDS)[0]:
+                    continue
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, 3)
             except OSError:
@@ -82,8 +92,8 @@ class Host:
                 self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
             elif op == "reap":
                 self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
-            elif op == "release":  # the same, and no reply is awaited
-                self._reap(request["pid"], request.get("scratch"))
+            elif op == "release":  # the same, but no reply is awaited: no need to wait for it to die
+                self._release(request["pid"], request.get("scratch"))
             else:
                 self.reply({"op": "error", "error": f"unknown request {op!r}"})
 
@@ -91,6 +101,7 @@ class Host:
         import gc
         import importlib
 
+        self.worker.unhide()
         try:
             for name in modules:
                 importlib.import_module(name)
@@ -104,7 +115,7 @@ class Host:
         return {"op": "preloaded", "error": None}
 
     def _spawn(self, config: dict, fds: list[int]) -> int:
-        self.worker.prepare(config.get("hidden", []))
+        self.worker.prepare(config)
         pid = os.fork()
         if pid == 0:
             self.control.close()
@@ -120,28 +131,55 @@ class Host:
         return pid
 
     def _reap(self, pid: int, scratch: str | None = None) -> dict:
-        if scratch and os.path.basename(scratch).startswith("grade-scratch-"):
-            shutil.rmtree(scratch, ignore_errors=True)  # here, not in the grader: it has more to do
+        """Kill learner process ``pid``, wait for it to end, and say how it ended."""
         if pid not in self.children:
+            self._remove_scratch(scratch)
             return {"exit": None, "signal": None}
         uid = self.children.pop(pid)
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        _kill_group(pid)
         try:
             _, status = os.waitpid(pid, 0)
         except ChildProcessError:
             status = None
         if uid is not None:
             self._kill_everything_of(uid)
+        self._remove_scratch(scratch)
         self._kill_orphans()
         if status is None:
             return {"exit": None, "signal": None}
         if os.WIFSIGNALED(status):
             return {"exit": None, "signal": os.WTERMSIG(status)}
         return {"exit": os.WEXITSTATUS(status), "signal": None}
+
+    def _release(self, pid: int, scratch: str | None) -> None:
+        if pid not in self.children:
+            self._remove_scratch(scratch)
+            return
+        self.dying[pid] = (scratch, self.children.pop(pid))
+        _kill_group(pid)
+        self._reap_dying()
+
+    def _reap_dying(self) -> None:
+        """Reap the released learner processes that have finished dying, then clean up after them."""
+        gone = False
+        for pid in list(self.dying):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                scratch, uid = self.dying.pop(pid)
+                gone = True
+                if uid is not None:
+                    self._kill_everything_of(uid)
+                self._remove_scratch(scratch)
+        if gone:
+            self._kill_orphans()
+
+    @staticmethod
+    def _remove_scratch(scratch: str | None) -> None:
+        if scratch and os.path.basename(scratch).startswith("grade-scratch-"):
+            shutil.rmtree(scratch, ignore_errors=True)  # here, not in the grader: it has more to do
 
     def _kill_everything_of(self, uid: int) -> None:
         """A process of ``uid`` that escaped its group (native code) cannot escape this."""
@@ -160,7 +198,7 @@ class Host:
         host inherits whatever a learner's process started and left behind."""
         me = os.getpid()
         for _ in range(20):
-            strays = [pid for pid in _children_of(me) if pid not in self.children]
+            strays = [pid for pid in _children_of(me) if pid not in self.children and pid not in self.dying]
             for pid in strays:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -199,13 +237,27 @@ class Host:
 
     def _shutdown(self) -> None:
         for pid in list(self.children):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            _kill_group(pid)
         self.children.clear()
+        for pid, (scratch, _) in list(self.dying.items()):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            self._remove_scratch(scratch)
+        self.dying.clear()
         self._kill_orphans()
         os._exit(0)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a learner process's group, and the process itself (in case it has not made its
+    group yet)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _children_of(parent: int) -> list[int]:

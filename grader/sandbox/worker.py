@@ -38,13 +38,21 @@ NAMES_LIMIT = 500
 _GENERATOR = np.random.Generator(np.random.PCG64(0))
 #: The learner's stdin, stdout and stderr, over the descriptors 0, 1 and 2 it will have.
 _STDIO: tuple = ()
-#: The grader's own modules in sys.modules, for a set of hidden packages: (key, modules).
+#: The grader's own modules, taken out of sys.modules in the host for a set of hidden packages:
+#: (key, modules). Taken out before the fork, every learner process starts without them, instead
+#: of each deleting them itself (and copying the pages of sys.modules as it does).
 _HIDDEN: tuple = (None, {})
 
 
-def prepare(hidden: list[str]) -> None:
-    """Make, in the host, what each learner process would otherwise make for itself."""
+#: The environment os.environ was last given in the host (``prepare``), as a learner process's.
+_ENVIRONMENT: dict = {}
+
+
+def prepare(config: dict) -> None:
+    """Make, in the host, what the next learner process (``config``) would otherwise make for
+    itself."""
     global _STDIO, _HIDDEN
+    _prepare_environment(_environment(config))
     if not _STDIO:
         try:
             _STDIO = _open_stdio()
@@ -53,9 +61,39 @@ def prepare(hidden: list[str]) -> None:
         if seccomp.available():
             seccomp.prepare()
         guard.prepare()
-    key = (frozenset(hidden), len(sys.modules))
-    if _HIDDEN[0] != key:
-        _HIDDEN = (key, _modules_of(key[0]))
+    hidden_set = frozenset(config.get("hidden", ()))
+    if _HIDDEN[0] != (hidden_set, len(sys.modules)):
+        unhide()
+        modules = _modules_of(hidden_set)
+        for name in modules:
+            del sys.modules[name]
+        _HIDDEN = ((hidden_set, len(sys.modules)), modules)
+
+
+def unhide() -> None:
+    """Put the modules ``prepare`` took out back into sys.modules (the host does, before it
+    imports more: a probe module's ``from grader import probing`` must find the one in use)."""
+    global _HIDDEN
+    for name, module in _HIDDEN[1].items():
+        sys.modules.setdefault(name, module)
+    _HIDDEN = (None, {})
+
+
+def _environment(config: dict) -> dict:
+    scratch = config.get("scratch", "")
+    return {**config.get("env", {}), "HOME": scratch, "TMPDIR": scratch, "MPLCONFIGDIR": scratch}
+
+
+def _prepare_environment(environment: dict) -> None:
+    """os.environ as ``environment``, changing only what differs (in the host, between two
+    learner processes: the scratch folder)."""
+    global _ENVIRONMENT
+    if _ENVIRONMENT.keys() != environment.keys():
+        os.environ.clear()
+    for name, value in environment.items():
+        if _ENVIRONMENT.get(name) != value:
+            os.environ[name] = value
+    _ENVIRONMENT = environment
 
 
 def _open_stdio() -> tuple:
@@ -159,9 +197,10 @@ def run(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
 
 def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
     os.setsid()
-    for signum in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # (_signal: signal's wrappers turn numbers into enums, at a cost out of all proportion here)
+    for signum in _DEFAULT_SIGNALS:
+        _signal.signal(signum, _signal.SIG_DFL)
+    _signal.signal(_SIGINT, _signal.default_int_handler)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(stdout_fd, 1)
@@ -179,8 +218,10 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     workdir = os.path.join(scratch, config.get("workdir") or "")
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    os.environ.clear()
-    os.environ.update(config["env"], HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
+    environment = _environment(config)
+    if _ENVIRONMENT != environment:  # not made in the host (``prepare``)
+        os.environ.clear()
+        os.environ.update(environment)
     # As at home: the entry file's folder first, then the project's root.
     sys.path[:0] = list(dict.fromkeys([os.path.realpath(workdir), os.path.realpath(scratch)]))
     sys.argv = [config.get("argv0", "submission")]
@@ -204,9 +245,12 @@ class Worker:
         # Keep our own modules where only this object can reach them, then hide them: a
         # learner's ``import exercises`` must go through the import system and be refused.
         key, prepared = _HIDDEN
-        self.modules = prepared if key == (hidden, len(sys.modules)) else _modules_of(hidden)
-        for name in self.modules:
-            del sys.modules[name]
+        if key == (hidden, len(sys.modules)):
+            self.modules = prepared  # taken out in the host already
+        else:
+            self.modules = _modules_of(hidden)
+            for name in self.modules:
+                del sys.modules[name]
         guard.install_audit_hook(
             guard.Policy(
                 scratch=self.scratch,
@@ -394,6 +438,8 @@ def _flush_output() -> None:
 
 
 _SIGALRM = int(signal.SIGALRM)
+_SIGINT = int(signal.SIGINT)
+_DEFAULT_SIGNALS = tuple(int(signum) for signum in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP))
 
 
 class _time_limit:
