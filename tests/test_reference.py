@@ -304,4 +304,3 @@ def test_reference_modules_do_not_import_the_grader_or_the_exercises(path):
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module)
     assert {name.split(".")[0] for name in imported} <= {"numpy", "reference", "__future__"}
-
