@@ -5,7 +5,7 @@ import csv
 from pathlib import Path
 from typing import Optional
 
-from grader.batch.run import write_class_outputs
+from grader.batch.run import outputs_of, write_class_outputs
 from grader.batch.state import BatchState, state_folder
 from grader.errors import UsageError
 
@@ -46,4 +46,5 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
     ordered = sorted(names)
     merged_state.save_meta({"seed": next(iter(seeds)), "fingerprint": next(iter(fingerprints)),
                             "names": ordered, "merged_from": [str(p) for p in inputs]})
-    return write_class_outputs(out, columns, merged_state.records(ordered), junit)
+    rows, summary, suites = outputs_of(merged_state.records(ordered))
+    return write_class_outputs(out, columns, rows, summary, junit, suites)

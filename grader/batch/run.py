@@ -101,7 +101,9 @@ class _Batch:
         ), host)
         self.fingerprint = _fingerprint(self.grader, options)
         self.stop = threading.Event()
+        #: This run's rows and class summary, kept as results come (not read back at the end).
         self.rows: dict[str, dict] = {}
+        self.summary = class_summary.ClassSummary(check_order=tuple(c.id for c in self.grader.catalogue.checks))
         self.rows_lock = threading.Lock()
         self.last_csv_write = 0.0
 
@@ -136,6 +138,7 @@ class _Batch:
             record = self.state.read(entry.name) if self.options.resume else None
             if record and self._still_valid(record, entry):
                 self.rows[entry.name] = record["row"]
+                self.summary.add(record)
                 result.resumed += 1
             else:
                 to_grade.append(entry)
@@ -279,11 +282,12 @@ class _Batch:
             row["status"] = "internal error"
         data = report_data(report, self.context)
         suite = ElementTree.tostring(junit.suite(report, self.context), encoding="unicode") if self.options.junit else None
-        self.state.write({
+        record = {
             "name": entry.name, "digest": report.digest or _digest(entry.path), "seed": self.seed,
             "fingerprint": self.fingerprint, "grader_version": __version__,
             "row": row, "report": data, "junit": suite,
-        })
+        }
+        self.state.write(record)
         if self.options.json_dir:
             atomic_write(self.options.json_dir / f"{safe_file_name(entry.name)}.json",
                          json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -292,6 +296,7 @@ class _Batch:
                          gradescope.render(report, self.context))
         with self.rows_lock:
             self.rows[entry.name] = row
+            self.summary.add(record)
             if time.monotonic() - self.last_csv_write >= CSV_REWRITE_SECONDS:
                 self.last_csv_write = time.monotonic()
                 self._write_csv(self.rows)
@@ -305,7 +310,11 @@ class _Batch:
         write_csv(self.options.out, self._columns(), [rows[name] for name in sorted(rows)])
 
     def _write_outputs(self, names: list[str]) -> dict:
-        return write_class_outputs(self.options.out, self._columns(), self._records(names), self.options.junit)
+        """The CSV, the summary and the JUnit file of this run's submissions. Rows and summary
+        are those kept as the results came, which are the records' (they are written first)."""
+        rows = [self.rows[name] for name in sorted(names) if name in self.rows]
+        suites = [record["junit"] for record in self._records(names) if record.get("junit")] if self.options.junit else []
+        return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites)
 
 
 def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
@@ -338,22 +347,27 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     atomic_write(path, "\ufeff" + buffer.getvalue())
 
 
-def write_class_outputs(out: Path, columns: list[str], records: Iterable[dict], junit_path: Optional[Path]) -> dict:
+def write_class_outputs(out: Path, columns: list[str], rows: list[dict], summary: class_summary.ClassSummary,
+                        junit_path: Optional[Path] = None, suites: Iterable[str] = ()) -> dict:
     """The class's CSV, its summary (``<out>.summary.json``) and, if asked, one JUnit file of
-    every submission's suite, from one pass over the records; returns the summary's data."""
-    rows, suites = [], []
-    summary = class_summary.ClassSummary()
-    for record in records:
-        rows.append(record["row"])
-        summary.add(record)
-        if junit_path and record.get("junit"):
-            suites.append(ElementTree.fromstring(record["junit"]))
+    every submission's suite (kept as XML text in its record); returns the summary's data."""
     write_csv(out, columns, rows)
     if junit_path:
-        atomic_write(junit_path, junit.render_suites(suites))
+        atomic_write(junit_path, junit.render_suites([ElementTree.fromstring(suite) for suite in suites]))
     data = summary.data()
     atomic_write(out.with_name(out.stem + ".summary.json"), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return data
+
+
+def outputs_of(records: Iterable[dict]) -> tuple[list[dict], class_summary.ClassSummary, list[str]]:
+    """Rows, class summary and JUnit suites of ``records``, from one pass over them."""
+    rows, summary, suites = [], class_summary.ClassSummary(), []
+    for record in records:
+        rows.append(record["row"])
+        summary.add(record)
+        if record.get("junit"):
+            suites.append(record["junit"])
+    return rows, summary, suites
 
 
 def _digest(path: Path) -> str:

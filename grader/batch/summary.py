@@ -11,9 +11,11 @@ TOP_MISTAKES = 10
 
 @dataclass
 class ClassSummary:
-    """Built from records one at a time: memory grows with checks and mistakes, not learners
-    (save one number per learner for the median)."""
+    """Built from records one at a time, in any order (the same data whatever the order):
+    memory grows with checks and mistakes, not learners (save one number per learner for the
+    median). ``check_order``: the catalogue's check ids, the order the checks are listed in."""
 
+    check_order: tuple = ()
     submissions: int = 0
     statuses: Counter = field(default_factory=Counter)
     scores: list = field(default_factory=list)
@@ -57,7 +59,7 @@ class ClassSummary:
             "seed": next(iter(self.seeds)) if len(self.seeds) == 1 else sorted(s for s in self.seeds if s is not None),
             "scores": {
                 "max_score": self.max_score,
-                "mean": round(statistics.fmean(scores), 3) if scores else None,
+                "mean": round(statistics.fmean(sorted(scores)), 3) if scores else None,  # (a sum in one order)
                 "median": statistics.median(scores) if scores else None,
                 "min": min(scores) if scores else None,
                 "max": max(scores) if scores else None,
@@ -65,15 +67,21 @@ class ClassSummary:
                 "distribution": {f"{low}-{low + 10 if low < 90 else 100}%": bins.get(low, 0) for low in range(0, 100, 10)},
             },
             "checks": {
-                check_id: {"passed": self.check_passed[check_id], "graded": seen,
-                           "pass_rate": round(self.check_passed[check_id] / seen, 4) if seen else None}
-                for check_id, seen in self.check_seen.items()
+                check_id: {"passed": self.check_passed[check_id], "graded": self.check_seen[check_id],
+                           "pass_rate": round(self.check_passed[check_id] / self.check_seen[check_id], 4)}
+                for check_id in self._checks_in_order()
             },
             "mistakes": [
                 {"id": hint_id, "submissions": count, "hint": self.mistake_texts.get(hint_id, "")}
-                for hint_id, count in self.mistakes.most_common()
+                for hint_id, count in sorted(self.mistakes.items(), key=lambda item: (-item[1], item[0]))
             ],
         }
+
+
+    def _checks_in_order(self) -> list[str]:
+        """``check_order`` first, then any other in the order first seen."""
+        known = [check_id for check_id in self.check_order if check_id in self.check_seen]
+        return known + [check_id for check_id in self.check_seen if check_id not in set(known)]
 
 
 def render(data: dict, messages, lang: str = "en") -> str:
