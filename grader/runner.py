@@ -77,14 +77,13 @@ class Grader:
         return self.grade_submission(self.read(path, entry, name), early)
 
     def start(self, submission: Submission) -> Optional[Session]:
-        """Start ``submission``'s learner process and send it its code and every check, without
-        waiting: a batch starts one submission while it finishes judging another. None for a
-        submission with no code to run."""
+        """Start ``submission``'s learner process, to wait set apart until ``grade_submission``
+        sends it the code: a batch starts one submission's process while it judges another.
+        None for a submission with no code to run."""
         if not submission.units:
             return None
         session = Session(self.host, isolation.program(submission), self.options.settings, self._config(submission))
-        session.begin()
-        session.send_requests(self._request_frames())
+        session.spawn_ahead()
         return session
 
     def grade_submission(self, submission: Submission, early: Optional["EarlyStart"] = None,
@@ -112,7 +111,7 @@ class Grader:
             session = Session(self.host, isolation.program(submission), self.options.settings, self._config(submission))
         outcomes: dict[int, Mapping[str, Any]] = {}
         try:
-            if not session.starts:  # not already started early
+            if not session.begun:  # not already started early (``grader.prestart``)
                 session.begin()
             if not session.requests:
                 session.send_requests(self._request_frames())

@@ -145,12 +145,14 @@ def test_the_host_takes_the_graders_modules_out_before_it_forks_and_puts_them_ba
         import os, sys
         from grader import probing
         from grader.sandbox import worker
+        own = dict(os.environ)
         worker.prepare({"hidden": ["grader", "exercises"], "env": {"LANG": "C.UTF-8"}, "scratch": "/s"})
         assert not [m for m in sys.modules if m.partition(".")[0] in ("grader", "exercises")]
         assert dict(os.environ) == {"LANG": "C.UTF-8", "HOME": "/s", "TMPDIR": "/s", "MPLCONFIGDIR": "/s"}
         worker.prepare({"hidden": ["grader", "exercises"], "env": {"LANG": "C.UTF-8"}, "scratch": "/t"})
         assert os.environ["HOME"] == "/t" and len(os.environ) == 4
         worker.unhide()
+        assert dict(os.environ) == own  # the host imports in its own environment, not a learner's
         import exercises.losses
         assert exercises.losses.probing is probing and sys.modules["grader.probing"] is probing
         print("ok")
@@ -184,3 +186,36 @@ def _children(pid: int) -> list[int]:
     from grader.sandbox.host import _children_of
 
     return _children_of(pid)
+
+
+def test_a_process_started_ahead_runs_nothing_until_the_grader_is_there_to_watch_it(write, correct_source):
+    """A batch starts the next submission's process while it judges the last: that process must
+    not start on the learner's code (and its time limits, and its output) before the grader
+    reads it, however late the grader comes."""
+    import time
+
+    from grader.runner import Grader, Options
+    from grader.sandbox.client import Settings
+
+    loud = "print('x' * 100_000)\nprint('y' * 100_000)\n" + correct_source  # more than a pipe holds
+    with Grader(options=Options(seed=5, settings=Settings(load_timeout=1.0))) as grader:
+        submission = grader.read(write("loud.py", loud))
+        started = grader.start(submission)
+        time.sleep(1.5)  # longer than the load timeout
+        report = grader.grade_submission(submission, started=started)
+    assert report.problems == () and report.score == 100
+    assert report.output.stdout.startswith("x" * 1000) and report.output.dropped_stdout > 0
+
+
+def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, correct_source, tmp_path, monkeypatch):
+    """Also those of learner processes still alive (a batch stopped by Ctrl-C)."""
+    from grader.runner import Grader, Options
+
+    scratch_base = tmp_path / "scratch"
+    scratch_base.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch_base))
+    grader = Grader(options=Options(seed=3))
+    sessions = [grader.start(grader.read(write(f"s{index}.py", correct_source))) for index in range(3)]
+    assert len(list(scratch_base.iterdir())) == 3 and all(s.process.alive for s in sessions)
+    grader.close()
+    assert list(scratch_base.iterdir()) == []

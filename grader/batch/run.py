@@ -288,6 +288,9 @@ class _Batch:
             "row": row, "report": data, "junit": suite,
         }
         self.state.write(record)
+        with self.rows_lock:  # the record is written: it counts, whatever happens next
+            self.rows[entry.name] = row
+            self.summary.add(record)
         if self.options.json_dir:
             atomic_write(self.options.json_dir / f"{safe_file_name(entry.name)}.json",
                          json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -295,8 +298,6 @@ class _Batch:
             atomic_write(self.options.gradescope_dir / safe_file_name(entry.name) / "results.json",
                          gradescope.render(report, self.context))
         with self.rows_lock:
-            self.rows[entry.name] = row
-            self.summary.add(record)
             if time.monotonic() - self.last_csv_write >= CSV_REWRITE_SECONDS:
                 self.last_csv_write = time.monotonic()
                 self._write_csv(self.rows)

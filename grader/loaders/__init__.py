@@ -17,6 +17,8 @@ from grader.model import CodeUnit, Location, Message, Problem
 MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Lines an IPython kernel would treat as magics or shell commands, not Python.
 MAGIC_LINE = re.compile(r"^\s*(%|!)")
+#: The same, found anywhere in a source (one scan, before looking line by line).
+ANY_MAGIC_LINE = re.compile(r"^[^\S\n]*[%!]", re.M)
 
 
 def digest(data: bytes) -> str:
@@ -49,6 +51,8 @@ def syntax_problem(exc: SyntaxError, location: Location) -> Problem:
 
 def strip_magics(source: str) -> tuple[str, list[str]]:
     """Blank out IPython magic and ``!shell`` lines (keeping line numbers); return the lines."""
+    if not ANY_MAGIC_LINE.search(source):
+        return source, []
     lines = source.split("\n")
     skipped = []
     if lines and lines[0].lstrip().startswith("%%"):

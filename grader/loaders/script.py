@@ -25,7 +25,8 @@ def load(path: Path, name: str) -> Submission:
         return Submission(units=(), module_name="__main__", problems=(problem,), **base)
     filename = os.path.basename(path)
     lines = text.split("\n")
-    markers = [(number, match.group(1)) for number, line in enumerate(lines) if (match := CELL_MARKER.match(line))]
+    markers = [(number, match.group(1)) for number, line in enumerate(lines) if (match := CELL_MARKER.match(line))
+               ] if "# In[" in text else []
     if markers:
         return _load_cells(lines, markers, filename, base)
     source, skipped = strip_magics(text)

@@ -58,6 +58,8 @@ class Host:
         self.control = control
         self.worker = worker_module
         self.children: dict[int, int | None] = {}
+        #: Each live learner process's scratch folder, removed at shutdown if not before.
+        self.scratch_of: dict[int, str | None] = {}
         #: Learner processes killed (``release``) but not yet gone: pid -> (scratch folder, uid).
         #: Reaped as they finish dying, so the host answers the next spawn meanwhile.
         self.dying: dict[int, tuple[str | None, int | None]] = {}
@@ -128,6 +130,7 @@ class Host:
         for fd in fds:
             os.close(fd)
         self.children[pid] = config.get("drop_privileges") and UID_BASE + pid or None
+        self.scratch_of[pid] = config.get("scratch")
         return pid
 
     def _reap(self, pid: int, scratch: str | None = None) -> dict:
@@ -136,6 +139,7 @@ class Host:
             self._remove_scratch(scratch)
             return {"exit": None, "signal": None}
         uid = self.children.pop(pid)
+        self.scratch_of.pop(pid, None)
         _kill_group(pid)
         try:
             _, status = os.waitpid(pid, 0)
@@ -156,6 +160,7 @@ class Host:
             self._remove_scratch(scratch)
             return
         self.dying[pid] = (scratch, self.children.pop(pid))
+        self.scratch_of.pop(pid, None)
         _kill_group(pid)
         self._reap_dying()
 
@@ -236,15 +241,22 @@ class Host:
         return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
     def _shutdown(self) -> None:
-        for pid in list(self.children):
+        """The grader has gone or is going: end every learner process and remove every scratch
+        folder (each once its process is dead, so nothing is written after)."""
+        _prctl(PR_SET_PDEATHSIG, 0)  # the grader may exit now: let this cleaning finish
+        for pid in self.children:
             _kill_group(pid)
-        self.children.clear()
-        for pid, (scratch, _) in list(self.dying.items()):
+        ending = {pid: (self.scratch_of.get(pid), uid) for pid, uid in self.children.items()}
+        ending.update(self.dying)
+        for pid, (scratch, uid) in ending.items():
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+            if uid is not None:
+                self._kill_everything_of(uid)
             self._remove_scratch(scratch)
+        self.children.clear()
         self.dying.clear()
         self._kill_orphans()
         os._exit(0)

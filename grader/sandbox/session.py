@@ -53,7 +53,10 @@ class Session:
         self.skip: set[int] = set()
         self.process: LearnerProcess | None = None
         self.starts = 0
+        self.begun = False
         self._begun = None
+        #: ``self.process`` was started by ``spawn_ahead`` and waits for its code.
+        self._ahead = False
         #: Whether learner processes must send every reply at once (after a failure that
         #: batching left unattributed).
         self.strict = False
@@ -62,9 +65,19 @@ class Session:
 
     # --- loading ---------------------------------------------------------------------------
 
+    def spawn_ahead(self) -> None:
+        """Start a learner process that sets itself apart and then waits for the submission's
+        code (``begin`` sends it). Until then it runs none of the learner's code: nothing needs
+        to read its output or to watch its time, however long the grader takes to come back."""
+        if self.process is None and not self.begun and self.starts < MAX_STARTS:
+            self.starts += 1
+            self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
+            self._ahead = True
+
     def begin(self) -> None:
-        """Start a learner process and send it the submission's code, without waiting: the
-        grader can do its own work while the code loads."""
+        """Start a learner process (or take the one started ahead) and send it the submission's
+        code, without waiting: the grader can do its own work while the code loads."""
+        self.begun = True
         self._begun = self._spawn_and_send()
 
     def send_requests(self, requests: list[bytes]) -> None:
@@ -87,11 +100,13 @@ class Session:
 
     def _spawn_and_send(self):
         """(process, error): the new process with its load request sent, or why that failed."""
-        if self.starts >= MAX_STARTS:
-            return None, ProcessGone("exhausted", "too many restarts")
-        self.starts += 1
+        ahead, self._ahead = self._ahead, False
         self._requests_sent = False
-        self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
+        if not (ahead and self.process is not None and self.process.alive):
+            if self.starts >= MAX_STARTS:
+                return None, ProcessGone("exhausted", "too many restarts")
+            self.starts += 1
+            self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
         try:
             self.process.send({
                 "type": "load",

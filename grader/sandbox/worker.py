@@ -44,15 +44,16 @@ _STDIO: tuple = ()
 _HIDDEN: tuple = (None, {})
 
 
-#: The environment os.environ was last given in the host (``prepare``), as a learner process's.
+#: The environment os.environ was last given in the host (``prepare``), as a learner process's,
+#: and the host's own, which ``unhide`` puts back.
 _ENVIRONMENT: dict = {}
+_HOST_ENVIRONMENT: dict | None = None
 
 
 def prepare(config: dict) -> None:
     """Make, in the host, what the next learner process (``config``) would otherwise make for
     itself."""
     global _STDIO, _HIDDEN
-    _prepare_environment(_environment(config))
     if not _STDIO:
         try:
             _STDIO = _open_stdio()
@@ -68,15 +69,21 @@ def prepare(config: dict) -> None:
         for name in modules:
             del sys.modules[name]
         _HIDDEN = ((hidden_set, len(sys.modules)), modules)
+    _prepare_environment(_environment(config))  # (after ``unhide``, which puts the host's back)
 
 
 def unhide() -> None:
-    """Put the modules ``prepare`` took out back into sys.modules (the host does, before it
-    imports more: a probe module's ``from grader import probing`` must find the one in use)."""
-    global _HIDDEN
+    """Undo ``prepare`` in the host before it imports more: the modules taken out go back into
+    sys.modules (a probe module's ``from grader import probing`` must find the one in use) and
+    the host's own environment comes back (an import must not read a learner's HOME or TMPDIR)."""
+    global _HIDDEN, _ENVIRONMENT
     for name, module in _HIDDEN[1].items():
         sys.modules.setdefault(name, module)
     _HIDDEN = (None, {})
+    if _HOST_ENVIRONMENT is not None and _ENVIRONMENT:
+        os.environ.clear()
+        os.environ.update(_HOST_ENVIRONMENT)
+        _ENVIRONMENT = {}
 
 
 def _environment(config: dict) -> dict:
@@ -87,7 +94,9 @@ def _environment(config: dict) -> dict:
 def _prepare_environment(environment: dict) -> None:
     """os.environ as ``environment``, changing only what differs (in the host, between two
     learner processes: the scratch folder)."""
-    global _ENVIRONMENT
+    global _ENVIRONMENT, _HOST_ENVIRONMENT
+    if _HOST_ENVIRONMENT is None:
+        _HOST_ENVIRONMENT = dict(os.environ)
     if _ENVIRONMENT.keys() != environment.keys():
         os.environ.clear()
     for name, value in environment.items():
@@ -247,10 +256,11 @@ class Worker:
         key, prepared = _HIDDEN
         if key == (hidden, len(sys.modules)):
             self.modules = prepared  # taken out in the host already
-        else:
-            self.modules = _modules_of(hidden)
-            for name in self.modules:
-                del sys.modules[name]
+        else:  # (with whatever the host took out already, if it did)
+            self.modules = {**prepared, **_modules_of(hidden)}
+            for name in list(sys.modules):
+                if name.partition(".")[0] in hidden:
+                    del sys.modules[name]
         guard.install_audit_hook(
             guard.Policy(
                 scratch=self.scratch,
