@@ -216,6 +216,74 @@ def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, 
     monkeypatch.setenv("TMPDIR", str(scratch_base))
     grader = Grader(options=Options(seed=3))
     sessions = [grader.start(grader.read(write(f"s{index}.py", correct_source))) for index in range(3)]
-    assert len(list(scratch_base.iterdir())) == 3 and all(s.process.alive for s in sessions)
+    assert len(list(scratch_base.iterdir())) == 3 and all(s._ahead.alive for s in sessions)
     grader.close()
     assert list(scratch_base.iterdir()) == []
+
+
+def test_a_process_started_ahead_that_died_waiting_is_replaced_and_nothing_is_lost(write, correct_source):
+    """It ran none of the learner's code: its death is no one's fault and not one of the starts
+    (a restart would mute the learner's output and turn on strict replies)."""
+    import os
+    import signal
+    import time
+
+    from grader.runner import Grader, Options
+
+    with Grader(options=Options(seed=5)) as grader:
+        submission = grader.read(write("hello.py", "print('hello')\n" + correct_source))
+        started = grader.start(submission)
+        os.kill(started._ahead.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        report = grader.grade_submission(submission, started=started)
+    assert report.score == 100 and report.problems == ()
+    assert report.output.stdout.startswith("hello\n")
+    assert started.starts == 1 and not started.strict
+
+
+@pytest.mark.parametrize("ending", ["exit", "killed"])
+def test_the_host_cleans_up_when_the_grader_process_ends(tmp_path, write, correct_source, ending):
+    """However the grader ends (an exit right after closing the host without waiting, or
+    SIGKILL), the host kills its learner processes and removes their scratch folders."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    scratch_base = tmp_path / "scratch"
+    scratch_base.mkdir()
+    script = textwrap.dedent(f"""
+        import os, signal, sys, time
+        from grader.runner import Grader, Options
+        grader = Grader(options=Options(seed=1))
+        sessions = [grader.start(grader.read({str(write("s.py", correct_source))!r})) for _ in range(3)]
+        print(grader.host._process.pid, *[s._ahead.pid for s in sessions], flush=True)
+        if {ending!r} == "exit":
+            grader.host.close(wait=False)
+            os._exit(0)
+        time.sleep(60)
+    """)
+    grader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(scratch_base)})
+    pids = [int(pid) for pid in grader.stdout.readline().split()]
+    assert len(pids) == 4 and len(list(scratch_base.iterdir())) == 3
+    if ending == "killed":
+        grader.kill()
+    grader.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (list(scratch_base.iterdir()) or any(_alive(pid) for pid in pids)):
+        time.sleep(0.02)
+    assert list(scratch_base.iterdir()) == []
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, and not a zombie waiting for its parent)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -37,9 +37,15 @@ def _prctl(option: int, value: int) -> None:
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the host dies with the grader
-    if os.getppid() != int(sys.argv[2]):
-        os._exit(0)  # the grader is already gone
+    grader_pid = int(sys.argv[2])
+    # The host ends with the grader, after cleaning up: when its control socket closes, or when
+    # the grader's process exits (a pidfd; a process the grader forked may hold the socket open).
+    # Without pidfds, the kernel kills it with the thread that started it instead.
+    grader_gone = _pidfd(grader_pid)
+    if grader_gone is None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != grader_pid:
+        os._exit(0)  # the grader is already gone (or the pidfd may be another process's)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of learner processes come to us, to be killed
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
     import importlib
@@ -48,14 +54,15 @@ def main() -> None:
         importlib.import_module(name)
     from grader.sandbox import worker
 
-    host = Host(control, worker)
+    host = Host(control, worker, grader_gone)
     host.preloaded = host._preload(sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else [])
     host.serve()
 
 
 class Host:
-    def __init__(self, control: socket.socket, worker_module):
+    def __init__(self, control: socket.socket, worker_module, grader_gone: int | None = None):
         self.control = control
+        self.grader_gone = grader_gone
         self.worker = worker_module
         self.children: dict[int, int | None] = {}
         #: Each live learner process's scratch folder, removed at shutdown if not before.
@@ -72,11 +79,15 @@ class Host:
     def serve(self) -> None:
         self.reply({"op": "hello", "pid": os.getpid(), "can_drop": self._can_drop_privileges(),
                     "preloaded": sorted(self.preloaded_modules), "preload_error": self.preloaded.get("error")})
+        watched = [self.control] + ([self.grader_gone] if self.grader_gone is not None else [])
         while True:
             if self.dying:
                 self._reap_dying()
-                if self.dying and not select.select([self.control], [], [], DYING_POLL_SECONDS)[0]:
-                    continue
+            ready = select.select(watched, [], [], DYING_POLL_SECONDS if self.dying else None)[0]
+            if not ready:
+                continue
+            if self.control not in ready:
+                self._shutdown()  # the grader exited
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, 3)
             except OSError:
@@ -243,7 +254,8 @@ class Host:
     def _shutdown(self) -> None:
         """The grader has gone or is going: end every learner process and remove every scratch
         folder (each once its process is dead, so nothing is written after)."""
-        _prctl(PR_SET_PDEATHSIG, 0)  # the grader may exit now: let this cleaning finish
+        if self.grader_gone is None:
+            _prctl(PR_SET_PDEATHSIG, 0)  # the grader may exit now: let this cleaning finish
         for pid in self.children:
             _kill_group(pid)
         ending = {pid: (self.scratch_of.get(pid), uid) for pid, uid in self.children.items()}
@@ -260,6 +272,14 @@ class Host:
         self.dying.clear()
         self._kill_orphans()
         os._exit(0)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when process ``pid`` exits, where the kernel has them."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _kill_group(pid: int) -> None:

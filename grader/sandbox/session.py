@@ -55,8 +55,8 @@ class Session:
         self.starts = 0
         self.begun = False
         self._begun = None
-        #: ``self.process`` was started by ``spawn_ahead`` and waits for its code.
-        self._ahead = False
+        #: A process started by ``spawn_ahead``, waiting for its code (not yet one of ``starts``).
+        self._ahead: LearnerProcess | None = None
         #: Whether learner processes must send every reply at once (after a failure that
         #: batching left unattributed).
         self.strict = False
@@ -69,10 +69,8 @@ class Session:
         """Start a learner process that sets itself apart and then waits for the submission's
         code (``begin`` sends it). Until then it runs none of the learner's code: nothing needs
         to read its output or to watch its time, however long the grader takes to come back."""
-        if self.process is None and not self.begun and self.starts < MAX_STARTS:
-            self.starts += 1
-            self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
-            self._ahead = True
+        if self._ahead is None and not self.begun:
+            self._ahead = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
 
     def begin(self) -> None:
         """Start a learner process (or take the one started ahead) and send it the submission's
@@ -100,23 +98,33 @@ class Session:
 
     def _spawn_and_send(self):
         """(process, error): the new process with its load request sent, or why that failed."""
-        ahead, self._ahead = self._ahead, False
         self._requests_sent = False
-        if not (ahead and self.process is not None and self.process.alive):
-            if self.starts >= MAX_STARTS:
-                return None, ProcessGone("exhausted", "too many restarts")
-            self.starts += 1
-            self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
+        load = {
+            "type": "load",
+            "units": list(self.program.units),
+            "skip": sorted(self.skip),
+            "module_name": self.program.module_name,
+            "file": self.program.file,
+            "timeout": self.settings.load_timeout,
+            "strict": self.strict,
+        }
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and self.starts < MAX_STARTS:
+            try:
+                ahead.send(load)
+                self.starts += 1
+                self.process = ahead
+                return self.process, None
+            except ProcessGone:  # it died waiting, having run nothing: not a start, no one's fault
+                ahead.close()
+        elif ahead is not None:
+            ahead.close()
+        if self.starts >= MAX_STARTS:
+            return None, ProcessGone("exhausted", "too many restarts")
+        self.starts += 1
+        self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
         try:
-            self.process.send({
-                "type": "load",
-                "units": list(self.program.units),
-                "skip": sorted(self.skip),
-                "module_name": self.program.module_name,
-                "file": self.program.file,
-                "timeout": self.settings.load_timeout,
-                "strict": self.strict,
-            })
+            self.process.send(load)
         except ProcessGone as gone:
             return self.process, gone
         return self.process, None
@@ -256,6 +264,9 @@ class Session:
 
     def close(self) -> None:
         self._discard_process()
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
 
 def check_request(seq: int, probe: str, generator_state: dict, timeout: float, replay: list,
