@@ -74,3 +74,30 @@ def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
     report = grader.grade(EXAMPLES / "notes.ipynb")
     function_1 = next(r for r in report.results if r.check.function == "function_1")
     assert function_1.message.id == "outcome.missing"  # not "did you mean function_2?"
+
+
+def test_grade_submit_takes_over_the_process_it_started_early(write, correct_source, monkeypatch):
+    """`grade submit` forks the learner's process while the grader is still starting; the grader
+    uses it when it is exactly the one it would have started (and a fresh one otherwise)."""
+    from grader.prestart import EarlyStart
+    from grader.runner import Grader, Options
+    from grader.sandbox import session as session_module
+    from grader.sandbox.client import Settings
+
+    started = []
+
+    class Counted(session_module.LearnerProcess):
+        def __init__(self, *args, **kwargs):
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "LearnerProcess", Counted)
+    path = write("s.py", "print('early')\n" + correct_source)
+    with Grader(options=Options(seed=2)) as grader:
+        early = EarlyStart(grader.host, path, None, Settings())
+        report = grader.grade(path, early=early)
+        assert report.score == 100 and report.output.stdout.startswith("early\n")
+        assert len(started) == 1  # the early process, taken over
+        other = EarlyStart(grader.host, path, None, Settings(load_timeout=7.0))  # not what it would start
+        assert grader.grade(path, early=other).score == 100
+        assert len(started) == 3  # discarded, and a fresh one started
