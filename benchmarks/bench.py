@@ -8,6 +8,7 @@ Measures:
   submit   `grade submit examples/student.py` (a complete correct solution)
   batch    `grade batch` of N copies of it with --jobs 2, per submission
   memory   the grader process's own peak RSS in `grade batch` of 50, 100 and 200 submissions
+  cpu      CPU per submission in the batch of 200: the grader's, and the sandbox's (host and learners)
 """
 from __future__ import annotations
 
@@ -46,18 +47,20 @@ def make_class(folder: Path, count: int) -> Path:
     return folder
 
 
-def batch_peak_rss(submissions: Path, out: Path) -> tuple[float, int]:
-    """(seconds, peak RSS in KiB of the grader's own process, learner processes excluded)."""
+def batch_usage(submissions: Path, out: Path) -> tuple[int, float, float]:
+    """Of a batch of ``submissions`` (--jobs 2): the peak RSS in KiB of the grader's own process
+    (learner processes excluded), and the CPU seconds of the grader, and of the sandbox (its host
+    and every learner process, which the host reaps and the grader reaps the host)."""
     script = (
-        "import resource, sys, time\n"
+        "import resource\n"
         "from grader import api\n"
-        "start = time.perf_counter()\n"
         f"api.run_batch({str(submissions)!r}, {str(out)!r}, jobs=2, seed=1, progress=False)\n"
-        "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(me.ru_maxrss, me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime)\n"
     )
     output = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
-    seconds, rss = output.split()
-    return float(seconds), int(rss)
+    rss, grader_cpu, sandbox_cpu = output.split()
+    return int(rss), float(grader_cpu), float(sandbox_cpu)
 
 
 def main() -> None:
@@ -96,12 +99,15 @@ def main() -> None:
         figures["batch_per_submission_s"] = round(batch / class_size, 4)
         figures["batch_per_submission_ratio"] = round(batch / class_size / baseline, 3)
 
-        memory = {}
+        memory, cpu = {}, {}
         for size in (50, 100, 200) if not args.quick else (25, 50):
             folder = make_class(scratch / f"mem{size}", size)
-            _, rss = batch_peak_rss(folder, scratch / f"mem{size}-out" / "results.csv")
+            rss, grader_cpu, sandbox_cpu = batch_usage(folder, scratch / f"mem{size}-out" / "results.csv")
             memory[size] = round(rss / 1024, 1)
+            cpu = {"submissions": size, "grader": round(1000 * grader_cpu / size, 2),
+                   "sandbox": round(1000 * sandbox_cpu / size, 2)}  # the largest batch's, start-up included
         figures["grader_peak_rss_mb"] = memory
+        figures["batch_cpu_per_submission_ms"] = cpu
 
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -112,6 +118,9 @@ def main() -> None:
           f"per submission = {figures['batch_per_submission_ratio']:.3f}x  (target <= 0.1x)")
     print("grader process peak RSS in grade batch: " + ", ".join(f"{n} submissions {mb} MB" for n, mb in memory.items())
           + "  (target < 400 MB, flat)")
+    cpu = figures["batch_cpu_per_submission_ms"]
+    print(f"CPU per submission in the batch of {cpu['submissions']} (start-up included): grader {cpu['grader']:.1f} ms, "
+          f"sandbox host and learner processes {cpu['sandbox']:.1f} ms")
 
 
 if __name__ == "__main__":
