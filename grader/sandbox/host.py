@@ -131,8 +131,7 @@ class Host:
         self.worker.prepare(config)
         pid = os.fork()
         if pid == 0:
-            self.control.close()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            self.control.close()  # (its signals it sets itself: ``worker.run``)
             config["host_pid"] = os.getppid()
             if config.get("drop_privileges"):
                 config["uid"] = UID_BASE + os.getpid()

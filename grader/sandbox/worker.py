@@ -224,8 +224,9 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
         for folder, subfolders, files in os.walk(scratch):
             for name in [folder, *(os.path.join(folder, entry) for entry in subfolders + files)]:
                 os.chown(name, uid, uid)
-    workdir = os.path.join(scratch, config.get("workdir") or "")
-    os.makedirs(workdir, exist_ok=True)
+    workdir = os.path.join(scratch, config["workdir"]) if config.get("workdir") else scratch
+    if workdir != scratch:  # (the scratch folder itself exists already)
+        os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
     environment = _environment(config)
     if _ENVIRONMENT != environment:  # not made in the host (``prepare``)
