@@ -82,7 +82,7 @@ class Grader:
         None for a submission with no code to run."""
         if not submission.units:
             return None
-        session = Session(self.host, isolation.program(submission), self.options.settings, self._config(submission))
+        session = self._session(submission, self._config(submission))
         session.spawn_ahead()
         return session
 
@@ -105,10 +105,10 @@ class Grader:
             return self._report(submission, results, problems, Output())
         groups = self._groups()
         session = started
-        if session is None and early is not None:
-            session = early.take(submission, self._config(submission))
         if session is None:
-            session = Session(self.host, isolation.program(submission), self.options.settings, self._config(submission))
+            config = self._config(submission)
+            session = early.take(submission, config) if early is not None else None
+            session = session or self._session(submission, config)
         outcomes: dict[int, Mapping[str, Any]] = {}
         try:
             if not session.begun:  # not already started early (``grader.prestart``)
@@ -136,6 +136,9 @@ class Grader:
         ordered = diagnose(self._judge(groups, outcomes, loaded.names), self._outcomes_by_check(groups, outcomes),
                            self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
+
+    def _session(self, submission: Submission, config: dict) -> Session:
+        return Session(self.host, isolation.program(submission), self.options.settings, config)
 
     def _judge(self, groups: list[list[Check]], outcomes: Mapping[int, Mapping[str, Any]],
                names: list[str]) -> list[CheckResult]:
