@@ -287,3 +287,22 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_the_host_cleans_up_when_the_grader_hangs_up_in_the_middle_of_a_request(tmp_path, write, correct_source, monkeypatch):
+    """Ctrl-C while the grader waits for a reply closes the socket under the host's answer."""
+    from grader.runner import Grader, Options
+
+    scratch_base = tmp_path / "scratch"
+    scratch_base.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch_base))
+    grader = Grader(options=Options(seed=1))
+    sessions = [grader.start(grader.read(write(f"s{index}.py", correct_source))) for index in range(3)]
+    host = grader.host
+    first = sessions[0]._ahead
+    host._send({"op": "reap", "pid": first.pid, "scratch": first.scratch})
+    host._control.close()  # no one will read the reply
+    host._control = None
+    host._process.wait(timeout=10)
+    assert list(scratch_base.iterdir()) == []
+    grader.close()

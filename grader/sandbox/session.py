@@ -116,7 +116,9 @@ class Session:
                 self.process = ahead
                 return self.process, None
             except ProcessGone:  # it died waiting, having run nothing: not a start, no one's fault
+                muted, self.output.muted = self.output.muted, True  # (what it printed is not the learner's)
                 ahead.close()
+                self.output.muted = muted
         elif ahead is not None:
             ahead.close()
         if self.starts >= MAX_STARTS:
