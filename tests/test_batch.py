@@ -171,6 +171,7 @@ def test_shards_partition_the_class_and_merge_into_the_whole(run, klass, tmp_pat
     assert merged.read_bytes() == whole.read_bytes()
     summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
     assert summary["submissions"] == 6
+    assert (tmp_path / "merged.summary.json").read_bytes() == (tmp_path / "whole.summary.json").read_bytes()
 
 
 def test_merge_refuses_shards_graded_with_different_seeds(run, klass, tmp_path):
