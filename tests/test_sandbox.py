@@ -161,16 +161,13 @@ def test_the_host_takes_the_graders_modules_out_before_it_forks_and_puts_them_ba
     assert done.stdout.strip() == "ok", done.stderr
 
 
-def test_released_learner_processes_are_reaped_and_their_scratch_folders_removed(write, correct_source, tmp_path, monkeypatch):
+def test_released_learner_processes_are_reaped_and_their_scratch_folders_removed(write, correct_source, scratch_base):
     """The host reaps a released process once it has died, without making the next spawn wait."""
     import os
     import time
 
     from grader.runner import Grader, Options
 
-    scratch_base = tmp_path / "scratch"
-    scratch_base.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch_base))
     with Grader(options=Options(seed=3)) as grader:
         for index in range(4):
             assert grader.grade(write(f"s{index}.py", correct_source)).score == 100
@@ -207,15 +204,12 @@ def test_a_process_started_ahead_runs_nothing_until_the_grader_is_there_to_watch
     assert report.output.stdout.startswith("x" * 1000) and report.output.dropped_stdout > 0
 
 
-def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, correct_source, tmp_path, monkeypatch):
+def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, correct_source, scratch_base):
     """Also those of learner processes still alive (a batch stopped by Ctrl-C)."""
     from grader.runner import Grader, Options
 
-    scratch_base = tmp_path / "scratch"
-    scratch_base.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch_base))
     grader = Grader(options=Options(seed=3))
-    sessions = [grader.start(grader.read(write(f"s{index}.py", correct_source))) for index in range(3)]
+    sessions = _started_ahead(grader, write, correct_source)
     assert len(list(scratch_base.iterdir())) == 3 and all(s._ahead.alive for s in sessions)
     grader.close()
     assert list(scratch_base.iterdir()) == []
@@ -242,7 +236,7 @@ def test_a_process_started_ahead_that_died_waiting_is_replaced_and_nothing_is_lo
 
 
 @pytest.mark.parametrize("ending", ["exit", "killed"])
-def test_the_host_cleans_up_when_the_grader_process_ends(tmp_path, write, correct_source, ending):
+def test_the_host_cleans_up_when_the_grader_process_ends(scratch_base, write, correct_source, ending):
     """However the grader ends (an exit right after closing the host without waiting, or
     SIGKILL), the host kills its learner processes and removes their scratch folders."""
     import os
@@ -251,8 +245,6 @@ def test_the_host_cleans_up_when_the_grader_process_ends(tmp_path, write, correc
     import textwrap
     import time
 
-    scratch_base = tmp_path / "scratch"
-    scratch_base.mkdir()
     script = textwrap.dedent(f"""
         import os, signal, sys, time
         from grader.runner import Grader, Options
@@ -280,8 +272,6 @@ def test_the_host_cleans_up_when_the_grader_process_ends(tmp_path, write, correc
 
 def _alive(pid: int) -> bool:
     """Running (not gone, and not a zombie waiting for its parent)."""
-    import os
-
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -289,15 +279,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_the_host_cleans_up_when_the_grader_hangs_up_in_the_middle_of_a_request(tmp_path, write, correct_source, monkeypatch):
+def test_the_host_cleans_up_when_the_grader_hangs_up_in_the_middle_of_a_request(write, correct_source, scratch_base):
     """Ctrl-C while the grader waits for a reply closes the socket under the host's answer."""
     from grader.runner import Grader, Options
 
-    scratch_base = tmp_path / "scratch"
-    scratch_base.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch_base))
     grader = Grader(options=Options(seed=1))
-    sessions = [grader.start(grader.read(write(f"s{index}.py", correct_source))) for index in range(3)]
+    sessions = _started_ahead(grader, write, correct_source)
     host = grader.host
     first = sessions[0]._ahead
     host._send({"op": "reap", "pid": first.pid, "scratch": first.scratch})
@@ -306,3 +293,17 @@ def test_the_host_cleans_up_when_the_grader_hangs_up_in_the_middle_of_a_request(
     host._process.wait(timeout=10)
     assert list(scratch_base.iterdir()) == []
     grader.close()
+
+
+@pytest.fixture
+def scratch_base(tmp_path, monkeypatch):
+    """The folder learner processes get their scratch folders in (TMPDIR), empty."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+def _started_ahead(grader, write, source, count=3):
+    """Sessions of ``count`` submissions whose learner processes wait, started ahead."""
+    return [grader.start(grader.read(write(f"s{index}.py", source))) for index in range(count)]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import selectors
 import shutil
-import signal
 import socket
 import time
 from dataclasses import dataclass, field
 
 from grader import wire
 from grader.sandbox.control import Host
+from grader.sandbox.host import kill_group
 from grader.submission import project_files
 
 #: Seconds a learner's process gets past its own soft timeout before it is killed.
@@ -191,7 +191,7 @@ class LearnerProcess:
         if not self.alive:
             return
         self.alive = False
-        _kill_group(self.pid)
+        kill_group(self.pid)
         self.exit_status = self.host.reap(self.pid, self.scratch)
 
     def close(self) -> None:
@@ -199,7 +199,7 @@ class LearnerProcess:
             # Done with it: kill it now, and let the host reap it and remove its scratch folder
             # while this thread moves on (its exit status no longer matters).
             self.alive = False
-            _kill_group(self.pid)
+            kill_group(self.pid)
             self.host.release(self.pid, self.scratch)
         self._drain_streams()
         self.selector.close()
@@ -224,15 +224,6 @@ def _scratch_folder() -> str:
         except FileExistsError:
             continue
         return path
-
-
-def _kill_group(pid: int) -> None:
-    # The process may not have made itself a group leader yet: kill it by pid as well.
-    for kill, target in ((os.killpg, pid), (os.kill, pid)):
-        try:
-            kill(target, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def _copy_project(source: str, destination: str) -> None:

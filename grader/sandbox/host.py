@@ -153,7 +153,7 @@ class Host:
             return {"exit": None, "signal": None}
         uid = self.children.pop(pid)
         self.scratch_of.pop(pid, None)
-        _kill_group(pid)
+        kill_group(pid)
         try:
             _, status = os.waitpid(pid, 0)
         except ChildProcessError:
@@ -174,7 +174,7 @@ class Host:
             return
         self.dying[pid] = (scratch, self.children.pop(pid))
         self.scratch_of.pop(pid, None)
-        _kill_group(pid)
+        kill_group(pid)
         self._reap_dying()
 
     def _reap_dying(self) -> None:
@@ -259,7 +259,7 @@ class Host:
         if self.grader_gone is None:
             _prctl(PR_SET_PDEATHSIG, 0)  # the grader may exit now: let this cleaning finish
         for pid in self.children:
-            _kill_group(pid)
+            kill_group(pid)
         ending = {pid: (self.scratch_of.get(pid), uid) for pid, uid in self.children.items()}
         ending.update(self.dying)
         for pid, (scratch, uid) in ending.items():
@@ -284,7 +284,7 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
     """SIGKILL a learner process's group, and the process itself (in case it has not made its
     group yet)."""
     for kill in (os.killpg, os.kill):
