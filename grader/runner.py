@@ -26,7 +26,7 @@ from grader.model import (
 from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import ProcessGone, Settings
 from grader.sandbox.control import Host
-from grader.sandbox.session import MAX_STARTS, Session, check_request, probe_run
+from grader.sandbox.session import MAX_STARTS, Session, check_request
 from grader.submission import read_submission
 
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ class Grader:
         self._hidden, self._deny = self._off_limits()
         self._base_config: Optional[dict] = None
         self._probe_groups: Optional[list[list[Check]]] = None
-        self._runs: Optional[list[dict]] = None
         self._frames: Optional[list[bytes]] = None
 
     # --- the public API --------------------------------------------------------------------
@@ -198,32 +197,15 @@ class Grader:
         probe, which is only needed (and run ahead) for checks that supply functions."""
         return self.expectations.expected(check).get("replay", []) if check.supplied else []
 
-    def _probe_runs(self) -> list[dict]:
-        """Each probe's run (``probe_run``), in order: the same for every submission."""
-        if self._runs is None:
-            timeout = self.options.settings.check_timeout
-            self._runs = [
-                probe_run(index, probe_path(group[0]), self.expectations.generator_state(group[0]), timeout,
-                          self._replay(group[0]), group[0].id)
-                for index, group in enumerate(self._groups())
-            ]
-        return self._runs
-
     def _request_frames(self) -> list[bytes]:
         if self._frames is None:
-            self._frames = [check_request(run) for run in self._probe_runs()]
+            timeout = self.options.settings.check_timeout
+            self._frames = [
+                check_request(index, probe_path(group[0]), self.expectations.generator_state(group[0]), timeout,
+                              self._replay(group[0]), group[0].id)
+                for index, group in enumerate(self._groups())
+            ]
         return self._frames
-
-    def warm_host(self) -> None:
-        """Have the sandbox host run every probe once on the reference before it forks another
-        learner process (``worker.warm``), for a class: what numpy and the interpreter build on
-        first use is then built once, not in each learner's process. Costs about one learner
-        process's probes; ``grade submit`` does not pay it. Does not wait for the host."""
-        self.host.warm(self._warm_runs())
-
-    def _warm_runs(self) -> list[dict]:
-        return [{**run, "reference": self.expectations.reference_module(group[0]).__name__}
-                for run, group in zip(self._probe_runs(), self._groups())]
 
     def _unit_problem(self, unit, error: Mapping[str, Any]) -> Problem:
         kind = error.get("kind")

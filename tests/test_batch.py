@@ -61,17 +61,6 @@ def read_csv(path):
     return list(csv.DictReader(io.StringIO(text[1:])))
 
 
-def test_only_a_class_worth_it_warms_the_sandbox_host_first(run, klass, tmp_path, monkeypatch):
-    from grader.runner import Grader
-
-    warmed = []
-    monkeypatch.setattr(Grader, "warm_host", lambda self: warmed.append(self.seed))
-    for warm_from, expected in [(7, []), (6, [3])]:  # the class has six submissions
-        monkeypatch.setattr("grader.batch.run.WARM_FROM", warm_from)
-        assert run("batch", klass, "--out", tmp_path / f"{warm_from}.csv", "--seed", 3).exit_code == 0
-        assert warmed == expected
-
-
 def test_a_class_is_graded_into_one_row_per_submission(run, klass, tmp_path):
     out = tmp_path / "out" / "results.csv"
     result = run("batch", klass, "--out", out, "--seed", 7, "--jobs", 2)
@@ -87,9 +76,7 @@ def test_a_class_is_graded_into_one_row_per_submission(run, klass, tmp_path):
     assert "README.txt" in result.output  # reported as skipped
 
 
-@pytest.mark.parametrize("warm_from", [1, 100], ids=["warmed host", "cold host"])
-def test_the_batch_agrees_exactly_with_grade_submit_on_each_file(run, klass, tmp_path, monkeypatch, warm_from):
-    monkeypatch.setattr("grader.batch.run.WARM_FROM", warm_from)
+def test_the_batch_agrees_exactly_with_grade_submit_on_each_file(run, klass, tmp_path):
     out = tmp_path / "results.csv"
     run("batch", klass, "--out", out, "--seed", 11, "--json-dir", tmp_path / "json")
     rows = {row["submission"]: row for row in read_csv(out)}

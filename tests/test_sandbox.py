@@ -161,47 +161,6 @@ def test_the_host_takes_the_graders_modules_out_before_it_forks_and_puts_them_ba
     assert done.stdout.strip() == "ok", done.stderr
 
 
-def test_the_warm_up_runs_every_probe_on_the_reference_and_leaves_numpy_and_signals_as_they_were(grader):
-    import signal
-
-    import numpy as np
-
-    from grader.sandbox import worker
-
-    runs = grader._warm_runs()
-    np.random.seed(5)
-    before = np.random.get_state()
-    handler = signal.getsignal(signal.SIGALRM)
-    assert worker.warm(runs) == len(runs) > 30
-    after = np.random.get_state()
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
-    assert signal.getsignal(signal.SIGALRM) is handler
-    # a run that cannot be warmed is skipped, not a failure of the host
-    assert worker.warm([{**runs[0], "reference": "no.such.module"}, runs[1]]) == 1
-
-
-def test_a_warmed_host_grades_as_a_cold_one_and_its_learners_still_cannot_reach_the_reference(
-        manager, grader, write, correct_source):
-    from grader.runner import Grader
-    from grader.sandbox.control import Host
-
-    source = correct_source + (
-        "import sys\n"
-        "if [m for m in sys.modules if m.partition('.')[0] in ('reference', 'exercises', 'grader')]:\n"
-        "    raise RuntimeError('the grader\\'s modules are visible')\n"
-        "import reference.losses\n"
-    )
-    path = write("s.py", source)
-    with Grader(manager, grader.options, Host()) as warmed:
-        warmed.warm_host()
-        report = warmed.grade(path)
-        assert warmed.host.warmed == len(warmed._warm_runs())
-    cold = grader.grade(path)
-    assert [p.message.id for p in report.problems] == [p.message.id for p in cold.problems] == ["refused.import"]
-    assert [(r.check.id, r.status, r.score) for r in report.results] == [(r.check.id, r.status, r.score) for r in cold.results]
-    assert report.score == cold.score == 100
-
-
 def test_released_learner_processes_are_reaped_and_their_scratch_folders_removed(write, correct_source, scratch_base):
     """The host reaps a released process once it has died, without making the next spawn wait."""
     import os

@@ -38,9 +38,6 @@ from grader.submission import folder_digest
 
 #: Seconds between two rewrites of the CSV while the batch runs.
 CSV_REWRITE_SECONDS = 1.0
-#: Fewest submissions to grade for which the sandbox host is warmed up first
-#: (``Grader.warm_host``): it costs about what it saves on a dozen learner processes.
-WARM_FROM = 16
 
 
 @dataclass(frozen=True)
@@ -148,8 +145,6 @@ class _Batch:
         done = result.resumed
         if progress:
             progress(done, len(entries))
-        if len(to_grade) >= WARM_FROM:
-            self.grader.warm_host()
         # Three stages, so the threads that drive learner processes do nothing else: one thread
         # reads and parses submissions ahead (a few only: memory stays flat), ``jobs`` threads
         # grade, one thread writes the results.

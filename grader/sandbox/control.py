@@ -31,11 +31,6 @@ class Host:
         self._hello: dict | None = None
         self._preload = tuple(preload)
         self._started_preload: tuple[str, ...] = ()
-        #: Probe runs for the host to warm up on (``warm``), and whether this host process has them.
-        self._warm_runs: list[dict] = []
-        self._warm_sent = False
-        #: How many probes the host's warm-up ran to a value, as its last spawn said.
-        self.warmed = 0
         self._closed = False
 
     def start(self) -> "Host":
@@ -69,7 +64,6 @@ class Host:
         self._control = ours
         self._hello = None
         self._started_preload = ()
-        self._warm_sent = False
 
     def _ensure(self) -> None:
         if self._closed:
@@ -87,18 +81,6 @@ class Host:
             if reply.get("error"):
                 raise SandboxError(f"the sandbox could not import a probe module: {reply['error']}")
             self._started_preload = self._preload
-        if self._warm_runs and not self._warm_sent:
-            references = tuple(dict.fromkeys(run["reference"] for run in self._warm_runs))
-            self._send({"op": "warm", "runs": self._warm_runs, "path": _import_roots(references)})
-            self._warm_sent = True
-
-    def warm(self, runs: list[dict]) -> None:
-        """Have the host run these probe runs (each with its ``reference`` module) once, before
-        its next fork (``worker.warm``); sent with the next request, and again to a restarted
-        host. Nothing is awaited: the host answers no warm-up."""
-        with self._lock:
-            self._warm_runs = list(runs)
-            self._warm_sent = False
 
     def set_preload(self, modules: tuple[str, ...]) -> None:
         with self._lock:
@@ -140,9 +122,7 @@ class Host:
     def spawn(self, config: dict, fds: list[int]) -> int:
         def action():
             self._send({"op": "spawn", "config": config}, fds)
-            reply = self._receive()
-            self.warmed = reply.get("warmed", 0)
-            return reply["pid"]
+            return self._receive()["pid"]
 
         with self._lock:
             return self._call_with_restart(action)

@@ -72,8 +72,6 @@ class Host:
         self.dying: dict[int, tuple[str | None, int | None]] = {}
         self.preloaded: dict = {}
         self.preloaded_modules: set[str] = set()
-        #: How many probes the last warm-up ran to a value (told with each spawn).
-        self.warmed = 0
 
     def reply(self, message: dict) -> None:
         try:
@@ -102,20 +100,21 @@ class Host:
             request = json.loads(data)
             op = request["op"]
             if op == "preload":
-                _extend_path(request.get("path", []))
+                for entry in request.get("path", []):
+                    if entry not in sys.path:
+                        sys.path.append(entry)
                 self.reply(self._preload(request["modules"]))
             elif op == "spawn":
-                self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds), "warmed": self.warmed})
+                self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
             elif op == "reap":
                 self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
             elif op == "release":  # the same, but no reply is awaited: no need to wait for it to die
                 self._release(request["pid"], request.get("scratch"))
-            elif op == "warm":  # no reply either: the next spawn waits for it, the grader need not
-                self._warm(request.get("runs", []), request.get("path", []))
             else:
                 self.reply({"op": "error", "error": f"unknown request {op!r}"})
 
     def _preload(self, modules: list[str]) -> dict:
+        import gc
         import importlib
 
         self.worker.unhide()
@@ -125,14 +124,11 @@ class Host:
                 self.preloaded_modules.add(name)
         except BaseException as exc:  # noqa: BLE001 - report, never die
             return {"op": "preloaded", "error": f"{name}: {type(exc).__name__}: {exc}"}
-        _freeze()
+        # Everything imported so far is shared by every fork: keep the collector off it, so a
+        # learner process does not copy pages merely by collecting garbage.
+        gc.collect()
+        gc.freeze()
         return {"op": "preloaded", "error": None}
-
-    def _warm(self, runs: list, path: list) -> None:
-        self.worker.unhide()
-        _extend_path(path)
-        self.warmed = self.worker.warm(runs)
-        _freeze()
 
     def _spawn(self, config: dict, fds: list[int]) -> int:
         self.worker.prepare(config)
@@ -278,21 +274,6 @@ class Host:
         self.dying.clear()
         self._kill_orphans()
         os._exit(0)
-
-
-def _extend_path(entries: list) -> None:
-    for entry in entries:
-        if entry not in sys.path:
-            sys.path.append(entry)
-
-
-def _freeze() -> None:
-    """Everything made so far is shared by every fork: keep the collector off it, so a learner
-    process does not copy pages merely by collecting garbage."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def _pidfd(pid: int) -> int | None:

@@ -271,15 +271,12 @@ class Session:
             self._ahead = None
 
 
-def probe_run(seq: int, probe: str, generator_state: dict, timeout: float, replay: list, check_id: str = "") -> dict:
-    """One run of a probe, as a learner process is asked for it: the probe, its random
-    generator's starting state, and what its ``trusted`` functions may answer."""
-    return {"seq": seq, "probe": probe, "rng": generator_state, "timeout": timeout, "replay": replay, "id": check_id}
-
-
-def check_request(run: dict) -> bytes:
-    """``run`` (``probe_run``) packed as a request; the same bytes serve every submission of a batch."""
-    return wire.pack({"type": "check", **run})
+def check_request(seq: int, probe: str, generator_state: dict, timeout: float, replay: list,
+                  check_id: str = "") -> bytes:
+    """A packed request to run one probe (with its random generator's starting state, and what
+    its ``trusted`` functions may answer); the same bytes serve every submission of a batch."""
+    return wire.pack({"type": "check", "seq": seq, "probe": probe, "rng": generator_state, "timeout": timeout,
+                      "replay": replay, "id": check_id})
 
 
 def _status_fields(status: dict | None) -> dict:

@@ -363,8 +363,30 @@ class Worker:
     def _run_probe(self, request: dict) -> dict:
         if self.module is None:
             return {"kind": "missing", "name": "?"}
-        time_limit = _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel)
-        return run_probe(request, self.namespace, self.modules, time_limit, self._describe_exception)
+        module_name, _, qualname = request["probe"].partition(":")
+        probe = self.modules[module_name]
+        for part in qualname.split("."):
+            probe = getattr(probe, part)
+        rng = _GENERATOR
+        rng.bit_generator.state = request["rng"]  # as np.random.default_rng(the check's seed) starts
+        try:
+            subject = probing.Subject(self.namespace)
+            replay = probing.Replay(wire.decode_value(request.get("replay") or []))
+            with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
+                result = probe(subject, rng)
+            return {"kind": "value", "value": wire.encode_value(result)}
+        except SoftTimeout:
+            return {"kind": "timeout"}
+        except probing.MissingName as exc:
+            return {"kind": "missing", "name": _text(exc.name)}
+        except NotImplementedError as exc:
+            return {**self._describe_exception(exc), "kind": "not_implemented"}
+        except (probing.NotPlain, wire.WireError) as exc:
+            return {"kind": "not_plain", "message": _text(str(exc))}
+        except BaseException as exc:  # noqa: BLE001
+            return self._describe_exception(exc)
+        finally:
+            _flush_output()
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -403,64 +425,6 @@ class Worker:
             "message": _text(message),
             "frames": frames,
         }
-
-
-def run_probe(request: dict, namespace: dict, modules: dict, time_limit: "_time_limit", describe) -> dict:
-    """Run the probe ``request`` names on the names in ``namespace``, within ``time_limit``;
-    its outcome as plain data (``describe`` turns an exception into one)."""
-    module_name, _, qualname = request["probe"].partition(":")
-    probe = modules[module_name]
-    for part in qualname.split("."):
-        probe = getattr(probe, part)
-    rng = _GENERATOR
-    rng.bit_generator.state = request["rng"]  # as np.random.default_rng(the check's seed) starts
-    try:
-        subject = probing.Subject(namespace)
-        replay = probing.Replay(wire.decode_value(request.get("replay") or []))
-        with probing.trusted_from(replay), time_limit:
-            result = probe(subject, rng)
-        return {"kind": "value", "value": wire.encode_value(result)}
-    except SoftTimeout:
-        return {"kind": "timeout"}
-    except probing.MissingName as exc:
-        return {"kind": "missing", "name": _text(exc.name)}
-    except NotImplementedError as exc:
-        return {**describe(exc), "kind": "not_implemented"}
-    except (probing.NotPlain, wire.WireError) as exc:
-        return {"kind": "not_plain", "message": _text(str(exc))}
-    except BaseException as exc:  # noqa: BLE001
-        return describe(exc)
-    finally:
-        _flush_output()
-
-
-def warm(runs: list) -> int:
-    """In the sandbox host, before it forks: run each probe once on its reference module
-    (``run["reference"]``), as a learner process runs it on the learner's code, and pack its
-    reply. What numpy and the interpreter build on first use (ufunc dispatch caches, attribute
-    caches) is then in the memory every learner process starts with, instead of being built
-    again in each (about 1 ms of CPU per learner process). numpy's global generator and the
-    SIGALRM handler are left as they were; returns how many probes ran to a value."""
-    import importlib
-
-    global_state = np.random.get_state()
-    alarm_handler = _signal.getsignal(_SIGALRM)
-    ran = 0
-    try:
-        for run in runs:
-            try:
-                namespace = vars(importlib.import_module(run["reference"]))
-                time_limit = _time_limit(float(run["timeout"]), (), None)
-                outcome = run_probe(run, namespace, sys.modules, time_limit, lambda exc: {"kind": "exception"})
-                wire.pack({"type": "replies", "items": [{"kind": "results", "seq": run.get("seq"), "outcome": outcome}]})
-            except Exception:  # noqa: BLE001 - only a warm-up: what fails here is merely not warmed
-                continue
-            ran += outcome["kind"] == "value"
-    finally:
-        np.random.set_state(global_state)
-        if alarm_handler is not None:
-            _signal.signal(_SIGALRM, alarm_handler)
-    return ran
 
 
 def _type_name(exc: BaseException) -> str:
