@@ -110,11 +110,15 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
     from grader.prestart import EarlyStart
     from grader.sandbox.client import Settings
     from grader.sandbox.control import take_or_start
+    from grader.seeds import fresh_seed
 
     # The host's interpreter, then the learner's process, start while the grader finishes
-    # importing: a learner waits for the slower of the two, not for both.
+    # importing: a learner waits for the slower of the two, not for both. (The seed is settled
+    # first: the learner's process starts from it.)
+    seed = seed if seed is not None else fresh_seed()
     host = take_or_start()
-    early = EarlyStart(host, path, entry, Settings(check_timeout=timeout, load_timeout=load_timeout, memory_mb=memory)) if path.is_file() else None
+    settings = Settings(check_timeout=timeout, load_timeout=load_timeout, memory_mb=memory)
+    early = EarlyStart(host, path, entry, settings, seed) if path.is_file() else None
     try:
         from grader import api
 

@@ -14,6 +14,7 @@ from typing import Iterable
 from grader.model import Submission
 from grader.sandbox.client import Settings
 from grader.sandbox.session import Program
+from grader.seeds import learner_seed
 
 #: Packages a learner's process may never import or read, whatever plugins are loaded.
 ALWAYS_HIDDEN = ("grader", "exercises", "reference")
@@ -66,10 +67,11 @@ def python_roots() -> tuple[str, ...]:
 
 
 def base_config(hidden: tuple[str, ...], deny: tuple[str, ...], settings: Settings, drop_privileges: bool,
-                deny_paths: Iterable[str] = ()) -> dict:
-    """What every learner process of one grader is told. ``deny_paths`` (a batch's outputs and
-    its class) are off limits too, unless one contains what the learner must use (a scratch
-    folder under the temporary folder, the Python installation): denying /tmp would deny all."""
+                run_seed: int, deny_paths: Iterable[str] = ()) -> dict:
+    """What every learner process of one grader (seeded ``run_seed``) is told. ``deny_paths`` (a
+    batch's outputs and its class) are off limits too, unless one contains what the learner must
+    use (a scratch folder under the temporary folder, the Python installation): denying /tmp
+    would deny all."""
     read_roots = python_roots()
     needed = read_roots + (os.path.realpath(scratch_base()),)
     extra = [os.path.realpath(p) for p in deny_paths]
@@ -81,6 +83,7 @@ def base_config(hidden: tuple[str, ...], deny: tuple[str, ...], settings: Settin
         "deny_roots": list(deny) + extra,
         "hidden": list(hidden),
         "drop_privileges": bool(drop_privileges),
+        "seed": learner_seed(run_seed),
     }
 
 

@@ -34,16 +34,17 @@ def default_modules() -> list[str]:
 
 
 class EarlyStart:
-    """A learner process started, in a thread, for the submission at ``path``."""
+    """A learner process started, in a thread, for the submission at ``path``, to be graded with
+    ``seed``."""
 
-    def __init__(self, host: Host, path: os.PathLike | str, entry: Optional[str], settings: Settings):
-        self._arguments = (host, Path(path), entry, settings)
+    def __init__(self, host: Host, path: os.PathLike | str, entry: Optional[str], settings: Settings, seed: int):
+        self._arguments = (host, Path(path), entry, settings, seed)
         self._started: Optional[tuple[Submission, dict, Session]] = None
         self._thread = threading.Thread(target=self._start, name="grade-prestart", daemon=True)
         self._thread.start()
 
     def _start(self) -> None:
-        host, path, entry, settings = self._arguments
+        host, path, entry, settings, seed = self._arguments
         try:
             from grader.loaders import notebook, script
             from grader.submission import read_submission
@@ -52,7 +53,7 @@ class EarlyStart:
             if not submission.units:
                 return
             hidden, deny = isolation.off_limits(default_modules())
-            base = isolation.base_config(hidden, deny, settings, host.can_drop_privileges)
+            base = isolation.base_config(hidden, deny, settings, host.can_drop_privileges, seed)
             config = isolation.learner_config(base, submission, settings)
             session = Session(host, isolation.program(submission), settings, config)
             session.begin()

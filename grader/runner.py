@@ -27,6 +27,7 @@ from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import ProcessGone, Settings
 from grader.sandbox.control import Host
 from grader.sandbox.session import MAX_STARTS, Session, check_request
+from grader.seeds import fresh_seed
 from grader.submission import read_submission
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ class Grader:
         if self._base_config is None:  # the same for every submission of this grader
             self._base_config = isolation.base_config(
                 self._hidden, self._deny, self.options.settings,
-                self.options.drop_privileges and self.host.can_drop_privileges, self.options.deny_paths,
+                self.options.drop_privileges and self.host.can_drop_privileges, self.seed, self.options.deny_paths,
             )
         return isolation.learner_config(self._base_config, submission, self.options.settings)
 
@@ -252,9 +253,6 @@ class Grader:
         return isolation.off_limits(modules)
 
 
-def fresh_seed() -> int:
-    """A seed for one run's random inputs."""
-    return int.from_bytes(os.urandom(4), "big") >> 1
 
 
 def probe_groups(checks: list[Check]) -> list[list[Check]]:

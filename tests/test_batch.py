@@ -86,6 +86,7 @@ def test_the_batch_agrees_exactly_with_grade_submit_on_each_file(run, klass, tmp
         assert float(rows[name]["score"]) == alone["score"] == batched["score"]
         assert [(c["id"], c["status"]) for c in batched["checks"]] == [(c["id"], c["status"]) for c in alone["checks"]]
         assert set(batched) == set(alone)
+        assert batched["output"] == alone["output"]  # what unseeded code drew, and printed, too
 
 
 def test_every_output_format_is_written(run, klass, tmp_path):

@@ -1,6 +1,8 @@
 """Grading whole submissions end to end, through the sandbox."""
 from __future__ import annotations
 
+import dataclasses
+
 from conftest import EXAMPLES
 
 from grader.model import Status
@@ -76,6 +78,39 @@ def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
     assert function_1.message.id == "outcome.missing"  # not "did you mean function_2?"
 
 
+def test_what_unseeded_learner_code_draws_is_the_same_with_the_same_seed(grader, manager, write):
+    """numpy's global generator and Python's random start from the run's seed in every learner
+    process: the notes' simpleNet() at top level prints the same dW in every run with the seed
+    (and a fresh process started after a crash draws what the first one drew)."""
+    from grader.runner import Grader
+
+    path = write("s.py", "import random\nimport numpy as np\nprint(np.random.rand(), np.random.randn(2), random.random())\n")
+    first, again = grader.grade(path).output.stdout, grader.grade(path).output.stdout
+    assert first == again and first.count(" ") >= 3
+    with Grader(manager, dataclasses.replace(grader.options, seed=grader.seed + 1)) as other:
+        assert other.grade(path).output.stdout != first
+
+
+def test_grade_submit_without_a_seed_still_takes_over_its_early_process(write, correct_source, monkeypatch):
+    """The seed is settled before the early process starts, so it is the one the grader would start."""
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+    from grader.sandbox import session as session_module
+
+    started = []
+
+    class Counted(session_module.LearnerProcess):
+        def __init__(self, *args, **kwargs):
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "LearnerProcess", Counted)
+    result = CliRunner().invoke(cli, ["submit", str(write("s.py", correct_source))])
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1
+
+
 def test_grade_submit_takes_over_the_process_it_started_early(write, correct_source, monkeypatch):
     """`grade submit` forks the learner's process while the grader is still starting; the grader
     uses it when it is exactly the one it would have started (and a fresh one otherwise)."""
@@ -94,10 +129,10 @@ def test_grade_submit_takes_over_the_process_it_started_early(write, correct_sou
     monkeypatch.setattr(session_module, "LearnerProcess", Counted)
     path = write("s.py", "print('early')\n" + correct_source)
     with Grader(options=Options(seed=2)) as grader:
-        early = EarlyStart(grader.host, path, None, Settings())
+        early = EarlyStart(grader.host, path, None, Settings(), grader.seed)
         report = grader.grade(path, early=early)
         assert report.score == 100 and report.output.stdout.startswith("early\n")
         assert len(started) == 1  # the early process, taken over
-        other = EarlyStart(grader.host, path, None, Settings(load_timeout=7.0))  # not what it would start
+        other = EarlyStart(grader.host, path, None, Settings(load_timeout=7.0), grader.seed)  # not what it would start
         assert grader.grade(path, early=other).score == 100
         assert len(started) == 3  # discarded, and a fresh one started

@@ -113,7 +113,7 @@ def test_extra_denied_folders_never_cover_what_a_learner_must_read(tmp_path, mon
 
     monkeypatch.setenv("TMPDIR", str(tmp_path / "scratch"))
     outputs = tmp_path / "results"
-    config = base_config((), (), Settings(), False, deny_paths=[
+    config = base_config((), (), Settings(), False, 1, deny_paths=[
         str(tmp_path), str(outputs), os.path.dirname(python_roots()[0]), "/"])
     assert config["deny_roots"] == [os.path.realpath(outputs)]
 

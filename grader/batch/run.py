@@ -31,9 +31,10 @@ from grader.formats import gradescope, junit
 from grader.formats.json import report_data
 from grader.messages import collect_messages
 from grader.model import ExitCode, Location, Message, Problem, Report, Submission
-from grader.runner import Grader, Options, fresh_seed
+from grader.runner import Grader, Options
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
+from grader.seeds import fresh_seed
 from grader.submission import folder_digest
 
 #: Seconds between two rewrites of the CSV while the batch runs.

@@ -10,6 +10,7 @@ import _signal
 import collections
 import linecache
 import os
+import random
 import select
 import signal
 import sys
@@ -273,6 +274,7 @@ class Worker:
         self.module: types.ModuleType | None = None
         self.namespace: dict = {}
         self.filenames: set[str] = set()
+        self.seed: int | None = config.get("seed")
 
     def serve(self) -> None:
         while True:
@@ -296,6 +298,9 @@ class Worker:
         # The namespace itself, kept now: the learner's code may later replace what
         # ``module.__dict__`` or ``vars(module)`` return, but not this dict.
         self.namespace = module.__dict__
+        if self.seed is not None:  # what unseeded code draws is the same in every run with this seed
+            np.random.seed(self.seed)
+            random.seed(self.seed)
         skip = set(request.get("skip", ()))
         timeout = float(request["timeout"])
         self.channel.strict = bool(request.get("strict"))
