@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from conftest import EXAMPLES
 
 from grader.model import Status
@@ -80,8 +81,7 @@ def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
 
 def test_what_unseeded_learner_code_draws_is_the_same_with_the_same_seed(grader, manager, write):
     """numpy's global generator and Python's random start from the run's seed in every learner
-    process: the notes' simpleNet() at top level prints the same dW in every run with the seed
-    (and a fresh process started after a crash draws what the first one drew)."""
+    process: the notes' simpleNet() at top level prints the same dW in every run with the seed."""
     from grader.runner import Grader
 
     path = write("s.py", "import random\nimport numpy as np\nprint(np.random.rand(), np.random.randn(2), random.random())\n")
@@ -91,11 +91,9 @@ def test_what_unseeded_learner_code_draws_is_the_same_with_the_same_seed(grader,
         assert other.grade(path).output.stdout != first
 
 
-def test_grade_submit_without_a_seed_still_takes_over_its_early_process(write, correct_source, monkeypatch):
-    """The seed is settled before the early process starts, so it is the one the grader would start."""
-    from click.testing import CliRunner
-
-    from grader.cli import cli
+@pytest.fixture
+def started(monkeypatch):
+    """A list that grows by one for each learner process a session starts."""
     from grader.sandbox import session as session_module
 
     started = []
@@ -106,27 +104,27 @@ def test_grade_submit_without_a_seed_still_takes_over_its_early_process(write, c
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(session_module, "LearnerProcess", Counted)
+    return started
+
+
+def test_grade_submit_without_a_seed_still_takes_over_its_early_process(write, correct_source, started):
+    """The seed is settled before the early process starts, so it is the one the grader would start."""
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
     result = CliRunner().invoke(cli, ["submit", str(write("s.py", correct_source))])
     assert result.exit_code == 0, result.output
     assert len(started) == 1
 
 
-def test_grade_submit_takes_over_the_process_it_started_early(write, correct_source, monkeypatch):
+def test_grade_submit_takes_over_the_process_it_started_early(write, correct_source, started):
     """`grade submit` forks the learner's process while the grader is still starting; the grader
     uses it when it is exactly the one it would have started (and a fresh one otherwise)."""
     from grader.prestart import EarlyStart
     from grader.runner import Grader, Options
-    from grader.sandbox import session as session_module
     from grader.sandbox.client import Settings
 
-    started = []
-
-    class Counted(session_module.LearnerProcess):
-        def __init__(self, *args, **kwargs):
-            started.append(1)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(session_module, "LearnerProcess", Counted)
     path = write("s.py", "print('early')\n" + correct_source)
     with Grader(options=Options(seed=2)) as grader:
         early = EarlyStart(grader.host, path, None, Settings(), grader.seed)
