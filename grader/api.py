@@ -190,8 +190,8 @@ def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None) -
     return merge([Path(p) for p in inputs], Path(out), junit)
 
 
-def render_summary(summary: dict, lang: Optional[str] = None) -> str:
+def render_summary(summary: dict, lang: Optional[str] = None, manager: Optional[pluggy.PluginManager] = None) -> str:
     from grader.batch.summary import render
 
-    return render(summary, messages(), language(lang))
+    return render(summary, messages(manager), language(lang))
 

@@ -226,12 +226,13 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
     try:
         from grader import api
 
+        manager = api.plugin_manager()  # (once: finding the installed packs reads every package's metadata)
         result = api.run_batch(
             submissions, out, host=host, jobs=jobs, json_dir=json_dir, gradescope_dir=gradescope_dir, junit=junit,
             resume=resume, seed=seed, shard=shard, timeout=timeout, load_timeout=load_timeout, memory=memory,
-            lang=lang,
+            lang=lang, manager=manager,
         )
-        click.echo(api.render_summary(result.summary, lang), err=True)
+        click.echo(api.render_summary(result.summary, lang, manager), err=True)
         if result.resumed:
             click.echo(_say("summary.resumed", count=result.resumed), err=True)
         if result.skipped:
