@@ -253,8 +253,6 @@ class Grader:
         return isolation.off_limits(modules)
 
 
-
-
 def probe_groups(checks: list[Check]) -> list[list[Check]]:
     """Checks sharing a probe, in order of their first: each group is one run of the probe."""
     groups: dict[str, list[Check]] = {}
