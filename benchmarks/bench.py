@@ -9,6 +9,8 @@ Measures:
   batch    `grade batch` of N copies of it with --jobs 2, per submission
   memory   the grader process's own peak RSS in `grade batch` of 50, 100 and 200 submissions
   cpu      CPU per submission in the batch of 200: the grader's, and the sandbox's (host and learners)
+  faults   page faults per submission in that batch (host and learners), and what copying one page
+           on write costs on this machine: most of a learner process's faults are such copies
 """
 from __future__ import annotations
 
@@ -47,20 +49,56 @@ def make_class(folder: Path, count: int) -> Path:
     return folder
 
 
-def batch_usage(submissions: Path, out: Path) -> tuple[int, float, float]:
+def batch_usage(submissions: Path, out: Path) -> tuple[int, float, float, int]:
     """Of a batch of ``submissions`` (--jobs 2): the peak RSS in KiB of the grader's own process
-    (learner processes excluded), and the CPU seconds of the grader, and of the sandbox (its host
-    and every learner process, which the host reaps and the grader reaps the host)."""
+    (learner processes excluded), the CPU seconds of the grader, and of the sandbox (its host and
+    every learner process, which the host reaps and the grader reaps the host), and the sandbox's
+    minor page faults."""
     script = (
         "import resource\n"
         "from grader import api\n"
         f"api.run_batch({str(submissions)!r}, {str(out)!r}, jobs=2, seed=1, progress=False)\n"
         "me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print(me.ru_maxrss, me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime)\n"
+        "print(me.ru_maxrss, me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime, children.ru_minflt)\n"
     )
     output = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
-    rss, grader_cpu, sandbox_cpu = output.split()
-    return int(rss), float(grader_cpu), float(sandbox_cpu)
+    rss, grader_cpu, sandbox_cpu, faults = output.split()
+    return int(rss), float(grader_cpu), float(sandbox_cpu), int(faults)
+
+
+#: A forked child writes to pages it shares with its parent: the kernel copies each on its first
+#: write. This is what a learner process pays for every page of the host's memory it writes to,
+#: a reference count included. Microseconds per page, the median of several children.
+COPY_ON_WRITE = """
+import mmap, os, statistics, time
+pages = 2000
+memory = mmap.mmap(-1, pages * 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+memory.write(b"x" * (pages * 4096))
+costs = []
+for _ in range(9):
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        start = time.perf_counter()
+        for offset in range(0, pages * 4096, 4096):
+            memory[offset] = 1  # copied
+        middle = time.perf_counter()
+        for offset in range(0, pages * 4096, 4096):
+            memory[offset] = 2  # already copied: the loop's own cost
+        end = time.perf_counter()
+        os.write(writing, repr((middle - start) - (end - middle)).encode())
+        os._exit(0)
+    os.close(writing)
+    costs.append(float(os.read(reading, 100)) / pages)
+    os.close(reading)
+    os.waitpid(pid, 0)
+print(statistics.median(costs) * 1e6)
+"""
+
+
+def copy_on_write_us() -> float:
+    output = subprocess.run([sys.executable, "-c", COPY_ON_WRITE], check=True, capture_output=True, text=True).stdout
+    return float(output)
 
 
 def main() -> None:
@@ -102,12 +140,14 @@ def main() -> None:
         memory, cpu = {}, {}
         for size in (50, 100, 200) if not args.quick else (25, 50):
             folder = make_class(scratch / f"mem{size}", size)
-            rss, grader_cpu, sandbox_cpu = batch_usage(folder, scratch / f"mem{size}-out" / "results.csv")
+            rss, grader_cpu, sandbox_cpu, faults = batch_usage(folder, scratch / f"mem{size}-out" / "results.csv")
             memory[size] = round(rss / 1024, 1)
             cpu = {"submissions": size, "grader": round(1000 * grader_cpu / size, 2),
                    "sandbox": round(1000 * sandbox_cpu / size, 2)}  # the largest batch's, start-up included
+            figures["sandbox_faults_per_submission"] = round(faults / size)
         figures["grader_peak_rss_mb"] = memory
         figures["batch_cpu_per_submission_ms"] = cpu
+    figures["copy_on_write_us_per_page"] = round(copy_on_write_us(), 2)
 
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -121,6 +161,9 @@ def main() -> None:
     cpu = figures["batch_cpu_per_submission_ms"]
     print(f"CPU per submission in the batch of {cpu['submissions']} (start-up included): grader {cpu['grader']:.1f} ms, "
           f"sandbox host and learner processes {cpu['sandbox']:.1f} ms")
+    faults, cow = figures["sandbox_faults_per_submission"], figures["copy_on_write_us_per_page"]
+    print(f"page faults per submission in the sandbox: {faults}; copying a page on write costs {cow:.2f} us here "
+          f"(at most {faults * cow / 1000:.1f} ms of the sandbox's CPU, if every fault were a copy)")
 
 
 if __name__ == "__main__":

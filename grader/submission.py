@@ -17,7 +17,8 @@ IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv", "n
 #: A project folder is copied into every learner process's scratch folder, so it is capped:
 #: a course's project is a few scripts and small data files, not a dataset.
 PROJECT_MAX_FILES = 1000
-PROJECT_MAX_BYTES = 64 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+PROJECT_MAX_BYTES = 64 * MEGABYTE
 
 
 def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[str] = None,
@@ -114,9 +115,10 @@ def _digest(files) -> str:
 
 def _too_large(folder: Path, name: str, count: int, total: int) -> Submission:
     # The walk stopped at the first file past a limit, so the figures are "at least".
+    # Megabytes of 2**20 bytes, as the limit is set (and the README states it): 64, not 67.
     problem = Problem(Location(), Message("load.project_too_large", {
-        "files": count, "megabytes": f"{total / 1e6:.1f}",
-        "max_files": PROJECT_MAX_FILES, "max_megabytes": PROJECT_MAX_BYTES // 1_000_000,
+        "files": count, "megabytes": f"{total / MEGABYTE:.1f}",
+        "max_files": PROJECT_MAX_FILES, "max_megabytes": f"{PROJECT_MAX_BYTES / MEGABYTE:g}",
     }))
     return Submission(name=name, path=str(folder), units=(), module_name="__main__", digest="", problems=(problem,))
 

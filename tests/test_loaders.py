@@ -231,3 +231,21 @@ def test_a_project_folder_past_the_limits_is_reported_not_graded(write, loaders,
     [problem] = submission.problems
     assert problem.message.id == "load.project_too_large"
     assert problem.message.params["files"] == 4
+
+
+def test_a_project_folder_past_the_byte_limit_states_the_limit_in_the_readmes_unit(write, loaders, tmp_path, monkeypatch):
+    import grader.submission
+
+    monkeypatch.setattr(grader.submission, "PROJECT_MAX_BYTES", 2 * grader.submission.MEGABYTE)
+    write("p/main.py", "x = 1\n")
+    (tmp_path / "p" / "data.bin").write_bytes(b"0" * (3 * grader.submission.MEGABYTE))
+    [problem] = read(tmp_path / "p", loaders).problems
+    assert problem.message.id == "load.project_too_large"
+    assert problem.message.params["max_megabytes"] == "2"
+    assert problem.message.params["megabytes"] == "3.0"
+
+
+def test_the_project_byte_limit_is_the_64_mb_the_readme_states():
+    import grader.submission
+
+    assert grader.submission.PROJECT_MAX_BYTES == 64 * 2**20
