@@ -184,10 +184,20 @@ def run_batch(submissions: Path, out: Path, host: Optional[Host] = None, jobs: O
     return run(options, manager or plugin_manager(), progress_bar() if progress else None, host)
 
 
-def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
-    from grader.batch.merge import merge
+def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None, lang: Optional[str] = None) -> dict:
+    """The class summary of the merged shards; warnings (a shard not given) go to stderr in
+    ``lang``, and the summary lists the missing shards."""
+    import sys
 
-    return merge([Path(p) for p in inputs], Path(out), junit)
+    from grader.batch.merge import merge
+    from grader.model import Message
+
+    catalog, chosen = messages(), language(lang)
+
+    def warn(message_id: str, **params) -> None:
+        print(catalog.render(Message(message_id, params), chosen), file=sys.stderr)
+
+    return merge([Path(p) for p in inputs], Path(out), junit, warn=warn)
 
 
 def render_summary(summary: dict, lang: Optional[str] = None, manager: Optional[pluggy.PluginManager] = None) -> str:

@@ -6,6 +6,7 @@ error, 4 usage error.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -101,7 +102,8 @@ def cli():
               help="Seconds for each top-level statement or cell while the file loads.")
 @click.option("--memory", type=click.IntRange(min=64), default=1024, show_default=True,
               help="Memory the learner's code may use, in MB.")
-@click.option("--min-score", type=float, help="Exit 0 when the score is at least this (for CI gates).")
+@click.option("--min-score", type=float, callback=lambda ctx, param, value: _check_min_score(value),
+              help="Exit 0 when the score is at least this (for CI gates).")
 @LANG_OPTION
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when writing to a terminal and NO_COLOR is unset).")
 def submit(path, format_name, output, junit, entry, keyword, verbose, seed, timeout, load_timeout, memory,
@@ -126,6 +128,10 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
             host=host, seed=seed, keyword=keyword, timeout=timeout, load_timeout=load_timeout, memory=memory,
         )
         with session:
+            if min_score is not None and min_score > session.grader.catalogue.max_score:
+                # A gate no submission could pass is a mistake in the CI step, not a failing learner.
+                raise UsageError("usage.min_score_too_high", min_score=f"{min_score:g}",
+                                 max_score=f"{session.grader.catalogue.max_score:g}")
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
             report = session.grader.grade(path, entry=entry, early=early)
             _write(renderer.render(report), output, renderer.context.color)
@@ -253,9 +259,16 @@ def merge(inputs, out, junit, lang):
     """Join the CSVs (and records) of grade batch --shard runs into one."""
     from grader import api
 
-    summary = api.merge_batches(list(inputs), out, junit)
+    summary = api.merge_batches(list(inputs), out, junit, lang)
     click.echo(api.render_summary(summary, lang), err=True)
-    return ExitCode.OK
+    # Shards not given: the class result is incomplete, which a CI step must not take for done.
+    return ExitCode.NOT_FULL_MARKS if summary.get("missing_shards") else ExitCode.OK
+
+
+def _check_min_score(value: Optional[float]) -> Optional[float]:
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"{value:g} is not a score: give a number from 0 to the maximum.")
+    return value
 
 
 def _color(flag: Optional[bool], output: Optional[Path]) -> bool:

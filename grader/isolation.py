@@ -94,7 +94,7 @@ def scratch_base() -> str:
 
 def learner_config(base: dict, submission: Submission, settings: Settings) -> dict:
     """What one submission's learner process is told."""
-    budget = settings.load_timeout * (len(submission.units) + 1) + CPU_SECONDS_FOR_CHECKS
+    budget = min(settings.load_timeout * (len(submission.units) + 1), settings.total_load_seconds) + CPU_SECONDS_FOR_CHECKS
     return {
         **base,
         "cpu_seconds": int(budget) + 30,

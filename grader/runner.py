@@ -29,6 +29,7 @@ from grader.sandbox.control import Host
 from grader.sandbox.session import MAX_STARTS, Session, check_request
 from grader.seeds import fresh_seed
 from grader.submission import read_submission
+from grader.wire import WireError
 
 if TYPE_CHECKING:
     from grader.prestart import EarlyStart
@@ -96,14 +97,7 @@ class Grader:
         problems = list(submission.problems)
         checks = self.catalogue.checks
         if not submission.units:
-            if started is not None:
-                started.close()
-            if when_run is not None:
-                when_run()
-            results = [
-                CheckResult(check, Status.MISSING, 0.0, Message("outcome.not_loaded")) for check in checks
-            ]
-            return self._report(submission, results, problems, Output())
+            return self._not_loaded(submission, problems, started, when_run)
         groups = self._groups()
         session = started
         if session is None:
@@ -127,6 +121,9 @@ class Grader:
                     "load.exhausted" if gone.reason == "exhausted" else "load.died_after_loading",
                     {"starts": MAX_STARTS})))
             session.run_checks(outcomes.__setitem__)
+        except WireError as exc:  # its code does not fit in one message to its process
+            problems.append(Problem(Location(), Message("load.too_large_to_send", {"detail": str(exc)})))
+            return self._not_loaded(submission, problems, session, when_run)
         finally:
             session.close()
         if when_run is not None:
@@ -137,6 +134,16 @@ class Grader:
         ordered = diagnose(self._judge(groups, outcomes, loaded.names), self._outcomes_by_check(groups, outcomes),
                            self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
+
+    def _not_loaded(self, submission: Submission, problems: list, session: Optional[Session],
+                    when_run: Optional[Callable[[], None]]) -> Report:
+        """The report of a submission none of whose code ran."""
+        if session is not None:
+            session.close()
+        if when_run is not None:
+            when_run()
+        results = [CheckResult(check, Status.MISSING, 0.0, Message("outcome.not_loaded")) for check in self.catalogue.checks]
+        return self._report(submission, results, problems, Output())
 
     def _session(self, submission: Submission, config: dict) -> Session:
         return Session(self.host, isolation.program(submission), self.options.settings, config)
@@ -232,6 +239,9 @@ class Grader:
             return Problem(location, message, tuple(frames), (hint,) if hint else ())
         if kind == "timeout":
             return Problem(location, Message("load.timeout", {"seconds": f"{self.options.settings.load_timeout:g}"}))
+        if kind == "budget":
+            return Problem(location, Message("load.budget", {
+                "seconds": f"{self.options.settings.total_load_seconds:g}", "count": error.get("skipped", 0)}))
         if kind in ("crash", "malformed"):
             return Problem(location, crash_message(error, "load") if kind == "crash" else Message("outcome.malformed"))
         return Problem(location, Message("outcome.malformed"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional
 
 from grader.errors import UsageError
+from grader.loaders import MAX_CODE_BYTES, MAX_UNITS
 from grader.model import Location, Message, Problem, Submission
 
 Loader = Callable[[Path, str], Submission]
@@ -30,15 +31,31 @@ def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[s
         raise UsageError("usage.no_such_path", path=path)
     if path.is_dir():
         return _read_project(path, loaders, entry, name or path.name)
+    if not path.is_file():  # a named pipe or a device: reading it could wait for ever
+        raise UsageError("usage.not_a_file", path=path)
     if entry:
         raise UsageError("usage.entry_for_file", path=path)
     loader = loaders.get(path.suffix.lower())
     if loader is None:
         raise UsageError("usage.wrong_suffix", path=path, suffixes=_suffixes(loaders))
     try:
-        return loader(path, name or path.name)
+        return within_limits(loader(path, name or path.name))
     except OSError as exc:
         return _unreadable(path, name or path.name, exc)
+
+
+def within_limits(submission: Submission) -> Submission:
+    """``submission``, or, if its code as a whole is more than a learner process is sent
+    (a notebook of many cells, a loader of a third-party pack), the same without units and
+    with the problem stated. Each loader refuses a single oversized file or cell sooner."""
+    size = sum(len(unit.source.encode("utf-8", "surrogatepass")) for unit in submission.units)
+    if size > MAX_CODE_BYTES:
+        message = Message("load.too_much_code", {"size": size, "limit": MAX_CODE_BYTES})
+    elif len(submission.units) > MAX_UNITS:
+        message = Message("load.too_many_units", {"limit": MAX_UNITS})
+    else:
+        return submission
+    return dataclasses.replace(submission, units=(), problems=(*submission.problems, Problem(Location(), message)))
 
 
 def _read_project(folder: Path, loaders, entry, name) -> Submission:
@@ -56,7 +73,7 @@ def _read_project(folder: Path, loaders, entry, name) -> Submission:
     if loader is None:
         raise UsageError("usage.wrong_suffix", path=entry_path, suffixes=_suffixes(loaders))
     try:
-        submission = loader(entry_path, name)
+        submission = within_limits(loader(entry_path, name))
         files, total = [], 0
         for entry_file in project_files(folder):
             files.append(entry_file)

@@ -55,7 +55,9 @@ def encode_value(value: Any, _depth: int = 0) -> Any:
     if kind is np.ndarray:
         return _encode_array(value)
     if isinstance(value, np.generic) and kind.__module__ == "numpy":
-        if value.dtype.kind in "biuf":
+        if value.dtype.kind == "f":
+            return float(value)  # (``item()`` of a longdouble is a longdouble, not a float)
+        if value.dtype.kind in "biu":
             return value.item()
         if value.dtype.kind == "c":
             return _encode_array(np.asarray(value))
@@ -81,6 +83,12 @@ def _encode_array(array) -> dict:
         raise WireError("array has too many dimensions")
     if array.nbytes > MAX_ARRAY_BYTES:
         raise WireError(f"array of {array.nbytes} bytes exceeds the limit of {MAX_ARRAY_BYTES}")
+    # Extended precision (float128, complex256) travels as double precision, which the grader
+    # reads and every comparison is made in.
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+        array = array.astype(np.float64)
+    elif array.dtype.kind == "c" and array.dtype.itemsize > 16:
+        array = array.astype(np.complex128)
     data = np.ascontiguousarray(array).tobytes()
     return {_ND: [array.dtype.str, list(array.shape), base64.b64encode(data).decode("ascii")]}
 

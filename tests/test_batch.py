@@ -175,6 +175,40 @@ def test_shards_partition_the_class_and_merge_into_the_whole(run, klass, tmp_pat
     assert (tmp_path / "merged.summary.json").read_bytes() == (tmp_path / "whole.summary.json").read_bytes()
 
 
+@pytest.fixture
+def two_of_three_shards(run, klass, tmp_path):
+    parts = [tmp_path / f"shard{index}.csv" for index in (1, 2)]
+    for index, part in enumerate(parts, 1):
+        assert run("batch", klass, "--out", part, "--seed", 13, "--shard", f"{index}/3").exit_code == 0
+    return parts
+
+
+def test_merge_warns_when_a_shard_is_missing_and_the_summary_says_so(run, two_of_three_shards, tmp_path):
+    merged = tmp_path / "merged.csv"
+    result = run("merge", *two_of_three_shards, "--out", merged)
+    assert "shard(s) 3 of 3 not given" in result.output
+    summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
+    assert summary["missing_shards"] == [3]
+
+
+def test_merge_with_a_shard_missing_exits_1(run, two_of_three_shards, tmp_path):
+    assert run("merge", *two_of_three_shards, "--out", tmp_path / "merged.csv").exit_code == 1
+
+
+def test_the_missing_shard_warning_follows_lang(run, two_of_three_shards, tmp_path):
+    result = run("merge", *two_of_three_shards, "--out", tmp_path / "merged.csv", "--lang", "ja")
+    assert "3" in result.output and "shard(s) 3 of 3" not in result.output
+
+
+def test_missing_shards_are_told_only_of_a_split_every_input_shares():
+    from grader.batch.merge import missing_shards
+
+    assert missing_shards([[1, 4], [3, 4]]) == ([2, 4], 4)
+    assert missing_shards([[1, 3], [2, 3], [3, 3]]) == ([], 3)
+    assert missing_shards([[1, 2], [2, 4]])[0] == []
+    assert missing_shards([None, [1, 2]])[0] == []
+
+
 def test_merge_refuses_shards_graded_with_different_seeds(run, klass, tmp_path):
     run("batch", klass, "--out", tmp_path / "a.csv", "--seed", 1, "--shard", "1/2")
     run("batch", klass, "--out", tmp_path / "b.csv", "--seed", 2, "--shard", "2/2")
@@ -228,8 +262,69 @@ def test_unpacking_refuses_paths_that_leave_the_folder(tmp_path):
         bundle.writestr("a/../../evil2.py", "x = 1")
         bundle.writestr("ok.py", "x = 1")
     (tmp_path / "out").mkdir()
-    root = unpack_zip(archive, tmp_path / "out")
+    root = unpack_zip(archive, tmp_path / "out").root
     assert [p.name for p in root.rglob("*.py")] == ["ok.py"]
+
+
+@pytest.fixture
+def small_zip_limits(monkeypatch):
+    """1 MB a member, 3 MB in all: a few MB of zeros stand for an oversized export."""
+    from grader.batch import discover
+
+    monkeypatch.setattr(discover, "ZIP_MEMBER_MAX_BYTES", 1024 * 1024)
+    monkeypatch.setattr(discover, "ZIP_MAX_BYTES", 3 * 1024 * 1024)
+
+
+def test_an_oversized_zip_member_is_reported_for_its_learner_and_the_others_graded(run, tmp_path, small_zip_limits):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("assignment4/good.py", CORRECT)
+        bundle.writestr("assignment4/big.py", b"\0" * (2 * 1024 * 1024))
+        bundle.writestr("assignment4/tanaka/main.py", CORRECT)
+        bundle.writestr("assignment4/tanaka/data/weights.npy", b"\0" * (2 * 1024 * 1024))
+    out = tmp_path / "results.csv"
+    result = run("batch", archive, "--out", out, "--seed", 4, "--json-dir", tmp_path / "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["submission"]: r for r in read_csv(out)}
+    assert rows["good.py"]["score"] == "100" and rows["good.py"]["status"] == "graded"
+    for name, member in [("big.py", "big.py"), ("tanaka", "tanaka/data/weights.npy")]:
+        assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
+        [error] = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))["errors"]
+        assert error["message"].startswith(f"{member}: larger than 1 MB"), error["message"]
+
+
+def test_a_zip_refused_for_its_total_size_says_the_limit_in_megabytes(run, tmp_path, small_zip_limits):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for index in range(4):
+            bundle.writestr(f"s{index}.py", b"#" * (1024 * 1024 - 1))
+    result = run("batch", archive, "--out", tmp_path / "results.csv")
+    assert result.exit_code == 4
+    assert "more than 3 MB in all" in result.output and "files" not in result.output
+
+
+class _LyingBundle:
+    """A zip whose member yields more bytes than its header declares."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def open(self, member):
+        return io.BytesIO(self.data)
+
+
+def test_unpacking_counts_the_bytes_copied_not_the_size_a_header_declares(tmp_path):
+    from grader.batch.discover import _copy_member
+
+    member = zipfile.ZipInfo("liar.py")
+    member.file_size = 10
+    target = tmp_path / "liar.py"
+    assert _copy_member(_LyingBundle(b"x" * 5000), member, target, limit=1000, room=10**6) is None
+    assert not target.exists()
+    assert _copy_member(_LyingBundle(b"x" * 5000), member, target, limit=10**6, room=1000) > 1000
+    assert not target.exists()
+    assert _copy_member(_LyingBundle(b"x" * 500), member, target, limit=1000, room=1000) == 500
+    assert target.stat().st_size == 500
 
 
 @pytest.mark.parametrize("args", [["batch", "/no/such/folder", "--out", "x.csv"], ["batch", ".", "--out", "x.csv", "--shard", "3/2"]])
@@ -246,6 +341,8 @@ def test_shards_are_stable_and_cover_everyone():
 
 def test_file_names_for_outputs_keep_japanese_and_drop_separators():
     assert safe_file_name("山田/太郎:1") == "山田_太郎_1"
+    long_name = "山" * 100 + ".py"  # 303 bytes: more than a file name may have
+    assert safe_file_name(long_name) == "山" * 50 and len(safe_file_name(long_name).encode()) <= 150
 
 
 def test_the_progress_bar_is_drawn_only_on_a_terminal():

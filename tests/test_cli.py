@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -107,6 +108,18 @@ def test_min_score_gates_ci(run, broken):
     assert run("submit", broken, "--min-score", 99, "--seed", 1).exit_code == 1
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_min_score_that_is_not_a_score_is_a_usage_error(run, broken, value):
+    result = run("submit", broken, "--min-score", value)
+    assert result.exit_code == 4 and "is not a score" in result.output
+
+
+def test_a_min_score_above_the_maximum_is_a_usage_error(run, broken):
+    result = run("submit", broken, "--min-score", 101, "--seed", 1)
+    assert result.exit_code == 4 and "more than the 100 points" in result.output
+    assert run("submit", broken, "--min-score", 100, "--seed", 1).exit_code == 1  # possible, just not met
+
+
 def test_k_grades_one_function_only(run, broken):
     report = json.loads(run("submit", broken, "-k", "numerical_diff", "--format", "json", "--seed", 1).output)
     assert {c["function"] for c in report["checks"]} == {"numerical_diff"}
@@ -199,3 +212,10 @@ def test_control_characters_from_the_learner_never_reach_the_terminal(run, write
     result = run("submit", write("escapes.py", source), "--seed", 1, "-v")
     assert "owned" in result.output, "the text is shown"
     assert "\x1b" not in result.output and "\x07" not in result.output and "\r" not in result.output
+
+
+def test_a_named_pipe_is_refused_not_waited_on(run, tmp_path):
+    pipe = tmp_path / "fifo.py"
+    os.mkfifo(pipe)
+    result = run("submit", pipe)
+    assert result.exit_code == 4 and "not a regular file" in result.output

@@ -210,6 +210,23 @@ def test_an_endless_loop_at_import_costs_only_its_statement(grader, write, corre
     assert report.score == 100
 
 
+def test_endless_loops_at_import_share_one_time_budget(host, manager, write, correct_source):
+    """A file of many endless loops must not take each one's time limit in turn: once the code
+    has had its total, what is left is not run, and said so once. Slow: ~2.5 s."""
+    from grader.runner import Grader, Options
+    from grader.sandbox.client import Settings
+
+    source = correct_source + "\n" + "while True:\n    pass\n" * 5 + "late = 1\n"
+    settings = Settings(check_timeout=3.0, load_timeout=1.0, load_budget=2.5)
+    started = time.monotonic()
+    with Grader(manager, Options(seed=1, settings=settings), host) as grader:
+        report = grade(grader, write, source)
+    assert time.monotonic() - started < 8
+    assert problem_ids(report) == ["load.timeout"] * 3 + ["load.budget"]
+    assert report.problems[-1].message.params["count"] == 2  # the last loop and ``late = 1``
+    assert report.score == 100  # the definitions before the loops ran
+
+
 def test_an_endless_loop_in_one_function_times_out_only_its_checks(grader, write, correct_source):
     """Slow: waits out the 3 s check timeout once."""
     report = grade(grader, write, inject(correct_source, "function_tmp2", "while True:\n    pass"))
@@ -262,6 +279,17 @@ def test_a_gigantic_array_is_an_error_not_a_pass(grader, write, correct_source):
     for check_id in SOFTMAX_CHECKS:
         assert result_of(report, check_id).status is Status.ERROR
     assert SOFTMAX_CHECKS <= lost(report) <= SOFTMAX_CHECKS | SOFTMAX_USERS  # everything else passes
+    assert report.problems == ()
+
+
+def test_extended_precision_results_are_judged_like_any_number(grader, write, correct_source):
+    """np.longdouble is a number: it used to end the learner's process while its reply was
+    encoded, which the report blamed on the learner's code."""
+    source = inject(correct_source, "mean_squared_error", "return np.longdouble(0.5 * np.sum((y - t) ** 2))")
+    source = inject(source, "function_tmp2", "return np.longdouble(3.0**2.0 + x1 * x1)")
+    source = source.replace("    return exp_a / np.sum(exp_a)", "    return (exp_a / np.sum(exp_a)).astype(np.longdouble)")
+    report = grade(grader, write, source)
+    assert report.score == 100, lost(report)
     assert report.problems == ()
 
 

@@ -249,3 +249,83 @@ def test_the_project_byte_limit_is_the_64_mb_the_readme_states():
     import grader.submission
 
     assert grader.submission.PROJECT_MAX_BYTES == 64 * 2**20
+
+
+# --- limits that keep a hostile file from costing the grader seconds and memory ------------------
+
+def test_more_code_than_the_limit_is_refused_before_parsing(write, loaders, tmp_path, monkeypatch):
+    import grader.loaders
+
+    monkeypatch.setattr(grader.loaders, "MAX_CODE_BYTES", 1000)
+    submission = read(write("s.py", "x = 1\n" * 200), loaders)
+    assert submission.units == () and message_ids(submission) == ["load.too_much_code"]
+    assert submission.problems[0].message.params == {"size": 1200, "limit": 1000}
+
+
+def test_a_file_of_more_statements_than_the_limit_is_refused_before_parsing(write, loaders, monkeypatch):
+    import grader.loaders
+
+    monkeypatch.setattr(grader.loaders, "MAX_UNITS", 50)
+    monkeypatch.setattr(grader.loaders.ast, "parse", lambda *a, **k: pytest.fail("parsed"))
+    submission = read(write("s.py", "".join(f"x{i} = {i}\n" for i in range(51))), loaders)
+    assert submission.units == () and message_ids(submission) == ["load.too_many_units"]
+
+
+def test_statements_up_to_the_limit_each_run_on_their_own(write, loaders, monkeypatch):
+    import grader.loaders
+
+    monkeypatch.setattr(grader.loaders, "MAX_UNITS", 50)
+    # many lines, few statements: a long literal does not count as statements
+    source = "values = [\n" + "".join(f"    {i},\n" for i in range(100)) + "]\n" + "".join(f"x{i} = {i}\n" for i in range(49))
+    submission = read(write("s.py", source), loaders)
+    assert len(submission.units) == 50 and submission.problems == ()
+
+
+def test_a_notebook_of_more_cells_than_the_limit_is_refused(tmp_path, loaders, monkeypatch):
+    import grader.submission
+
+    monkeypatch.setattr(grader.submission, "MAX_UNITS", 3)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x{i} = {i}") for i in range(4)])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, str(path))
+    submission = read(path, loaders)
+    assert submission.units == () and message_ids(submission) == ["load.too_many_units"]
+
+
+def test_an_expression_too_deep_to_parse_costs_only_its_statement(correct_source):
+    from grader.loaders import split_statements
+
+    for deep in ("x = " + "-" * 200_000 + "1\n", "x = 1" + "+1" * 300_000 + "\n"):
+        units, problems = split_statements(deep + correct_source, "s.py")
+        [problem] = problems
+        assert problem.where.line == 1 and problem.message.id == "load.unparsable"
+        assert problem.message.params["error"] == "nested too deeply to parse"
+        assert [unit.first_line for unit in units] == [u.first_line + 1 for u in split_statements(correct_source, "s.py")[0]]
+
+
+def test_a_python_file_may_declare_its_own_encoding_as_python_allows(tmp_path, loaders):
+    latin = tmp_path / "latin.py"
+    latin.write_bytes("# -*- coding: latin-1 -*-\nname = 'café'\n".encode("latin-1"))
+    sjis = tmp_path / "sjis.py"
+    sjis.write_bytes("# coding: shift_jis\n# 損失関数\nx = 1\n".encode("shift_jis"))
+    for path, text in ((latin, "café"), (sjis, "x = 1")):
+        submission = read(path, loaders)
+        assert submission.problems == () and text in "".join(u.source for u in submission.units)
+    unknown = tmp_path / "unknown.py"
+    unknown.write_bytes(b"# coding: no-such-codec\nx = 1\n")
+    assert message_ids(read(unknown, loaders)) == ["load.not_utf8"]
+    undeclared = tmp_path / "undeclared.py"
+    undeclared.write_bytes("name = 'café'\n".encode("latin-1"))
+    assert message_ids(read(undeclared, loaders)) == ["load.not_utf8"]
+
+
+def test_a_notebook_without_cell_ids_loads_without_warnings(tmp_path, loaders):
+    import warnings
+
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": "x = 1"}
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        submission = read(path, loaders)
+    assert caught == [] and len(submission.units) == 1

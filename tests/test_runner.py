@@ -61,6 +61,30 @@ def test_loading_a_dataset_or_plotting_fails_without_costing_the_definitions(gra
     assert [p.where.line for p in report.problems][:2] == [1, 2]
 
 
+def test_errors_far_down_a_file_are_reported_at_their_own_lines(grader, write, correct_source):
+    """Each statement runs on its own, compiled where it stands in the file: a traceback, and a
+    statement that parses but does not compile, name the file's own line numbers."""
+    head = correct_source.rstrip("\n") + "\n\n"
+    first = head.count("\n") + 1
+    source = head + "def broken():\n    values = [1]\n    return values[5]\n\nbroken()\nreturn 5\n"
+    report = grader.grade(write("s.py", source))
+    assert report.score == 100
+    failing_call, top_level_return = report.problems
+    assert failing_call.where.line == first + 4
+    assert [(f["line"], f["text"]) for f in failing_call.traceback] == [(first + 4, "broken()"), (first + 2, "return values[5]")]
+    assert top_level_return.message.id == "load.syntax_error" and top_level_return.where.line == first + 5
+
+
+def test_code_too_large_for_one_message_is_a_report_not_an_internal_error(grader, write, correct_source, monkeypatch):
+    from grader import wire
+
+    grader.grade(write("warm.py", correct_source))  # (the check requests are packed once, before)
+    monkeypatch.setattr(wire, "MAX_FRAME_BYTES", 60_000)
+    report = grader.grade(write("s.py", correct_source + "PADDING = '" + "x" * 100_000 + "'\n"))
+    assert [p.message.id for p in report.problems] == ["load.too_large_to_send"]
+    assert report.score == 0 and {r.message.id for r in report.results} == {"outcome.not_loaded"}
+
+
 def test_a_project_folder_imports_its_own_modules_as_at_home(grader, tmp_path, correct_source):
     project = tmp_path / "book"
     (project / "common").mkdir(parents=True)

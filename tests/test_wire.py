@@ -40,6 +40,17 @@ def test_numpy_scalars_become_python_numbers():
     assert type(roundtrip(np.float64(1.5))) is float and type(roundtrip(np.int32(3))) is int
 
 
+def test_extended_precision_travels_as_double_precision():
+    # item() of a longdouble is still a longdouble, which JSON cannot carry
+    assert type(roundtrip(np.longdouble(0.25))) is float and roundtrip(np.longdouble(0.25)) == 0.25
+    assert type(roundtrip(np.float16(0.5))) is float
+    back = roundtrip(np.array([1.5, -2.0], dtype=np.longdouble))
+    assert back.dtype == np.float64 and back.tolist() == [1.5, -2.0]
+    back = roundtrip(np.array([1 + 2j], dtype=np.clongdouble))
+    assert back.dtype == np.complex128 and back.tolist() == [1 + 2j]
+    wire.pack({"value": wire.encode_value(np.longdouble(3.0))})  # JSON-ready
+
+
 class Liar(float):
     def __eq__(self, other):
         return True

@@ -2,20 +2,29 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import stat
+import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Optional
 
 from grader.errors import UsageError
+from grader.submission import MEGABYTE, PROJECT_MAX_BYTES
 
 #: What an LMS export carries besides submissions.
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "Thumbs.db", ".DS_Store"}
-#: Limits on a .zip, so an archive cannot fill the disk ("zip bomb").
+#: Limits on a .zip, so an archive cannot fill the disk ("zip bomb"): members, and bytes unpacked.
 ZIP_MAX_BYTES = 2 * 1024**3
 ZIP_MAX_FILES = 100_000
+#: The largest member unpacked. No gradable submission holds a larger file (a project folder is
+#: capped at this in all; a single file far below it), so a larger member is left in the zip and
+#: only its learner is reported, rather than the whole class refused.
+ZIP_MEMBER_MAX_BYTES = PROJECT_MAX_BYTES
+#: Bytes copied at a time while unpacking.
+COPY_CHUNK_BYTES = 1024 * 1024
+#: Hex digits of the hash that tells clashing output names apart; longer ones only if still alike.
+SUFFIX_LENGTHS = (8, 12, 16, 24, 32, 64)
 
 
 @dataclass(frozen=True)
@@ -43,31 +52,104 @@ def find_submissions(root: Path, suffixes: Iterable[str]) -> tuple[list[Entry], 
     return entries, skipped
 
 
-def unpack_zip(archive: Path, destination: Path) -> Path:
+@dataclass(frozen=True)
+class Unpacked:
+    """A class's folder of submissions and, when it came from a .zip, the members left out of it
+    for their size: the paths of each (relative to ``root``), by the entry they belong to."""
+
+    root: Path
+    left_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    member_limit: int = ZIP_MEMBER_MAX_BYTES
+
+
+def unpack_zip(archive: Path, destination: Path) -> Unpacked:
     """Extract an LMS export safely and return the folder of submissions in it (descending
-    into a single top-level folder, as exports often wrap everything in one)."""
+    into a single top-level folder, as exports often wrap everything in one). A member over
+    ``ZIP_MEMBER_MAX_BYTES`` is left out, an empty file in its place so that its learner is
+    still found (and reported); more than ``ZIP_MAX_BYTES`` in all refuses the archive."""
+    limit = ZIP_MEMBER_MAX_BYTES
+    left_out: list[Path] = []
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
-            if len(members) > ZIP_MAX_FILES or sum(m.file_size for m in members) > ZIP_MAX_BYTES:
+            if len(members) > ZIP_MAX_FILES:
                 raise UsageError("usage.zip_too_large", path=archive, count=len(members))
-            for member in members:
-                name = _member_name(member)
-                target = _safe_target(destination, name)
-                if target is None or _is_link(member):
-                    continue
+            wanted = _members_to_unpack(members, destination)
+            # Declared sizes only refuse early, before gigabytes are written; the bytes actually
+            # copied are what is counted.
+            if sum(m.file_size for m, _ in wanted if not m.is_dir() and m.file_size <= limit) > ZIP_MAX_BYTES:
+                raise _too_many_bytes(archive)
+            room = ZIP_MAX_BYTES
+            for member, target in wanted:
                 if member.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with bundle.open(member) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
+                copied = _copy_member(bundle, member, target, limit, room)
+                if copied is None:
+                    target.touch()
+                    left_out.append(target)
+                elif copied > room:
+                    raise _too_many_bytes(archive)
+                else:
+                    room -= copied
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
+    root = _submissions_folder(destination)
+    return Unpacked(root, _by_entry(root, left_out), limit)
+
+
+def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
+    """(member, where it goes) of each member but links and paths that would leave ``destination``."""
+    wanted = []
+    for member in members:
+        target = _safe_target(destination, _member_name(member))
+        if target is not None and not _is_link(member):
+            wanted.append((member, target))
+    return wanted
+
+
+def _copy_member(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, limit: int,
+                 room: int) -> Optional[int]:
+    """Copy ``member`` to ``target`` and return the bytes copied: None (nothing kept) for a
+    member over ``limit``, more than ``room`` (nothing kept) for one the archive has no room
+    left for. Counts the bytes read, not the size the member's header declares."""
+    if member.file_size > limit:
+        return None
+    copied = 0
+    with bundle.open(member) as source, open(target, "wb") as sink:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            copied += len(chunk)
+            if copied > limit or copied > room:
+                break
+            sink.write(chunk)
+        else:
+            return copied
+    target.unlink()
+    return None if copied > limit else copied
+
+
+def _too_many_bytes(archive: Path) -> UsageError:
+    return UsageError("usage.zip_too_many_bytes", path=archive, max_megabytes=f"{ZIP_MAX_BYTES / MEGABYTE:g}")
+
+
+def _submissions_folder(destination: Path) -> Path:
     visible = [p for p in destination.iterdir() if p.name not in IGNORED and not p.name.startswith(".")]
     if len(visible) == 1 and visible[0].is_dir():
         return visible[0]
     return destination
+
+
+def _by_entry(root: Path, left_out: list[Path]) -> dict[str, tuple[str, ...]]:
+    """Left-out members by the entry (top-level file or folder under ``root``) they belong to."""
+    by_entry: dict[str, list[str]] = {}
+    for target in left_out:
+        try:
+            relative = target.relative_to(root)
+        except ValueError:
+            continue  # beside the wrapping folder: not part of any submission
+        by_entry.setdefault(relative.parts[0], []).append(relative.as_posix())
+    return {entry: tuple(members) for entry, members in by_entry.items()}
 
 
 def _member_name(member: zipfile.ZipInfo) -> str:
@@ -104,7 +186,48 @@ def entry_key(name: str) -> str:
 def safe_file_name(name: str) -> str:
     """``name`` usable as a file name (Japanese kept; separators and control characters not)."""
     cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in name).strip(" .")
-    return cleaned[:150] or "submission"
+    # At most 150 bytes, not characters: file systems count bytes (255 at most), and a Japanese
+    # character is 3; the rest leaves room for a ``~`` suffix and ``.json``.
+    return cleaned.encode("utf-8", "surrogateescape")[:150].decode("utf-8", "ignore") or "submission"
+
+
+def output_names(names: Iterable[str]) -> dict[str, str]:
+    """Each submission's name -> the name of its report files (``--json-dir``, ``--gradescope-dir``),
+    distinct for every name. A name keeps its ``safe_file_name`` form unless that clashes with
+    another's, compared as a case-insensitive file system would; then each clashing name gets
+    ``~`` and a hash of its original name. Alike still (a name chosen to look like another's
+    suffixed form), the plainer of them gets a suffix, or a longer one, until none are alike; so
+    nobody's name can take another's file. Depends on the set of names only: every run, --resume
+    and every shard of a class agree, whatever order the folder lists in."""
+    levels = dict.fromkeys(sorted(set(names)), 0)  # 0: as is; n: SUFFIX_LENGTHS[n - 1] digits
+    while True:
+        chosen = {name: _output_name(name, level) for name, level in levels.items()}
+        groups: dict[str, list[str]] = {}
+        for name, output in chosen.items():
+            groups.setdefault(_file_system_key(output), []).append(name)
+        clashes = [group for group in groups.values() if len(group) > 1]
+        if not clashes:
+            return chosen
+        for group in clashes:
+            lowest = min(levels[name] for name in group)
+            for name in group:
+                if levels[name] == lowest:
+                    levels[name] += 1
+
+
+def _output_name(name: str, level: int) -> str:
+    if level == 0:
+        return safe_file_name(name)
+    if level > len(SUFFIX_LENGTHS):  # two names with the same SHA-256
+        raise RuntimeError(f"no distinct output name for {name!r}")
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{safe_file_name(name)}~{digest[:SUFFIX_LENGTHS[level - 1]]}"
+
+
+def _file_system_key(name: str) -> str:
+    """What macOS and Windows compare when they compare file names: case and Unicode
+    normalisation (macOS stores é as e + accent) do not count."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
 
 
 def in_shard(name: str, shard: tuple[int, int] | None) -> bool:

@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from grader.batch.run import outputs_of, write_class_outputs
 from grader.batch.state import BatchState, state_folder
 from grader.errors import UsageError
 
+#: ``warn(message_id, **params)``: how merge reports what is wrong but not fatal.
+Warn = Callable[..., None]
 
-def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
+
+def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None, warn: Optional[Warn] = None) -> dict:
     """Merge the records behind each input CSV; returns the class summary. Only each shard's
-    own records of its last run count (the names, seed and grader its ``batch.json`` gives)."""
+    own records of its last run count (the names, seed and grader its ``batch.json`` gives).
+    Shards of the same K/N split that were not given are warned about and listed in the
+    summary as ``missing_shards``: the result is incomplete."""
     shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))
@@ -33,6 +39,9 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
         raise UsageError("usage.seeds_differ", seeds=", ".join(sorted(map(str, seeds))))
     if len(fingerprints) > 1:
         raise UsageError("usage.graders_differ")
+    missing, count = missing_shards([meta.get("shard") for _, meta in shards])
+    if missing:
+        (warn or _warn_on_stderr)("summary.missing_shards", missing=", ".join(map(str, missing)), count=count)
     merged_state = BatchState(state_folder(out))
     names: set = set()
     for state, meta in shards:
@@ -45,6 +54,35 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None) -> dict:
             merged_state.write({k: v for k, v in record.items() if k != "format"})
     ordered = sorted(names)
     merged_state.save_meta({"seed": next(iter(seeds)), "fingerprint": next(iter(fingerprints)),
-                            "names": ordered, "merged_from": [str(p) for p in inputs]})
+                            "names": ordered, "merged_from": [str(p) for p in inputs],
+                            "missing_shards": missing})
     rows, summary, suites = outputs_of(merged_state.records(ordered))
-    return write_class_outputs(out, columns, rows, summary, junit, suites)
+    extra = {"missing_shards": missing} if missing else None  # (a complete merge: the same summary as one run)
+    return write_class_outputs(out, columns, rows, summary, junit, suites, extra)
+
+
+def missing_shards(shards: list) -> tuple[list[int], int]:
+    """(the numbers of the shards not among ``shards``, N): shards are ``[K, N]`` as each
+    ``batch.json`` records them. Nothing is missing unless every input is a shard of the same N
+    (a split of another N, or a whole run, leaves nothing this can tell)."""
+    if not shards or not all(_is_shard(shard) for shard in shards):
+        return [], 0
+    counts = {count for _, count in shards}
+    if len(counts) != 1:
+        return [], 0
+    (count,) = counts
+    return sorted(set(range(1, count + 1)) - {index for index, _ in shards}), count
+
+
+def _is_shard(value) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(type(part) is int for part in value) and 1 <= value[0] <= value[1])
+
+
+def _warn_on_stderr(message_id: str, **params) -> None:
+    """A warning on stderr, in the language the environment asks for (merge has no --lang of
+    its own to go by unless the caller passes ``warn``)."""
+    from grader.messages import Messages, default_language, en, ja
+
+    print(Messages({"en": en.MESSAGES, "ja": ja.MESSAGES}).text(message_id, default_language(), **params),
+          file=sys.stderr)

@@ -21,7 +21,7 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, find_submissions, in_shard, safe_file_name, unpack_zip,
+    Entry, Unpacked, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
 )
 from grader.batch.state import BatchState, atomic_write, state_folder
 from grader.errors import UsageError
@@ -35,7 +35,7 @@ from grader.runner import Grader, Options
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
 from grader.seeds import fresh_seed
-from grader.submission import folder_digest
+from grader.submission import MEGABYTE, folder_digest
 
 #: Seconds between two rewrites of the CSV while the batch runs.
 CSV_REWRITE_SECONDS = 1.0
@@ -77,17 +77,18 @@ class BatchResult:
 def run_batch(options: BatchOptions, manager: pluggy.PluginManager,
               progress: Optional[Callable[[int, int], None]] = None, host: Optional[Host] = None) -> BatchResult:
     """Grade every submission in ``options.submissions``; return the class summary."""
-    with tempfile.TemporaryDirectory(prefix="grade-batch-") as unpacked:
-        root = options.submissions
-        if root.is_file() and root.suffix.lower() == ".zip":
-            root = unpack_zip(root, Path(unpacked))
-        return _Batch(options, manager, root, host).run(progress)
+    with tempfile.TemporaryDirectory(prefix="grade-batch-") as folder:
+        unpacked = Unpacked(options.submissions)
+        if options.submissions.is_file() and options.submissions.suffix.lower() == ".zip":
+            unpacked = unpack_zip(options.submissions, Path(folder))
+        return _Batch(options, manager, unpacked, host).run(progress)
 
 
 class _Batch:
-    def __init__(self, options: BatchOptions, manager, root: Path, host: Optional[Host]):
+    def __init__(self, options: BatchOptions, manager, unpacked: Unpacked, host: Optional[Host]):
         self.options = options
-        self.root = root
+        self.unpacked = unpacked
+        self.root = unpacked.root
         self.state = BatchState(state_folder(options.out))
         self.messages = collect_messages(manager)
         self.context = RenderContext(self.messages, options.lang)
@@ -98,7 +99,7 @@ class _Batch:
             seed=self.seed,
             settings=options.settings,
             # Learner code may read none of the class's files nor the batch's outputs.
-            deny_paths=tuple(str(p) for p in [options.submissions, root, *outputs]),
+            deny_paths=tuple(str(p) for p in [options.submissions, self.root, *outputs]),
         ), host)
         self.fingerprint = _fingerprint(self.grader, options)
         self.stop = threading.Event()
@@ -107,6 +108,8 @@ class _Batch:
         self.summary = class_summary.ClassSummary(check_order=tuple(c.id for c in self.grader.catalogue.checks))
         self.rows_lock = threading.Lock()
         self.last_csv_write = 0.0
+        #: Each submission's name -> the name of its report files; set once the class is listed.
+        self.output_names: dict[str, str] = {}
 
     def _seed(self) -> int:
         meta = self.state.meta() if self.options.resume else None
@@ -129,10 +132,14 @@ class _Batch:
     def _run(self, progress) -> BatchResult:
         loaders = self.grader.loaders
         entries, skipped = find_submissions(self.root, loaders)
+        # From the whole class, before sharding: every shard and every run agree on the names.
+        self.output_names = output_names(entry.name for entry in entries)
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
+        renamed = {entry.name: self.output_names[entry.name] for entry in entries
+                   if self.output_names[entry.name] != safe_file_name(entry.name)}
         self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
                               "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
-                              "names": [entry.name for entry in entries]})
+                              "names": [entry.name for entry in entries], "renamed_outputs": renamed})
         result = BatchResult(summary={}, skipped=skipped)
         to_grade = []
         for entry in entries:
@@ -197,6 +204,15 @@ class _Batch:
         """This run's records of ``names``, one at a time."""
         return (record for record in self.state.records(names) if self._of_this_run(record))
 
+    def _left_out_of_zip(self, entry: Entry) -> Submission:
+        """The submission of a learner whose .zip member(s) were too large to unpack: unreadable,
+        saying which member and what the limit is."""
+        params = {"members": ", ".join(self.unpacked.left_out[entry.name]),
+                  "max_megabytes": f"{self.unpacked.member_limit / MEGABYTE:g}"}
+        problem = Problem(Location(), Message("load.zip_member_too_large", params))
+        return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
+                          digest=_digest(entry.path), problems=(problem,))
+
     # --- the three stages ------------------------------------------------------------------
 
     def _read_all(self, entries: list[Entry], reading: queue.Queue, jobs: int) -> None:
@@ -204,7 +220,10 @@ class _Batch:
             if self.stop.is_set():
                 break
             try:
-                item = (entry, self.grader.read(entry.path, name=entry.name))
+                if entry.name in self.unpacked.left_out:
+                    item = (entry, self._left_out_of_zip(entry))
+                else:
+                    item = (entry, self.grader.read(entry.path, name=entry.name))
             except UsageError as exc:
                 item = (entry, _not_a_submission(entry, str(exc)))
             except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
@@ -292,11 +311,12 @@ class _Batch:
         with self.rows_lock:  # the record is written: it counts, whatever happens next
             self.rows[entry.name] = row
             self.summary.add(record)
+        output_name = self.output_names[entry.name]
         if self.options.json_dir:
-            atomic_write(self.options.json_dir / f"{safe_file_name(entry.name)}.json",
+            atomic_write(self.options.json_dir / f"{output_name}.json",
                          json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         if self.options.gradescope_dir:
-            atomic_write(self.options.gradescope_dir / safe_file_name(entry.name) / "results.json",
+            atomic_write(self.options.gradescope_dir / output_name / "results.json",
                          gradescope.render(report, self.context))
         with self.rows_lock:
             if time.monotonic() - self.last_csv_write >= CSV_REWRITE_SECONDS:
@@ -350,13 +370,15 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 def write_class_outputs(out: Path, columns: list[str], rows: list[dict], summary: class_summary.ClassSummary,
-                        junit_path: Optional[Path] = None, suites: Iterable[str] = ()) -> dict:
-    """The class's CSV, its summary (``<out>.summary.json``) and, if asked, one JUnit file of
-    every submission's suite (kept as XML text in its record); returns the summary's data."""
+                        junit_path: Optional[Path] = None, suites: Iterable[str] = (),
+                        extra: Optional[dict] = None) -> dict:
+    """The class's CSV, its summary (``<out>.summary.json``, with ``extra`` added) and, if asked,
+    one JUnit file of every submission's suite (kept as XML text in its record); returns the
+    summary's data."""
     write_csv(out, columns, rows)
     if junit_path:
         atomic_write(junit_path, junit.render_suites([ElementTree.fromstring(suite) for suite in suites]))
-    data = summary.data()
+    data = {**summary.data(), **(extra or {})}
     atomic_write(out.with_name(out.stem + ".summary.json"), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return data
 

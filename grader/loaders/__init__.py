@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import re
+import tokenize
 from typing import Optional
 
 from grader.model import CodeUnit, Location, Message, Problem
 
 #: Largest submission file read, in bytes.
 MAX_FILE_BYTES = 4 * 1024 * 1024
+#: Most code parsed from one file or cell, in bytes (a notebook's file also holds its outputs).
+#: Parsing builds the whole syntax tree in the grader's process: this bounds its memory.
+MAX_CODE_BYTES = 1024 * 1024
+#: Most units (top-level statements, or cells) a submission may have. A course's solution has a
+#: few dozen; each unit costs a message entry and, at worst, its own time limit.
+MAX_UNITS = 5000
 #: Lines an IPython kernel would treat as magics or shell commands, not Python.
 MAGIC_LINE = re.compile(r"^\s*(%|!)")
 #: The same, found anywhere in a source (one scan, before looking line by line).
@@ -25,16 +33,24 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode(data: bytes, where: Location) -> tuple[Optional[str], Optional[Problem]]:
-    """The text of a submission, or the Problem that stops it being read."""
+def decode(data: bytes, where: Location, python: bool = False) -> tuple[Optional[str], Optional[Problem]]:
+    """The text of a submission, or the Problem that stops it being read. ``python``: the bytes
+    are a Python file, which may declare its own encoding (``# -*- coding: latin-1 -*-``, PEP
+    263) as Python itself allows; anything else is UTF-8."""
     if len(data) > MAX_FILE_BYTES:
         return None, Problem(where, Message("load.too_large", {"size": len(data), "limit": MAX_FILE_BYTES}))
     if not data.strip():
         return None, Problem(where, Message("load.empty"))
     if b"\x00" in data:
         return None, Problem(where, Message("load.binary"))
+    encoding = "utf-8-sig"
+    if python:
+        try:
+            encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        except SyntaxError:  # a declared encoding Python does not know, or one that contradicts a BOM
+            return None, Problem(Location(line=1), Message("load.not_utf8", {"line": 1}))
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return None, Problem(Location(line=line), Message("load.not_utf8", {"line": line}))
@@ -79,6 +95,14 @@ def split_statements(source: str, filename: str, first_line: int = 1,
     def where(line: int) -> Location:
         return Location(line=line, cell=cell, execution_count=execution_count)
 
+    # Refused before parsing: the syntax tree of megabytes of code, or of tens of thousands of
+    # statements, would take the grader seconds and hundreds of megabytes.
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_CODE_BYTES:
+        return [], [Problem(where(first_line), Message("load.too_much_code", {"size": size, "limit": MAX_CODE_BYTES}))]
+    if len(lines) > MAX_UNITS and len(_blocks(lines, 0, len(lines))) > MAX_UNITS:
+        return [], [Problem(where(first_line), Message("load.too_many_units", {"limit": MAX_UNITS}))]
+
     def add_parsed(start: int, end: int, tree: ast.Module) -> None:
         # start/end: 0-based line range of this chunk within ``lines``
         spans = []
@@ -101,7 +125,17 @@ def split_statements(source: str, filename: str, first_line: int = 1,
         except SyntaxError as exc:
             recover(start, end, exc)
         except (ValueError, RecursionError, MemoryError) as exc:
-            problems.append(Problem(where(first_line + start), Message("load.unparsable", {"error": str(exc)[:200]})))
+            # No line to go by (an expression nested too deep for the parser): halve the range
+            # at a statement boundary until the part that fails is one statement, so the rest
+            # of the file still counts.
+            blocks = _blocks(lines, start, end)
+            if len(blocks) > 1:
+                middle = blocks[len(blocks) // 2][0]
+                parse_range(start, middle)
+                parse_range(middle, end)
+                return
+            reason = str(exc) if isinstance(exc, ValueError) and str(exc) else "nested too deeply to parse"
+            problems.append(Problem(where(first_line + start), Message("load.unparsable", {"error": reason[:200]})))
         else:
             add_parsed(start, end, tree)
 

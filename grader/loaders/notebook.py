@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 from grader import hookimpl
@@ -56,8 +57,12 @@ def _read_notebook(text: str):
     import nbformat  # imported here: it is slow to import, and only notebooks need it
 
     try:
-        notebook = nbformat.reads(text, as_version=4)
-        nbformat.validate(notebook)
+        # nbformat warns on stderr about what it repairs (cells without ids, in older
+        # notebooks): nothing the learner or the instructor should have to read.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4)
+            nbformat.validate(notebook)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a bad notebook
         return None, Problem(Location(), Message("load.not_notebook", {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}))
     return notebook, None

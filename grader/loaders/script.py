@@ -19,7 +19,7 @@ IPYTHON_CALL = re.compile(r"^\s*get_ipython\(\)\.")
 
 def load(path: Path, name: str) -> Submission:
     data = Path(path).read_bytes()
-    text, problem = decode(data, Location())
+    text, problem = decode(data, Location(), python=True)
     base = dict(name=name, path=str(path), digest=digest(data))
     if problem:
         return Submission(units=(), module_name="__main__", problems=(problem,), **base)

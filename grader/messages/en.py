@@ -32,6 +32,9 @@ MESSAGES = {
     "location.file": "the file",
     # --- reading the file ---
     "load.too_large": "The file is {size} bytes; grade reads files of up to {limit} bytes.",
+    "load.too_much_code": "The code is {size} bytes; grade runs files of up to {limit} bytes of code.",
+    "load.too_many_units": "The file has more than {limit} top-level statements or cells; grade runs files of up to {limit}.",
+    "load.too_large_to_send": "The code could not be sent to its process ({detail}).",
     "load.empty": "The file is empty: there is no code to grade.",
     "load.binary": "The file contains NUL bytes: it is not a text file of Python code.",
     "load.not_utf8": "The file is not valid UTF-8 text (first bad byte on line {line}). Save it as UTF-8 and submit again.",
@@ -43,6 +46,7 @@ MESSAGES = {
     "load.not_notebook": "The file is JSON but not a valid Jupyter notebook: {error}",
     "load.project_too_large": "The project folder is too large to grade: at least {files} files or {megabytes} MB (the limits are {max_files} files and {max_megabytes} MB, not counting __pycache__, .git, virtual environments and node_modules). Leave datasets and outputs out of the folder you submit.",
     "load.exhausted": "Your code's process ended {starts} times while the file ran, so the grader stopped restarting it: the rest of the file was not run and no check could run. Remove the calls that end the process (sys.exit(), os._exit(), exit()).",
+    "load.zip_member_too_large": "{members}: larger than {max_megabytes} MB, the most one file may be, so it was not unpacked from the class's .zip and this submission could not be graded. Leave datasets and outputs out of what you submit.",
     "load.unreadable": "The file could not be read: {error}",
     "load.exception": "{type}: {message}. The rest of the file still ran.",
     "load.died_after_loading": "Your code's process ended after running the file, before it could be checked (did the code replace the module or end the process in a way that only shows later?). The checks were run in fresh processes.",
@@ -50,6 +54,7 @@ MESSAGES = {
     "load.crash_exit": "Your code's process exited (exit code {code}) while running this, e.g. by calling sys.exit() or os._exit(); the rest of the file ran in a fresh process.",
     "load.crash": "Your code's process ended unexpectedly while running this; the rest of the file ran in a fresh process.",
     "load.timeout": "This code ran for more than {seconds} seconds and was stopped; the rest of the file still ran. Long training loops belong under `if __name__ == \"__main__\":`.",
+    "load.budget": "Not run, nor the {count} statements or cells after it: the file's code had used all of its {seconds} s.",
     # --- a check's outcome ---
     "outcome.malformed": "Your code's process sent back something that is not a result; this check could not be graded.",
     "outcome.property": "The result lacks a property this check requires.",
@@ -95,6 +100,7 @@ MESSAGES = {
     # --- usage errors ---
     "usage.error": "Error: {message}",
     "usage.no_such_path": "{path}: no such file or folder.",
+    "usage.not_a_file": "{path}: not a regular file (a pipe or a device?).",
     "usage.entry_for_file": "--entry names a file inside a folder submission, but {path} is a file.",
     "usage.wrong_suffix": "{path}: grade reads {suffixes} files.",
     "usage.entry_not_in_folder": "{path}: there is no entry file {entry} in this folder.",
@@ -111,8 +117,10 @@ MESSAGES = {
     "usage.duplicate_in_shards": "Submission {name} appears in more than one shard.",
     "usage.not_a_class": "{path}: not a folder or a .zip of submissions.",
     "usage.zip_too_large": "{path}: too large to unpack ({count} files).",
+    "usage.zip_too_many_bytes": "{path}: too large to unpack (more than {max_megabytes} MB in all).",
     "usage.bad_zip": "{path}: not a readable .zip ({error}).",
     "usage.bad_shard": "--shard {shard}: expected K/N with 1 ≤ K ≤ N, e.g. 1/4.",
+    "usage.min_score_too_high": "--min-score {min_score}: more than the {max_score} points these checks give, so no submission could pass.",
     "cli.internal_error": "Internal error in grade {version}: {error}. This is a bug in the grader, not in the submission; run again with GRADE_DEBUG=1 for the traceback and please report it.",
     "cli.interrupted": "Interrupted.",
     # --- the class summary ---
@@ -122,5 +130,6 @@ MESSAGES = {
     "summary.mistakes": "Most frequent named mistakes (what to re-teach):",
     "summary.resumed": "({count} unchanged submissions kept from the last run)",
     "summary.skipped": "(skipped {count} entries that are not submissions: {names})",
+    "summary.missing_shards": "Warning: shard(s) {missing} of {count} not given, so the merged results are incomplete: they lack those shards' submissions. Merge the CSV of every shard.",
     "summary.interrupted": "Interrupted: {out} holds the submissions graded so far; run again with --resume to finish.",
 }

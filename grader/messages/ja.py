@@ -32,6 +32,9 @@ MESSAGES = {
     "location.file": "ファイル全体",
     # --- ファイルの読み込み ---
     "load.too_large": "ファイルが {size} バイトあります。採点できるのは {limit} バイトまでです。",
+    "load.too_much_code": "コードが {size} バイトあります。採点できるのは {limit} バイトまでのコードです。",
+    "load.too_many_units": "トップレベルの文またはセルが {limit} を超えています。採点できるのは {limit} までです。",
+    "load.too_large_to_send": "コードをプロセスに送れませんでした（{detail}）。",
     "load.empty": "ファイルが空です。採点するコードがありません。",
     "load.binary": "ファイルに NUL バイトが含まれています。Python のコードを書いたテキストファイルではありません。",
     "load.not_utf8": "ファイルが UTF-8 のテキストとして読めません（{line}行目に不正なバイトがあります）。UTF-8 で保存し直して提出してください。",
@@ -43,6 +46,7 @@ MESSAGES = {
     "load.not_notebook": "JSON ではありますが、正しい Jupyter ノートブックではありません: {error}",
     "load.project_too_large": "プロジェクトのフォルダが大きすぎて採点できません: {files} 個以上のファイルまたは {megabytes} MB 以上（上限は {max_files} 個・{max_megabytes} MB。__pycache__、.git、仮想環境、node_modules は数えません）。データセットや出力ファイルは提出するフォルダに入れないでください。",
     "load.exhausted": "ファイルの実行中にあなたのコードのプロセスが {starts} 回終了したため、再起動をやめました。ファイルの残りは実行しておらず、チェックも実行できませんでした。プロセスを終わらせる呼び出し（sys.exit()、os._exit()、exit()）を取り除いてください。",
+    "load.zip_member_too_large": "{members}: 1 ファイルの上限 {max_megabytes} MB を超えているため、クラスの .zip から展開しませんでした。この提出物は採点できませんでした。データセットや出力ファイルは提出物に入れないでください。",
     "load.unreadable": "ファイルを読み込めませんでした: {error}",
     "load.exception": "{type}: {message}。ファイルの残りは実行しました。",
     "load.died_after_loading": "ファイルを実行し終えた後、チェックの前にあなたのコードのプロセスが終了しました（モジュールを置き換えたり、後から効く方法でプロセスを終わらせたりしていませんか？）。チェックは新しいプロセスで実行しました。",
@@ -50,6 +54,7 @@ MESSAGES = {
     "load.crash_exit": "これを実行している途中であなたのコードのプロセスが終了しました（終了コード {code}。sys.exit() や os._exit() を呼んでいませんか？）。ファイルの残りは新しいプロセスで実行しました。",
     "load.crash": "これを実行している途中であなたのコードのプロセスが予期せず終了しました。ファイルの残りは新しいプロセスで実行しました。",
     "load.timeout": "このコードは {seconds} 秒以上かかったため止めました。ファイルの残りは実行しました。時間のかかる学習ループは `if __name__ == \"__main__\":` の中に書きましょう。",
+    "load.budget": "この部分とその後の {count} 個の文またはセルは実行されませんでした: ファイルのコードが合計 {seconds} 秒を使い切りました。",
     # --- チェックの結果 ---
     "outcome.malformed": "あなたのコードのプロセスが結果ではないものを返したため、このチェックは採点できませんでした。",
     "outcome.property": "結果がこのチェックの求める性質を満たしていません。",
@@ -95,6 +100,7 @@ MESSAGES = {
     # --- 使い方の誤り ---
     "usage.error": "エラー: {message}",
     "usage.no_such_path": "{path}: そのようなファイルやフォルダはありません。",
+    "usage.not_a_file": "{path}: 通常のファイルではありません（パイプやデバイス？）。",
     "usage.entry_for_file": "--entry はフォルダで提出されたときの中のファイルを指定するものですが、{path} はファイルです。",
     "usage.wrong_suffix": "{path}: grade が読めるのは {suffixes} のファイルです。",
     "usage.entry_not_in_folder": "{path}: このフォルダには入口のファイル {entry} がありません。",
@@ -111,8 +117,10 @@ MESSAGES = {
     "usage.duplicate_in_shards": "提出物 {name} が複数の分割に含まれています。",
     "usage.not_a_class": "{path}: 提出物のフォルダでも .zip でもありません。",
     "usage.zip_too_large": "{path}: 大きすぎて展開できません（{count} 個のファイル）。",
+    "usage.zip_too_many_bytes": "{path}: 大きすぎて展開できません（合計 {max_megabytes} MB を超えます）。",
     "usage.bad_zip": "{path}: 読める .zip ではありません（{error}）。",
     "usage.bad_shard": "--shard {shard}: 1 ≤ K ≤ N の K/N の形で指定してください（例: 1/4）。",
+    "usage.min_score_too_high": "--min-score {min_score}: このチェックで得られる最高点 {max_score} を超えているため、どの提出物も合格できません。",
     "cli.internal_error": "grade {version} の内部エラー: {error}。提出物ではなく採点プログラムの不具合です。GRADE_DEBUG=1 を付けて実行するとトレースバックが表示されます。報告をお願いします。",
     "cli.interrupted": "中断しました。",
     # --- クラスのまとめ ---
@@ -122,5 +130,6 @@ MESSAGES = {
     "summary.mistakes": "多かった間違い（もう一度教えたいところ）:",
     "summary.resumed": "（前回から変わっていない {count} 件の提出物は前回の結果を使いました）",
     "summary.skipped": "（提出物ではない {count} 件を飛ばしました: {names}）",
+    "summary.missing_shards": "警告: {count} 分割のうち {missing} 番目が指定されていないため、結合した結果は不完全です（その分割の提出物が含まれていません）。すべての分割の CSV を結合してください。",
     "summary.interrupted": "中断しました。{out} にはここまでに採点した提出物が入っています。--resume を付けて実行し直すと続きから採点します。",
 }

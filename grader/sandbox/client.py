@@ -30,6 +30,13 @@ class Settings:
     load_timeout: float = 10.0
     memory_mb: int = 1024
     output_bytes: int = 64 * 1024
+    #: Seconds all of a submission's code may take to load, in every process it gets; None:
+    #: three statements' worth. (A file of a thousand endless loops must not take hours.)
+    load_budget: float | None = None
+
+    @property
+    def total_load_seconds(self) -> float:
+        return self.load_budget if self.load_budget is not None else 3 * self.load_timeout
 
 
 @dataclass

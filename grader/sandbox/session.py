@@ -53,6 +53,9 @@ class Session:
         self.skip: set[int] = set()
         self.process: LearnerProcess | None = None
         self.starts = 0
+        #: Seconds spent loading the code, over every process so far (``Settings.load_budget``).
+        self.load_spent = 0.0
+        self._load_sent: float | None = None
         self.begun = False
         self._begun = None
         #: A process started by ``spawn_ahead``, waiting for its code (not yet one of ``starts``).
@@ -106,8 +109,10 @@ class Session:
             "module_name": self.program.module_name,
             "file": self.program.file,
             "timeout": self.settings.load_timeout,
+            "budget": max(self.settings.total_load_seconds - self.load_spent, 0.0),
             "strict": self.strict,
         }
+        self._load_sent = time.monotonic()
         ahead, self._ahead = self._ahead, None
         if ahead is not None and self.starts < MAX_STARTS:
             try:
@@ -179,21 +184,30 @@ class Session:
                 for item in self._replies(deadline):
                     kind = item.get("kind")
                     if kind == "units" and waiting and item.get("index") == waiting[0]:
-                        waiting.pop(0)
-                        if item.get("error") is not None:
-                            self.loaded.problems.setdefault(item["index"], _checked_error(item["error"]))
+                        error = _checked_error(item["error"]) if item.get("error") is not None else None
+                        # (A fresh process that runs out of the file's time again does not blame
+                        # code that ran in the first.)
+                        if error is not None and (error["kind"] != "budget" or self.starts == 1):
+                            self.loaded.problems.setdefault(item["index"], error)
+                        if error is not None and error["kind"] == "budget":
+                            self.skip.update(waiting)  # neither it nor any after it ran: none will
+                            waiting.clear()
+                        else:
+                            waiting.pop(0)
                         deadline[0] = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
                     elif kind == "loaded" and not waiting:
                         names = item.get("names")
                         if type(names) is list and not self.loaded.names:
                             self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
                         self.output.muted = False
+                        self._count_load_time()
                         return
                     else:
                         raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
             except ProcessGone as gone:
                 status = self.process.exit_status if self.process else None
                 self._discard_process()
+                self._count_load_time()
                 self.output.muted = False
                 if not waiting:
                     raise  # after its last unit: not any unit's fault
@@ -205,6 +219,11 @@ class Session:
                     waiting[0], {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
                 )
                 self.skip.add(waiting[0])
+
+    def _count_load_time(self) -> None:
+        if self._load_sent is not None:
+            self.load_spent += time.monotonic() - self._load_sent
+            self._load_sent = None
 
     def _discard_process(self) -> None:
         if self.process is not None:
@@ -289,8 +308,11 @@ def _checked_error(error) -> dict:
     if type(error) is not dict:
         return {"kind": "malformed"}
     kind = error.get("kind")
-    if kind not in ("syntax", "exception", "timeout"):
+    if kind not in ("syntax", "exception", "timeout", "budget"):
         return {"kind": "malformed"}
+    if kind == "budget":  # this unit and every one after it were not run
+        skipped = error.get("skipped")
+        return {"kind": kind, "skipped": skipped if type(skipped) is int and skipped >= 0 else 0}
     frames = error.get("frames") if type(error.get("frames")) is list else []
     return {
         "kind": kind,

@@ -163,12 +163,17 @@ class Channel:
         items, self._outbox = self._outbox, []
         try:
             self.send({"type": "replies", "items": items})
-        except wire.WireError:
-            for item in items:  # one of them is too large: send each, shrinking the culprit
+        except (wire.WireError, TypeError, ValueError):
+            # One of them is too large, or (a gap in ``encode_value``) not JSON: send each,
+            # replacing the culprit's outcome, so this process lives on to run the next check.
+            for item in items:
                 try:
                     self.send({"type": "replies", "items": [item]})
                 except wire.WireError as exc:
                     outcome = {"kind": "too_large", "message": _text(str(exc))}
+                    self.send({"type": "replies", "items": [{**item, "outcome": outcome}]})
+                except (TypeError, ValueError) as exc:
+                    outcome = {"kind": "not_plain", "message": _text(str(exc))}
                     self.send({"type": "replies", "items": [{**item, "outcome": outcome}]})
 
     def send(self, message: dict) -> None:
@@ -303,13 +308,18 @@ class Worker:
             random.seed(self.seed)
         skip = set(request.get("skip", ()))
         timeout = float(request["timeout"])
+        budget_ends = time.monotonic() + float(request.get("budget", float("inf")))
         self.channel.strict = bool(request.get("strict"))
         self._register_sources(request["units"])
-        for unit in request["units"]:
-            if unit["index"] in skip:
-                continue
+        to_run = [unit for unit in request["units"] if unit["index"] not in skip]
+        for position, unit in enumerate(to_run):
             self.channel.flush_if_stale()
-            error = self._run_unit(unit, module, timeout)
+            left = budget_ends - time.monotonic()
+            if left <= 0:  # the file's code has had all its time: the rest is not run
+                error = {"kind": "budget", "skipped": len(to_run) - position - 1}
+                self.channel.reply("units", {"index": unit["index"], "error": error})
+                break
+            error = self._run_unit(unit, module, min(timeout, left))
             self.channel.reply("units", {"index": unit["index"], "error": error})
         self.channel.reply("loaded", {"names": self._names(self.namespace)})
         self.channel.flush()
@@ -329,15 +339,15 @@ class Worker:
             linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
 
     def _run_unit(self, unit: dict, module: types.ModuleType, timeout: float) -> dict | None:
-        source = "\n" * (unit["first_line"] - 1) + unit["source"]
+        offset = unit["first_line"] - 1  # lines of the file before the unit
         try:
-            code = compile(source, unit["filename"], "exec", dont_inherit=True, optimize=0)
+            code = _shifted(compile(unit["source"], unit["filename"], "exec", dont_inherit=True, optimize=0), offset)
         except SyntaxError as exc:
             return {
                 "kind": "syntax",
                 "type": "SyntaxError",
                 "message": _text(exc.msg),
-                "line": exc.lineno,
+                "line": exc.lineno + offset if type(exc.lineno) is int else None,
                 "frames": [],
             }
         except Exception as exc:  # noqa: BLE001 - too deep to compile, null bytes: the unit's error
@@ -430,6 +440,16 @@ class Worker:
             "message": _text(message),
             "frames": frames,
         }
+
+
+def _shifted(code: types.CodeType, lines: int) -> types.CodeType:
+    """``code`` as if compiled ``lines`` lines further down its file, nested code included.
+    (Padding the source with blank lines instead costs a file's length per unit: quadratic in
+    a file of many statements.) A code object's lines count from its ``co_firstlineno``."""
+    if not lines:
+        return code
+    consts = tuple(_shifted(item, lines) if type(item) is types.CodeType else item for item in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
 
 
 def _type_name(exc: BaseException) -> str:

@@ -1,0 +1,125 @@
+"""The names of a batch's per-submission report files (--json-dir, --gradescope-dir): one for
+every submission, the same on every run and shard, and none a learner can take from another."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES
+
+from grader.batch.discover import output_names, safe_file_name
+from grader.cli import cli
+
+CORRECT = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+FORWARD = CORRECT.replace("return (f(x + h) - f(x - h)) / (2 * h)", "return (f(x + h) - f(x)) / h")
+NO_HALF = CORRECT.replace("return 0.5 * np.sum((y - t) ** 2)", "return np.sum((y - t) ** 2)")
+#: Three names ``safe_file_name`` makes alike, and the score each one's code gets.
+CLASHING = {'q"x.py': (CORRECT, 100), "q_x.py": (FORWARD, 91), "q:x.py": (NO_HALF, 94)}
+
+
+def batch(*args):
+    result = CliRunner().invoke(cli, ["batch", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def reports_by_file(folder, pattern):
+    """{file path relative to ``folder``: the report's submission name}."""
+    return {path.relative_to(folder).as_posix(): json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(folder.glob(pattern))}
+
+
+@pytest.fixture
+def clashing_class(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, (source, _) in CLASHING.items():
+        (folder / name).write_text(source, encoding="utf-8")
+    (folder / "alone.py").write_text(CORRECT, encoding="utf-8")
+    return folder
+
+
+def test_names_that_clash_with_nothing_keep_their_usual_form():
+    names = output_names(["山田 太郎.py", "a/b.py", "tanaka"])
+    assert names == {name: safe_file_name(name) for name in ["山田 太郎.py", "a/b.py", "tanaka"]}
+
+
+def test_every_clashing_name_gets_a_hash_suffix_and_all_are_distinct():
+    names = output_names(CLASHING)
+    assert len(set(names.values())) == 3
+    for output in names.values():
+        stem, suffix = output.split("~")
+        assert stem == "q_x.py" and len(suffix) == 8 and int(suffix, 16) >= 0
+
+
+def test_names_alike_but_for_case_or_unicode_normalisation_clash():
+    """macOS and Windows would store them as one file."""
+    assert all("~" in output for output in output_names(["Yamada.py", "yamada.PY"]).values())
+    assert all("~" in output for output in output_names(["caf\u00e9.py", "cafe\u0301.py"]).values())
+
+
+def test_the_names_depend_on_the_class_not_on_the_order_it_is_listed_in():
+    names = [*CLASHING, "A.py", "a.py", "b.py", "山田.py"]
+    expected = output_names(names)
+    for seed in range(5):
+        random.Random(seed).shuffle(names)
+        assert output_names(names) == expected
+
+
+def test_a_name_made_to_look_like_anothers_suffixed_name_cannot_take_its_file():
+    honest = output_names(CLASHING)
+    impostor = honest["q:x.py"]
+    names = output_names([*CLASHING, impostor, impostor.upper()])
+    assert names["q:x.py"] == honest["q:x.py"]  # the honest name is not even moved
+    assert names[impostor] != honest["q:x.py"]
+    assert len({output.casefold() for output in names.values()}) == len(names)
+
+
+def test_each_clashing_submission_gets_its_own_json_and_gradescope_report(clashing_class, tmp_path):
+    impostor = output_names(CLASHING)["q:x.py"]
+    project = clashing_class / impostor  # a project folder: any name is a submission
+    project.mkdir()
+    (project / "main.py").write_text(FORWARD, encoding="utf-8")
+    batch(clashing_class, "--out", tmp_path / "r.csv", "--seed", 3,
+          "--json-dir", tmp_path / "json", "--gradescope-dir", tmp_path / "gs")
+    names = output_names([*CLASHING, "alone.py", impostor])
+    reports = reports_by_file(tmp_path / "json", "*.json")
+    assert {file: report["submission"] for file, report in reports.items()} == {
+        f"{output}.json": name for name, output in names.items()}
+    gradescope = reports_by_file(tmp_path / "gs", "*/results.json")
+    assert len(gradescope) == 5
+    for name, (_, score) in CLASHING.items():
+        assert reports[f"{names[name]}.json"]["score"] == score
+        assert gradescope[f"{names[name]}/results.json"]["score"] == score
+    assert reports[f"{names[impostor]}.json"]["submission"] == impostor
+    assert reports["alone.py.json"]["score"] == 100  # no clash: the name it always had
+
+
+def test_a_shard_writes_its_reports_under_the_names_of_the_whole_run(clashing_class, tmp_path):
+    batch(clashing_class, "--out", tmp_path / "whole.csv", "--seed", 5, "--json-dir", tmp_path / "whole")
+    whole = reports_by_file(tmp_path / "whole", "*.json")
+    sharded = {}
+    for index in (1, 2):
+        folder = tmp_path / f"shard{index}"
+        batch(clashing_class, "--out", tmp_path / f"s{index}.csv", "--seed", 5, "--shard", f"{index}/2",
+              "--json-dir", folder)
+        mine = reports_by_file(folder, "*.json")
+        assert 0 < len(mine) < 4  # the clashing names fall into both shards
+        sharded.update(mine)
+    assert {file: r["submission"] for file, r in sharded.items()} == {file: r["submission"] for file, r in whole.items()}
+
+
+def test_resume_writes_a_changed_submissions_report_under_the_same_name(clashing_class, tmp_path):
+    out, folder = tmp_path / "r.csv", tmp_path / "json"
+    batch(clashing_class, "--out", out, "--seed", 6, "--json-dir", folder)
+    before = reports_by_file(folder, "*.json")
+    (clashing_class / "q:x.py").write_text(CORRECT, encoding="utf-8")
+    assert "3 unchanged submissions kept" in batch(clashing_class, "--out", out, "--resume", "--json-dir", folder).output
+    after = reports_by_file(folder, "*.json")
+    assert sorted(after) == sorted(before)
+    changed = f"{output_names(CLASHING)['q:x.py']}.json"
+    assert after[changed]["submission"] == "q:x.py" and after[changed]["score"] == 100
+    meta = json.loads((tmp_path / "r.state" / "batch.json").read_text(encoding="utf-8"))
+    assert meta["renamed_outputs"] == output_names(CLASHING)
