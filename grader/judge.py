@@ -80,6 +80,8 @@ def _verdict(check, outcome, expected, names, rng, timeout, arrays):
         return Status.ERROR, Message("outcome.too_large", {"detail": _text(outcome.get("message"))}), _NOTHING
     if kind == "crash":
         return Status.ERROR, crash_message(outcome), _NOTHING
+    if kind == "disk":
+        return Status.ERROR, Message("outcome.disk", {"megabytes": _text(outcome.get("detail"))}), _NOTHING
     if kind == "exhausted":
         return Status.ERROR, Message("outcome.exhausted"), _NOTHING
     return Status.ERROR, Message("outcome.malformed"), _NOTHING

@@ -244,6 +244,8 @@ class Grader:
                 "seconds": f"{self.options.settings.total_load_seconds:g}", "count": error.get("skipped", 0)}))
         if kind in ("crash", "malformed"):
             return Problem(location, crash_message(error, "load") if kind == "crash" else Message("outcome.malformed"))
+        if kind == "disk":
+            return Problem(location, Message("load.disk", {"megabytes": error.get("detail", "")}))
         return Problem(location, Message("outcome.malformed"))
 
     def _config(self, submission: Submission) -> dict:

@@ -227,6 +227,22 @@ def test_endless_loops_at_import_share_one_time_budget(host, manager, write, cor
     assert report.score == 100  # the definitions before the loops ran
 
 
+def test_filling_the_disk_is_stopped_and_costs_only_its_statement(grader, write, correct_source, monkeypatch):
+    """Each file is capped by RLIMIT_FSIZE, not their number: a loop writing file after file is
+    stopped once the scratch folder passes its cap, and only that statement is lost."""
+    from grader.sandbox import client
+
+    monkeypatch.setattr(client, "SCRATCH_MAX_BYTES", 20 * MB)
+    loop = "number = 0\nwhile True:\n    number += 1\n    with open(f'fill{number}.bin', 'wb') as f:\n        f.write(b'x' * 2**20)\n"
+    source = at_top(correct_source, loop)
+    started = time.monotonic()
+    report = grade(grader, write, source)
+    assert time.monotonic() - started < 10
+    assert problem_ids(report) == ["load.disk"]
+    assert report.problems[0].where.line == first_line_of(source, "while True:")
+    assert report.score == 100
+
+
 def test_an_endless_loop_in_one_function_times_out_only_its_checks(grader, write, correct_source):
     """Slow: waits out the 3 s check timeout once."""
     report = grade(grader, write, inject(correct_source, "function_tmp2", "while True:\n    pass"))

@@ -307,3 +307,16 @@ def scratch_base(tmp_path, monkeypatch):
 def _started_ahead(grader, write, source, count=3):
     """Sessions of ``count`` submissions whose learner processes wait, started ahead."""
     return [grader.start(grader.read(write(f"s{index}.py", source))) for index in range(count)]
+
+
+def test_scratch_usage_counts_what_the_files_take_and_gives_up_on_too_many(tmp_path, monkeypatch):
+    from grader.sandbox import client
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "data.bin").write_bytes(b"x" * 100_000)
+    with open(tmp_path / "sparse.bin", "wb") as sparse:
+        sparse.truncate(50 * 2**20)  # 50 MB long, nothing written: costs the disk nothing
+    used = client.scratch_usage(str(tmp_path))
+    assert 100_000 <= used < 1_000_000
+    monkeypatch.setattr(client, "SCRATCH_MAX_ENTRIES", 2)
+    assert client.scratch_usage(str(tmp_path)) is None

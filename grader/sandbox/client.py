@@ -20,6 +20,12 @@ from grader.submission import project_files
 
 #: Seconds a learner's process gets past its own soft timeout before it is killed.
 GRACE_SECONDS = 1.0
+#: Most a learner's scratch folder may hold (RLIMIT_FSIZE bounds each file, not how many there
+#: are), and the most entries the grader walks to find out; looked at every DISK_CHECK_SECONDS
+#: while the grader waits on the process (a submission that finishes sooner is never looked at).
+SCRATCH_MAX_BYTES = 256 * 1024 * 1024
+SCRATCH_MAX_ENTRIES = 10_000
+DISK_CHECK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class ProcessGone(Exception):
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(reason, detail)
-        self.reason = reason  # "timeout", "crash", "malformed", "exhausted"
+        self.reason = reason  # "timeout", "crash", "malformed", "exhausted", "disk"
         self.detail = detail
 
 
@@ -108,6 +114,7 @@ class LearnerProcess:
         self.pending: list[bytes] = []
         self.alive = True
         self.exit_status: dict | None = None
+        self._disk_checked = time.monotonic()
 
     def send(self, message: dict) -> None:
         self.send_frame(wire.pack(message))
@@ -135,16 +142,28 @@ class LearnerProcess:
             if self.reader.broken is not None:  # whatever came whole before it is used first
                 self.kill()
                 raise ProcessGone("malformed", str(self.reader.broken))
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 self.kill()
                 raise ProcessGone("timeout")
-            self._pump(deadline, want_frame=True)
+            if now - self._disk_checked >= DISK_CHECK_SECONDS:
+                self._check_disk()
+            self._pump(min(deadline, self._disk_checked + DISK_CHECK_SECONDS), want_frame=True)
         body = self.pending.pop(0)
         try:
             return wire.unpack(body)
         except wire.WireError as exc:
             self.kill()
             raise ProcessGone("malformed", str(exc)) from exc
+
+    def _check_disk(self) -> None:
+        """Kill the process if its scratch folder holds more than it may: files written in a
+        loop would otherwise fill the disk the grader and every other learner share."""
+        self._disk_checked = time.monotonic()
+        used = scratch_usage(self.scratch)
+        if used is None or used > SCRATCH_MAX_BYTES:
+            self.kill()
+            raise ProcessGone("disk", f"{SCRATCH_MAX_BYTES // (1024 * 1024)}")
 
     def _pump(self, deadline: float, want_frame: bool) -> None:
         timeout = max(deadline - time.monotonic(), 0)
@@ -218,6 +237,28 @@ class LearnerProcess:
                 pass
         if self.exit_status is not None and os.path.exists(self.scratch):
             shutil.rmtree(self.scratch, ignore_errors=True)  # the host normally does it
+
+
+def scratch_usage(folder: str) -> int | None:
+    """Bytes the files under ``folder`` take on disk (sparse parts do not count); None if that
+    cannot be known: more than SCRATCH_MAX_ENTRIES entries, or a folder the grader cannot read."""
+    used, entries, folders = 0, 0, [folder]
+    try:
+        while folders:
+            with os.scandir(folders.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    if entries > SCRATCH_MAX_ENTRIES:
+                        return None
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    else:
+                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+    except FileNotFoundError:
+        return used  # removed meanwhile (by the learner's own code): what was seen counts
+    except OSError:
+        return None
+    return used
 
 
 def _scratch_folder() -> str:
