@@ -293,6 +293,19 @@ def test_an_oversized_zip_member_is_reported_for_its_learner_and_the_others_grad
         assert error["message"].startswith(f"{member}: larger than 1 MB"), error["message"]
 
 
+def test_large_files_in_folders_never_graded_are_not_unpacked_nor_held_against_anyone(run, tmp_path, small_zip_limits):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("assignment4/suzuki/main.py", CORRECT)
+        for folder in (".git", "venv", "node_modules", "__pycache__"):
+            bundle.writestr(f"assignment4/suzuki/{folder}/blob", b"\0" * (2 * 1024 * 1024))
+    out = tmp_path / "results.csv"
+    result = run("batch", archive, "--out", out, "--seed", 4)
+    assert result.exit_code == 0, result.output
+    [row] = read_csv(out)
+    assert row["submission"] == "suzuki" and row["score"] == "100" and row["status"] == "graded"
+
+
 def test_a_zip_refused_for_its_total_size_says_the_limit_in_megabytes(run, tmp_path, small_zip_limits):
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:

@@ -222,8 +222,8 @@ def test_endless_loops_at_import_share_one_time_budget(host, manager, write, cor
     with Grader(manager, Options(seed=1, settings=settings), host) as grader:
         report = grade(grader, write, source)
     assert time.monotonic() - started < 8
-    assert problem_ids(report) == ["load.timeout"] * 3 + ["load.budget"]
-    assert report.problems[-1].message.params["count"] == 2  # the last loop and ``late = 1``
+    assert problem_ids(report) == ["load.timeout"] * 2 + ["load.budget"]  # the third loop is cut
+    assert report.problems[-1].message.params["count"] == 3  # the last two loops and ``late = 1``
     assert report.score == 100  # the definitions before the loops ran
 
 
@@ -241,6 +241,20 @@ def test_filling_the_disk_is_stopped_and_costs_only_its_statement(grader, write,
     assert problem_ids(report) == ["load.disk"]
     assert report.problems[0].where.line == first_line_of(source, "while True:")
     assert report.score == 100
+
+
+def test_a_crash_in_a_check_after_a_slow_load_does_not_cost_the_other_checks(host, manager, write, correct_source):
+    """A fresh process started after a check crashes runs the code again with the whole time
+    budget: a load that took most of it must not leave the later checks without definitions."""
+    from grader.runner import Grader, Options
+    from grader.sandbox.client import Settings
+
+    source = "import time\ntime.sleep(0.9)\ntime.sleep(0.9)\n" + inject(correct_source, "function_tmp2", "import os; os._exit(1)")
+    settings = Settings(check_timeout=3.0, load_timeout=1.0, load_budget=2.5)
+    with Grader(manager, Options(seed=1, settings=settings), host) as grader:
+        report = grade(grader, write, source)
+    assert_only_tmp2_lost(report)
+    assert report.problems == ()
 
 
 def test_an_endless_loop_in_one_function_times_out_only_its_checks(grader, write, correct_source):

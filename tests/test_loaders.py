@@ -262,11 +262,21 @@ def test_more_code_than_the_limit_is_refused_before_parsing(write, loaders, tmp_
     assert submission.problems[0].message.params == {"size": 1200, "limit": 1000}
 
 
-def test_a_file_of_more_statements_than_the_limit_is_refused_before_parsing(write, loaders, monkeypatch):
+def test_code_of_too_many_names_and_symbols_is_refused_before_parsing(write, loaders, monkeypatch):
     import grader.loaders
 
-    monkeypatch.setattr(grader.loaders, "MAX_UNITS", 50)
+    monkeypatch.setattr(grader.loaders, "SMALL_CODE_BYTES", 100)
+    monkeypatch.setattr(grader.loaders, "MAX_TOKENS", 300)
     monkeypatch.setattr(grader.loaders.ast, "parse", lambda *a, **k: pytest.fail("parsed"))
+    for source in ("".join(f"x{i} = {i}\n" for i in range(101)), "x=1;" * 101, "values = [" + "1," * 200 + "]\n"):
+        submission = read(write("s.py", source), loaders)
+        assert submission.units == () and message_ids(submission) == ["load.too_many_tokens"], source[:20]
+
+
+def test_a_file_of_more_statements_than_the_limit_is_refused(write, loaders, monkeypatch):
+    import grader.submission
+
+    monkeypatch.setattr(grader.submission, "MAX_UNITS", 50)
     submission = read(write("s.py", "".join(f"x{i} = {i}\n" for i in range(51))), loaders)
     assert submission.units == () and message_ids(submission) == ["load.too_many_units"]
 
@@ -295,7 +305,7 @@ def test_a_notebook_of_more_cells_than_the_limit_is_refused(tmp_path, loaders, m
 def test_an_expression_too_deep_to_parse_costs_only_its_statement(correct_source):
     from grader.loaders import split_statements
 
-    for deep in ("x = " + "-" * 200_000 + "1\n", "x = 1" + "+1" * 300_000 + "\n"):
+    for deep in ("x = " + "-" * 50_000 + "1\n", "x = 1" + "+1" * 50_000 + "\n"):
         units, problems = split_statements(deep + correct_source, "s.py")
         [problem] = problems
         assert problem.where.line == 1 and problem.message.id == "load.unparsable"
@@ -329,3 +339,20 @@ def test_a_notebook_without_cell_ids_loads_without_warnings(tmp_path, loaders):
         warnings.simplefilter("always")
         submission = read(path, loaders)
     assert caught == [] and len(submission.units) == 1
+
+
+def test_a_declared_codec_that_is_no_text_encoding_is_refused_not_a_crash(tmp_path, loaders):
+    for codec in ("rot13", "base64", "hex", "utf-16", "zlib"):
+        path = tmp_path / f"{codec}.py"
+        path.write_bytes(f"# coding: {codec}\ndef f(): pass\n".encode("ascii"))
+        assert message_ids(read(path, loaders)) == ["load.not_utf8"], codec
+
+
+def test_hundreds_of_syntax_errors_end_in_a_report(correct_source):
+    from grader.loaders import MAX_SYNTAX_ERRORS, split_statements
+
+    units, problems = split_statements("a b\n" * 30 + correct_source, "s.py")
+    assert len(problems) == 30 and len(units) == len(split_statements(correct_source, "s.py")[0])
+    units, problems = split_statements("a b\n" * 1000 + correct_source, "s.py")
+    assert units == [] and len(problems) == MAX_SYNTAX_ERRORS + 1
+    assert problems[-1].message.id == "load.too_many_errors" and problems[-1].where.line == MAX_SYNTAX_ERRORS + 1

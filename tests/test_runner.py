@@ -75,6 +75,13 @@ def test_errors_far_down_a_file_are_reported_at_their_own_lines(grader, write, c
     assert top_level_return.message.id == "load.syntax_error" and top_level_return.where.line == first + 5
 
 
+def test_a_compiler_warning_names_its_own_line(grader, write, correct_source):
+    source = correct_source.rstrip("\n") + "\n\nflag = (1 is 1)\n"
+    report = grader.grade(write("warned.py", source))
+    line = source.count("\n")
+    assert f"warned.py:{line}: SyntaxWarning" in report.output.stderr, report.output.stderr
+
+
 def test_code_too_large_for_one_message_is_a_report_not_an_internal_error(grader, write, correct_source, monkeypatch):
     from grader import wire
 

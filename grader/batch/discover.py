@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from grader.errors import UsageError
-from grader.submission import MEGABYTE, PROJECT_MAX_BYTES
+from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES
 
 #: What an LMS export carries besides submissions.
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "Thumbs.db", ".DS_Store"}
@@ -103,10 +103,23 @@ def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path) -> lis
     """(member, where it goes) of each member but links and paths that would leave ``destination``."""
     wanted = []
     for member in members:
-        target = _safe_target(destination, _member_name(member))
+        name = _member_name(member)
+        if _never_graded(name):
+            continue
+        target = _safe_target(destination, name)
         if target is not None and not _is_link(member):
             wanted.append((member, target))
     return wanted
+
+
+def _never_graded(name: str) -> bool:
+    """Whether a member is in a folder neither grading nor a project's copy ever reads (``.git``,
+    virtual environments, ``__MACOSX``...): it is not unpacked, however large it is."""
+    parts = [part for part in name.replace("\\", "/").split("/") if part]
+    if not parts:
+        return True
+    *folders, file_name = parts
+    return file_name in IGNORED or any(f in IGNORED or f in IGNORED_DIRS or f.startswith(".") for f in folders)
 
 
 def _copy_member(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, limit: int,

@@ -15,7 +15,7 @@ BASE_COLUMNS = ("submission", "score", "max_score", "status")
 #: Problems that mean the file could not be read as a submission at all.
 UNREADABLE = frozenset({
     "load.unreadable", "load.binary", "load.not_utf8", "load.too_large", "load.not_json", "load.not_notebook",
-    "load.project_too_large", "load.too_much_code", "load.too_many_units", "load.too_large_to_send", "load.zip_member_too_large",
+    "load.project_too_large", "load.too_much_code", "load.too_many_units", "load.too_many_tokens", "load.too_large_to_send", "load.zip_member_too_large",
 })
 
 

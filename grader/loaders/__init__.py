@@ -7,6 +7,8 @@ exception.
 from __future__ import annotations
 
 import ast
+import bisect
+import codecs
 import hashlib
 import io
 import re
@@ -23,6 +25,15 @@ MAX_CODE_BYTES = 1024 * 1024
 #: Most units (top-level statements, or cells) a submission may have. A course's solution has a
 #: few dozen; each unit costs a message entry and, at worst, its own time limit.
 MAX_UNITS = 5000
+#: Code past this size has its names, numbers and symbols counted before it is parsed; more than
+#: MAX_TOKENS is refused (a course's file has a few thousand).
+SMALL_CODE_BYTES = 64 * 1024
+MAX_TOKENS = 200_000
+WORD_OR_SYMBOL = re.compile(r"\w+|[^\w\s]")
+#: Each syntax error costs a parse of what follows it: past this many errors, or this much text
+#: parsed in all, the rest of a file is not parsed again.
+MAX_SYNTAX_ERRORS = 200
+MAX_PARSED_BYTES = 16 * 1024 * 1024
 #: Lines an IPython kernel would treat as magics or shell commands, not Python.
 MAGIC_LINE = re.compile(r"^\s*(%|!)")
 #: The same, found anywhere in a source (one scan, before looking line by line).
@@ -47,7 +58,9 @@ def decode(data: bytes, where: Location, python: bool = False) -> tuple[Optional
     if python:
         try:
             encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        except SyntaxError:  # a declared encoding Python does not know, or one that contradicts a BOM
+            if not _text_encoding(encoding):
+                raise SyntaxError(encoding)
+        except SyntaxError:  # an encoding Python does not know, contradicts a BOM, or is no text
             return None, Problem(Location(line=1), Message("load.not_utf8", {"line": 1}))
     try:
         text = data.decode(encoding)
@@ -56,6 +69,16 @@ def decode(data: bytes, where: Location, python: bool = False) -> tuple[Optional
         return None, Problem(Location(line=line), Message("load.not_utf8", {"line": line}))
     # Windows and old-Mac line breaks count as lines too, as they do for Python itself.
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+def _text_encoding(name: str) -> bool:
+    """Whether a declared encoding decodes Python source as Python would: a text encoding
+    (``rot13``, ``base64`` are codecs, not encodings) that keeps ASCII as ASCII (not UTF-16)."""
+    try:
+        info = codecs.lookup(name)
+        return info._is_text_encoding and b"x = 1\n".decode(info.name) == "x = 1\n"
+    except (LookupError, UnicodeError, ValueError):
+        return False
 
 
 def syntax_problem(exc: SyntaxError, location: Location) -> Problem:
@@ -95,13 +118,15 @@ def split_statements(source: str, filename: str, first_line: int = 1,
     def where(line: int) -> Location:
         return Location(line=line, cell=cell, execution_count=execution_count)
 
-    # Refused before parsing: the syntax tree of megabytes of code, or of tens of thousands of
-    # statements, would take the grader seconds and hundreds of megabytes.
+    # Refused before parsing: the syntax tree of megabytes of code, or of hundreds of thousands
+    # of names and numbers, would take the grader seconds and hundreds of megabytes.
     size = len(source.encode("utf-8", "surrogatepass"))
     if size > MAX_CODE_BYTES:
         return [], [Problem(where(first_line), Message("load.too_much_code", {"size": size, "limit": MAX_CODE_BYTES}))]
-    if len(lines) > MAX_UNITS and len(_blocks(lines, 0, len(lines))) > MAX_UNITS:
-        return [], [Problem(where(first_line), Message("load.too_many_units", {"limit": MAX_UNITS}))]
+    if size > SMALL_CODE_BYTES:  # (a course's file is far smaller: it pays nothing for this)
+        tokens = sum(1 for _ in WORD_OR_SYMBOL.finditer(source))
+        if tokens > MAX_TOKENS:
+            return [], [Problem(where(first_line), Message("load.too_many_tokens", {"count": tokens, "limit": MAX_TOKENS}))]
 
     def add_parsed(start: int, end: int, tree: ast.Module) -> None:
         # start/end: 0-based line range of this chunk within ``lines``
@@ -118,47 +143,58 @@ def split_statements(source: str, filename: str, first_line: int = 1,
             line = first_line + start + first - 1
             units.append(CodeUnit(text, line, filename, where(line)))
 
-    def parse_range(start: int, end: int) -> None:
+    starts: Optional[list[int]] = None  # where a top-level statement could begin (``_blocks``)
+
+    def blocks_of(start: int, end: int) -> list[tuple[int, int]]:
+        nonlocal starts
+        if starts is None:  # found once, only for a file that fails to parse
+            starts = [block_start for block_start, _ in _blocks(lines, 0, len(lines))]
+        inside = [start] + starts[bisect.bisect_right(starts, start):bisect.bisect_left(starts, end)]
+        return list(zip(inside, inside[1:] + [end]))
+
+    # Ranges of lines still to parse, the next on top. A range that fails is split and its parts
+    # pushed (no recursion: a file of a thousand syntax errors must not exhaust the stack).
+    ranges = [(0, len(lines))]
+    syntax_errors = parsed = 0
+    while ranges:
+        start, end = ranges.pop()
         chunk = "\n".join(lines[start:end])
+        parsed += len(chunk)
         try:
             tree = ast.parse(chunk)
         except SyntaxError as exc:
-            recover(start, end, exc)
+            syntax_errors += 1
+            bad_line = min(max(start + (exc.lineno or 1) - 1, start), end - 1)
+            problems.append(syntax_problem(exc, where(first_line + bad_line)))
+            if (syntax_errors >= MAX_SYNTAX_ERRORS or parsed > MAX_PARSED_BYTES) and end > bad_line + 1:
+                problems.append(Problem(where(first_line + bad_line + 1), Message("load.too_many_errors", {"count": syntax_errors})))
+                continue
+            bad_start, bad_end = next((b for b in blocks_of(start, end) if b[0] <= bad_line < b[1]), (start, end))
+            if bad_end < end:
+                ranges.append((bad_end, end))
+            if bad_start > start:
+                ranges.append((start, bad_start))
         except (ValueError, RecursionError, MemoryError) as exc:
             # No line to go by (an expression nested too deep for the parser): halve the range
             # at a statement boundary until the part that fails is one statement, so the rest
             # of the file still counts.
-            blocks = _blocks(lines, start, end)
+            blocks = blocks_of(start, end)
             if len(blocks) > 1:
                 middle = blocks[len(blocks) // 2][0]
-                parse_range(start, middle)
-                parse_range(middle, end)
-                return
+                ranges.append((middle, end))
+                ranges.append((start, middle))
+                continue
             reason = str(exc) if isinstance(exc, ValueError) and str(exc) else "nested too deeply to parse"
             problems.append(Problem(where(first_line + start), Message("load.unparsable", {"error": reason[:200]})))
         else:
             add_parsed(start, end, tree)
 
-    def recover(start: int, end: int, exc: SyntaxError) -> None:
-        blocks = _blocks(lines, start, end)
-        bad_line = min(max(start + (exc.lineno or 1) - 1, start), end - 1)
-        for index, (block_start, block_end) in enumerate(blocks):
-            if block_start <= bad_line < block_end:
-                if block_start > start:
-                    parse_range(start, block_start)
-                problems.append(syntax_problem(exc, where(first_line + bad_line)))
-                if block_end < end:
-                    parse_range(block_end, end)
-                return
-        problems.append(syntax_problem(exc, where(first_line + bad_line)))
-
-    parse_range(0, len(lines))
     units.sort(key=lambda unit: unit.first_line)
     problems.sort(key=lambda problem: problem.where.line or 0)
     return units, problems
 
 
-_CONTINUATION = re.compile(r"^(else|elif|except|finally|case)\b|^[)\]}]")
+_CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
 
 
 def _blocks(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:

@@ -34,6 +34,8 @@ MESSAGES = {
     "load.too_large": "The file is {size} bytes; grade reads files of up to {limit} bytes.",
     "load.too_much_code": "The code is {size} bytes; grade runs files of up to {limit} bytes of code.",
     "load.too_many_units": "The file has more than {limit} top-level statements or cells; grade runs files of up to {limit}.",
+    "load.too_many_tokens": "The code is too large to parse: {count} names, numbers and symbols; grade parses up to {limit}.",
+    "load.too_many_errors": "After {count} syntax errors the rest of the file was not parsed, and does not run.",
     "load.too_large_to_send": "The code could not be sent to its process ({detail}).",
     "load.empty": "The file is empty: there is no code to grade.",
     "load.binary": "The file contains NUL bytes: it is not a text file of Python code.",
@@ -54,7 +56,7 @@ MESSAGES = {
     "load.crash_exit": "Your code's process exited (exit code {code}) while running this, e.g. by calling sys.exit() or os._exit(); the rest of the file ran in a fresh process.",
     "load.crash": "Your code's process ended unexpectedly while running this; the rest of the file ran in a fresh process.",
     "load.timeout": "This code ran for more than {seconds} seconds and was stopped; the rest of the file still ran. Long training loops belong under `if __name__ == \"__main__\":`.",
-    "load.budget": "Not run, nor the {count} statements or cells after it: the file's code had used all of its {seconds} s.",
+    "load.budget": "This code did not finish, and the {count} statements or cells after it were not run: the file's code had used all of its {seconds} s.",
     "load.disk": "This code filled its folder past {megabytes} MB, so its process was stopped; the rest of the file still ran.",
     # --- a check's outcome ---
     "outcome.malformed": "Your code's process sent back something that is not a result; this check could not be graded.",

@@ -36,8 +36,8 @@ class Settings:
     load_timeout: float = 10.0
     memory_mb: int = 1024
     output_bytes: int = 64 * 1024
-    #: Seconds all of a submission's code may take to load, in every process it gets; None:
-    #: three statements' worth. (A file of a thousand endless loops must not take hours.)
+    #: Seconds all of a submission's code may take to load in one process; None: three
+    #: statements' worth. (A file of a thousand endless loops must not take hours.)
     load_budget: float | None = None
 
     @property
@@ -243,21 +243,24 @@ def scratch_usage(folder: str) -> int | None:
     """Bytes the files under ``folder`` take on disk (sparse parts do not count); None if that
     cannot be known: more than SCRATCH_MAX_ENTRIES entries, or a folder the grader cannot read."""
     used, entries, folders = 0, 0, [folder]
-    try:
-        while folders:
+    while folders:
+        try:
             with os.scandir(folders.pop()) as listing:
                 for entry in listing:
                     entries += 1
                     if entries > SCRATCH_MAX_ENTRIES:
                         return None
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.path)
-                    else:
-                        used += entry.stat(follow_symlinks=False).st_blocks * 512
-    except FileNotFoundError:
-        return used  # removed meanwhile (by the learner's own code): what was seen counts
-    except OSError:
-        return None
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(entry.path)
+                        else:
+                            used += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except FileNotFoundError:
+                        continue  # removed meanwhile by the learner's code: it takes nothing now
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
     return used
 
 

@@ -53,9 +53,6 @@ class Session:
         self.skip: set[int] = set()
         self.process: LearnerProcess | None = None
         self.starts = 0
-        #: Seconds spent loading the code, over every process so far (``Settings.load_budget``).
-        self.load_spent = 0.0
-        self._load_sent: float | None = None
         self.begun = False
         self._begun = None
         #: A process started by ``spawn_ahead``, waiting for its code (not yet one of ``starts``).
@@ -109,10 +106,11 @@ class Session:
             "module_name": self.program.module_name,
             "file": self.program.file,
             "timeout": self.settings.load_timeout,
-            "budget": max(self.settings.total_load_seconds - self.load_spent, 0.0),
+            # Each process gets the whole budget: a fresh one runs again what ran before, and
+            # MAX_STARTS bounds how many there are.
+            "budget": self.settings.total_load_seconds,
             "strict": self.strict,
         }
-        self._load_sent = time.monotonic()
         ahead, self._ahead = self._ahead, None
         if ahead is not None and self.starts < MAX_STARTS:
             try:
@@ -124,6 +122,9 @@ class Session:
                 muted, self.output.muted = self.output.muted, True  # (what it printed is not the learner's)
                 ahead.close()
                 self.output.muted = muted
+            except BaseException:  # (the code too large for a message): the process must not be left
+                ahead.close()
+                raise
         elif ahead is not None:
             ahead.close()
         if self.starts >= MAX_STARTS:
@@ -185,9 +186,7 @@ class Session:
                     kind = item.get("kind")
                     if kind == "units" and waiting and item.get("index") == waiting[0]:
                         error = _checked_error(item["error"]) if item.get("error") is not None else None
-                        # (A fresh process that runs out of the file's time again does not blame
-                        # code that ran in the first.)
-                        if error is not None and (error["kind"] != "budget" or self.starts == 1):
+                        if error is not None:
                             self.loaded.problems.setdefault(item["index"], error)
                         if error is not None and error["kind"] == "budget":
                             self.skip.update(waiting)  # neither it nor any after it ran: none will
@@ -200,14 +199,12 @@ class Session:
                         if type(names) is list and not self.loaded.names:
                             self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
                         self.output.muted = False
-                        self._count_load_time()
                         return
                     else:
                         raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
             except ProcessGone as gone:
                 status = self.process.exit_status if self.process else None
                 self._discard_process()
-                self._count_load_time()
                 self.output.muted = False
                 if not waiting:
                     raise  # after its last unit: not any unit's fault
@@ -219,11 +216,6 @@ class Session:
                     waiting[0], {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
                 )
                 self.skip.add(waiting[0])
-
-    def _count_load_time(self) -> None:
-        if self._load_sent is not None:
-            self.load_spent += time.monotonic() - self._load_sent
-            self._load_sent = None
 
     def _discard_process(self) -> None:
         if self.process is not None:
@@ -248,7 +240,7 @@ class Session:
                 self._requests_sent = False  # a fresh process needs them again
             except ProcessGone as gone:
                 self._discard_process()
-                kind = "exhausted" if gone.reason == "exhausted" else "crash"
+                kind = gone.reason if gone.reason in ("exhausted", "disk") else "crash"
                 on_outcome(pending.pop(0), {"kind": kind, "detail": gone.detail})
                 if kind == "exhausted":
                     for index in pending:

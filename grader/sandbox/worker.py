@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 import types
+import warnings
 
 import numpy as np
 
@@ -315,11 +316,13 @@ class Worker:
         for position, unit in enumerate(to_run):
             self.channel.flush_if_stale()
             left = budget_ends - time.monotonic()
-            if left <= 0:  # the file's code has had all its time: the rest is not run
+            cut = left < timeout  # this unit's own limit is what is left of the file's
+            error = self._run_unit(unit, module, min(timeout, left)) if left > 0 else {"kind": "timeout"}
+            if cut and error is not None and error.get("kind") == "timeout":
+                # The file's code has had all its time: this unit did not finish, the rest is not run.
                 error = {"kind": "budget", "skipped": len(to_run) - position - 1}
                 self.channel.reply("units", {"index": unit["index"], "error": error})
                 break
-            error = self._run_unit(unit, module, min(timeout, left))
             self.channel.reply("units", {"index": unit["index"], "error": error})
         self.channel.reply("loaded", {"names": self._names(self.namespace)})
         self.channel.flush()
@@ -341,7 +344,11 @@ class Worker:
     def _run_unit(self, unit: dict, module: types.ModuleType, timeout: float) -> dict | None:
         offset = unit["first_line"] - 1  # lines of the file before the unit
         try:
-            code = _shifted(compile(unit["source"], unit["filename"], "exec", dont_inherit=True, optimize=0), offset)
+            with warnings.catch_warnings(record=True) as compiler_warnings:
+                warnings.simplefilter("always")
+                code = _shifted(compile(unit["source"], unit["filename"], "exec", dont_inherit=True, optimize=0), offset)
+            for warning in compiler_warnings:  # (a SyntaxWarning, at its line in the file)
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno + offset)
         except SyntaxError as exc:
             return {
                 "kind": "syntax",
