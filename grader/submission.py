@@ -49,6 +49,8 @@ def within_limits(submission: Submission) -> Submission:
     (a notebook of many cells, a loader of a third-party pack), the same without units and
     with the problem stated. Each loader refuses a single oversized file or cell sooner."""
     size = sum(len(unit.source.encode("utf-8", "surrogatepass")) for unit in submission.units)
+    if not submission.units and not submission.problems:  # only comments, or empty cells
+        return dataclasses.replace(submission, problems=(Problem(Location(), Message("load.no_code")),))
     if size > MAX_CODE_BYTES:
         message = Message("load.too_much_code", {"size": size, "limit": MAX_CODE_BYTES})
     elif len(submission.units) > MAX_UNITS:

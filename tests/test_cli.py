@@ -219,3 +219,11 @@ def test_a_named_pipe_is_refused_not_waited_on(run, tmp_path):
     os.mkfifo(pipe)
     result = run("submit", pipe)
     assert result.exit_code == 4 and "not a regular file" in result.output
+
+
+def test_a_file_none_of_whose_code_ran_says_why_before_what_to_fix(run, tmp_path):
+    empty = tmp_path / "empty.py"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    output = run("submit", empty, "--seed", 1).output
+    assert "see the problem above" in output
+    assert output.index("Problems while running your file") < output.index("What to fix")

@@ -356,3 +356,11 @@ def test_hundreds_of_syntax_errors_end_in_a_report(correct_source):
     units, problems = split_statements("a b\n" * 1000 + correct_source, "s.py")
     assert units == [] and len(problems) == MAX_SYNTAX_ERRORS + 1
     assert problems[-1].message.id == "load.too_many_errors" and problems[-1].where.line == MAX_SYNTAX_ERRORS + 1
+
+
+def test_a_file_of_comments_only_or_empty_cells_says_there_is_no_code(write, tmp_path, loaders):
+    assert message_ids(read(write("comments.py", "# TODO\n\n# later\n"), loaders)) == ["load.no_code"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("  \n"), nbformat.v4.new_markdown_cell("# 4.1")])
+    path = tmp_path / "blank.ipynb"
+    nbformat.write(notebook, str(path))
+    assert message_ids(read(path, loaders)) == ["load.no_code"]

@@ -55,6 +55,24 @@ def render(report: Report, context: RenderContext) -> str:
     score = say("report.score", score=number(report.score), max_score=number(report.max_score))
     lines.append(style(score, bold=True, fg="green" if report.full_marks else "yellow"))
 
+    def add_problems() -> None:
+        if not report.problems:
+            return
+        lines.extend(["", style(say("report.load_errors"), bold=True)])
+        for problem in report.problems:
+            lines.append(f"  {style(messages.location(problem.where, lang), fg='magenta')}: {plain(messages.render(problem.message, lang))}")
+            if verbose and problem.traceback:
+                lines.append(f"      {say('report.traceback')}:")
+                for frame in problem.traceback:
+                    lines.append(plain(f"        {frame.get('file')}:{frame.get('line')} in {frame.get('name')}: {frame.get('text')}"))
+            for hint in problem.hints:
+                lines.append(f"      {style(say('report.hint'), fg='cyan')} [{hint.id}]: {hint.text.get(lang, '')}")
+
+    # A file none of whose code ran: why comes first, since every check says to look above.
+    nothing_ran = bool(report.results) and all(r.message is not None and r.message.id == "outcome.not_loaded" for r in report.results)
+    if nothing_ran:
+        add_problems()
+
     # What costs points first; extras (worth nothing) after.
     failed = sorted((r for r in report.results if not r.passed), key=lambda r: r.check.extra)
     if failed:
@@ -80,16 +98,8 @@ def render(report: Report, context: RenderContext) -> str:
     elif report.results:
         lines += ["", style(say("report.full_marks"), fg="green")]
 
-    if report.problems:
-        lines += ["", style(say("report.load_errors"), bold=True)]
-        for problem in report.problems:
-            lines.append(f"  {style(messages.location(problem.where, lang), fg='magenta')}: {plain(messages.render(problem.message, lang))}")
-            if verbose and problem.traceback:
-                lines.append(f"      {say('report.traceback')}:")
-                for frame in problem.traceback:
-                    lines.append(plain(f"        {frame.get('file')}:{frame.get('line')} in {frame.get('name')}: {frame.get('text')}"))
-            for hint in problem.hints:
-                lines.append(f"      {style(say('report.hint'), fg='cyan')} [{hint.id}]: {hint.text.get(lang, '')}")
+    if not nothing_ran:
+        add_problems()
     if report.notes:
         lines += ["", style(say("report.notes"), bold=True)]
         lines += [f"  {messages.render(note, lang)}" for note in report.notes]

@@ -38,6 +38,7 @@ MESSAGES = {
     "load.too_many_errors": "After {count} syntax errors the rest of the file was not parsed, and does not run.",
     "load.too_large_to_send": "The code could not be sent to its process ({detail}).",
     "load.empty": "The file is empty: there is no code to grade.",
+    "load.no_code": "There is no code to run: only comments and blank lines (or empty cells).",
     "load.binary": "The file contains NUL bytes: it is not a text file of Python code.",
     "load.not_utf8": "The file is not valid UTF-8 text (first bad byte on line {line}). Save it as UTF-8 and submit again.",
     "load.syntax_error": "SyntaxError: {error}. This statement was skipped; the rest of the file still ran.",

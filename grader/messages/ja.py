@@ -38,6 +38,7 @@ MESSAGES = {
     "load.too_many_errors": "構文エラーが {count} 個あったため、ファイルの残りは解析せず、実行もしていません。",
     "load.too_large_to_send": "コードをプロセスに送れませんでした（{detail}）。",
     "load.empty": "ファイルが空です。採点するコードがありません。",
+    "load.no_code": "実行するコードがありません: コメントと空行（または空のセル）だけです。",
     "load.binary": "ファイルに NUL バイトが含まれています。Python のコードを書いたテキストファイルではありません。",
     "load.not_utf8": "ファイルが UTF-8 のテキストとして読めません（{line}行目に不正なバイトがあります）。UTF-8 で保存し直して提出してください。",
     "load.syntax_error": "構文エラー (SyntaxError): {error}。この文は飛ばし、ファイルの残りは実行しました。",
