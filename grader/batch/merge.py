@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -14,7 +13,7 @@ from grader.errors import UsageError
 Warn = Callable[..., None]
 
 
-def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None, warn: Optional[Warn] = None) -> dict:
+def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> dict:
     """Merge the records behind each input CSV; returns the class summary. Only each shard's
     own records of its last run count (the names, seed and grader its ``batch.json`` gives).
     Shards of the same K/N split that were not given are warned about and listed in the
@@ -41,7 +40,7 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path] = None, warn: Opt
         raise UsageError("usage.graders_differ")
     missing, count = missing_shards([meta.get("shard") for _, meta in shards])
     if missing:
-        (warn or _warn_on_stderr)("summary.missing_shards", missing=", ".join(map(str, missing)), count=count)
+        warn("summary.missing_shards", missing=", ".join(map(str, missing)), count=count)
     merged_state = BatchState(state_folder(out))
     names: set = set()
     for state, meta in shards:
@@ -78,11 +77,3 @@ def _is_shard(value) -> bool:
     return (isinstance(value, (list, tuple)) and len(value) == 2
             and all(type(part) is int for part in value) and 1 <= value[0] <= value[1])
 
-
-def _warn_on_stderr(message_id: str, **params) -> None:
-    """A warning on stderr, in the language the environment asks for (merge has no --lang of
-    its own to go by unless the caller passes ``warn``)."""
-    from grader.messages import Messages, default_language, en, ja
-
-    print(Messages({"en": en.MESSAGES, "ja": ja.MESSAGES}).text(message_id, default_language(), **params),
-          file=sys.stderr)

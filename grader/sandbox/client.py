@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from grader import wire
 from grader.sandbox.control import Host
 from grader.sandbox.host import kill_group
-from grader.submission import project_files
+from grader.submission import MEGABYTE, project_files
 
 #: Seconds a learner's process gets past its own soft timeout before it is killed.
 GRACE_SECONDS = 1.0
 #: Most a learner's scratch folder may hold (RLIMIT_FSIZE bounds each file, not how many there
 #: are), and the most entries the grader walks to find out; looked at every DISK_CHECK_SECONDS
 #: while the grader waits on the process (a submission that finishes sooner is never looked at).
-SCRATCH_MAX_BYTES = 256 * 1024 * 1024
+SCRATCH_MAX_BYTES = 256 * MEGABYTE
 SCRATCH_MAX_ENTRIES = 10_000
 DISK_CHECK_SECONDS = 0.25
 
@@ -163,7 +163,7 @@ class LearnerProcess:
         used = scratch_usage(self.scratch)
         if used is None or used > SCRATCH_MAX_BYTES:
             self.kill()
-            raise ProcessGone("disk", f"{SCRATCH_MAX_BYTES // (1024 * 1024)}")
+            raise ProcessGone("disk", f"{SCRATCH_MAX_BYTES // MEGABYTE}")
 
     def _pump(self, deadline: float, want_frame: bool) -> None:
         timeout = max(deadline - time.monotonic(), 0)
