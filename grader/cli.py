@@ -262,7 +262,8 @@ def merge(inputs, out, junit, lang):
     summary = api.merge_batches(list(inputs), out, junit, lang)
     click.echo(api.render_summary(summary, lang), err=True)
     # Shards not given: the class result is incomplete, which a CI step must not take for done.
-    return ExitCode.NOT_FULL_MARKS if summary.get("missing_shards") else ExitCode.OK
+    incomplete = summary.get("missing_shards") or summary.get("incomplete_split")
+    return ExitCode.NOT_FULL_MARKS if incomplete else ExitCode.OK
 
 
 def _check_min_score(value: Optional[float]) -> Optional[float]:

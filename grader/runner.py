@@ -234,7 +234,7 @@ class Grader:
             message_text = str(error.get("message", ""))
             message = refusal_message(str(error.get("type", "")), message_text)
             if message is None:
-                message = Message("load.exception", {"type": error.get("type") or "Exception", "message": message_text})
+                message = _exception_message(str(error.get("type") or "Exception"), message_text)
             hint = hint_for_problem(error, self.catalogue.mistakes)
             return Problem(location, message, tuple(frames), (hint,) if hint else ())
         if kind == "timeout":
@@ -295,3 +295,13 @@ def _output(captured) -> Output:
         dropped_stdout=captured.dropped_stdout,
         dropped_stderr=captured.dropped_stderr,
     )
+
+
+def _exception_message(type_name: str, text: str) -> Message:
+    """What a statement's uncaught exception says: ``sys.exit()`` as a call the grader ignored
+    (its code, if any, shown as given), and an exception without a message by its type alone."""
+    if type_name == "SystemExit":
+        return Message("load.system_exit", {"code": text if not text or text.lstrip("-").isdigit() else repr(text)})
+    if not text:
+        return Message("load.exception_bare", {"type": type_name})
+    return Message("load.exception", {"type": type_name, "message": text})

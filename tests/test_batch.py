@@ -209,6 +209,27 @@ def test_missing_shards_are_told_only_of_a_split_every_input_shares():
     assert missing_shards([None, [1, 2]])[0] == []
 
 
+def test_shards_of_different_splits_are_checked_for_gaps():
+    from grader.batch.merge import splits_leave_gaps
+
+    assert not splits_leave_gaps([[1, 2], [2, 4], [4, 4]])  # hashes 0 mod 2, 1 mod 4, 3 mod 4: all
+    assert splits_leave_gaps([[1, 2], [2, 4]])  # 3 mod 4 in none
+    assert splits_leave_gaps([[1, 2], [3, 4]])
+    assert not splits_leave_gaps([[1, 3], [3, 3]])  # one split: missing_shards tells
+    assert not splits_leave_gaps([None, [1, 2], [1, 4]])  # a whole run leaves no gap
+
+
+def test_merge_of_splits_that_leave_a_gap_warns_and_exits_1(run, klass, tmp_path):
+    parts = [tmp_path / "half.csv", tmp_path / "quarter.csv"]
+    for part, shard in zip(parts, ("1/2", "2/4")):
+        assert run("batch", klass, "--out", part, "--seed", 13, "--shard", shard).exit_code == 0
+    result = run("merge", *parts, "--out", tmp_path / "merged.csv")
+    assert result.exit_code == 1
+    assert "(1/2, 2/4) are of different splits" in result.output
+    summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
+    assert summary["incomplete_split"] == ["1/2", "2/4"]
+
+
 def test_merge_refuses_shards_graded_with_different_seeds(run, klass, tmp_path):
     run("batch", klass, "--out", tmp_path / "a.csv", "--seed", 1, "--shard", "1/2")
     run("batch", klass, "--out", tmp_path / "b.csv", "--seed", 2, "--shard", "2/2")
@@ -291,6 +312,33 @@ def test_an_oversized_zip_member_is_reported_for_its_learner_and_the_others_grad
         assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
         [error] = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))["errors"]
         assert error["message"].startswith(f"{member}: larger than 1 MB"), error["message"]
+
+
+def _damage(archive, marker):
+    """Flip one byte of the member data that follows ``marker`` in ``archive``."""
+    data = bytearray(archive.read_bytes())
+    at = data.index(marker) + len(marker) + 10
+    data[at] ^= 0xFF
+    archive.write_bytes(bytes(data))
+
+
+def test_a_damaged_zip_member_is_reported_for_its_learner_and_the_others_graded(run, tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("assignment4/good.py", CORRECT)
+        bundle.writestr("assignment4/crc.py", "# STORED-MARKER " + "x = 1\n" * 50, zipfile.ZIP_STORED)
+        bundle.writestr("assignment4/sato/main.py", CORRECT * 3, zipfile.ZIP_DEFLATED)
+    _damage(archive, b"# STORED-MARKER ")
+    _damage(archive, b"sato/main.py")  # inside the deflated data of the local header's member
+    out = tmp_path / "results.csv"
+    result = run("batch", archive, "--out", out, "--seed", 4, "--json-dir", tmp_path / "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["submission"]: r for r in read_csv(out)}
+    assert rows["good.py"]["score"] == "100" and rows["good.py"]["status"] == "graded"
+    for name, member in [("crc.py", "crc.py ("), ("sato", "sato/main.py (")]:
+        assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
+        [error] = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))["errors"]
+        assert error["message"].startswith(member) and "damaged in the class's .zip" in error["message"], error["message"]
 
 
 def test_large_files_in_folders_never_graded_are_not_unpacked_nor_held_against_anyone(run, tmp_path, small_zip_limits):

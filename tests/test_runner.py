@@ -75,6 +75,20 @@ def test_errors_far_down_a_file_are_reported_at_their_own_lines(grader, write, c
     assert top_level_return.message.id == "load.syntax_error" and top_level_return.where.line == first + 5
 
 
+def test_sys_exit_and_exceptions_without_a_message_say_what_happened(grader, write, correct_source):
+    source = correct_source + "\nraise ValueError\nimport sys\nsys.exit()\nsys.exit('done')\nsys.exit(3)\n"
+    report = grader.grade(write("student.py", source))
+    assert report.score == 100
+    rendered = [(p.where.line, p.message.id, dict(p.message.params)) for p in report.problems]
+    raised = source.splitlines().index("raise ValueError") + 1
+    assert rendered == [
+        (raised, "load.exception_bare", {"type": "ValueError"}),
+        (raised + 2, "load.system_exit", {"code": ""}),
+        (raised + 3, "load.system_exit", {"code": "'done'"}),
+        (raised + 4, "load.system_exit", {"code": "3"}),
+    ]
+
+
 def test_a_compiler_warning_names_its_own_line(grader, write, correct_source):
     source = correct_source.rstrip("\n") + "\n\nflag = (1 is 1)\n"
     report = grader.grade(write("warned.py", source))

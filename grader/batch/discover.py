@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import lzma
 import stat
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
@@ -23,6 +25,9 @@ ZIP_MAX_FILES = 100_000
 ZIP_MEMBER_MAX_BYTES = PROJECT_MAX_BYTES
 #: Bytes copied at a time while unpacking.
 COPY_CHUNK_BYTES = 1024 * 1024
+#: What reading one damaged member raises (a bad CRC, corrupt or truncated compressed data, a
+#: password, a compression zipfile cannot undo). Its learner is reported, the others graded.
+MEMBER_DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, RuntimeError, NotImplementedError)
 #: Hex digits of the hash that tells clashing output names apart; longer ones only if still alike.
 SUFFIX_LENGTHS = (8, 12, 16, 24, 32, 64)
 
@@ -55,20 +60,24 @@ def find_submissions(root: Path, suffixes: Iterable[str]) -> tuple[list[Entry], 
 @dataclass(frozen=True)
 class Unpacked:
     """A class's folder of submissions and, when it came from a .zip, the members left out of it
-    for their size: the paths of each (relative to ``root``), by the entry they belong to."""
+    for their size, and those too damaged to unpack: the paths of each (relative to ``root``;
+    a damaged one followed by what is wrong with it), by the entry they belong to."""
 
     root: Path
     left_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     member_limit: int = ZIP_MEMBER_MAX_BYTES
+    damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def unpack_zip(archive: Path, destination: Path) -> Unpacked:
     """Extract an LMS export safely and return the folder of submissions in it (descending
     into a single top-level folder, as exports often wrap everything in one). A member over
-    ``ZIP_MEMBER_MAX_BYTES`` is left out, an empty file in its place so that its learner is
-    still found (and reported); more than ``ZIP_MAX_BYTES`` in all refuses the archive."""
+    ``ZIP_MEMBER_MAX_BYTES`` is left out, and so is a damaged one, an empty file in its place so
+    that its learner is still found (and reported); more than ``ZIP_MAX_BYTES`` in all, or an
+    unreadable list of members, refuses the archive."""
     limit = ZIP_MEMBER_MAX_BYTES
     left_out: list[Path] = []
+    damaged: list[tuple[Path, str]] = []
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
@@ -85,7 +94,13 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                copied = _copy_member(bundle, member, target, limit, room)
+                try:
+                    copied = _copy_member(bundle, member, target, limit, room)
+                except MEMBER_DAMAGE as exc:
+                    target.unlink(missing_ok=True)
+                    target.touch()
+                    damaged.append((target, str(exc) or type(exc).__name__))
+                    continue
                 if copied is None:
                     target.touch()
                     left_out.append(target)
@@ -96,7 +111,8 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
     root = _submissions_folder(destination)
-    return Unpacked(root, _by_entry(root, left_out), limit)
+    return Unpacked(root, _by_entry(root, [(target, None) for target in left_out]), limit,
+                    _by_entry(root, damaged))
 
 
 def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
@@ -153,15 +169,17 @@ def _submissions_folder(destination: Path) -> Path:
     return destination
 
 
-def _by_entry(root: Path, left_out: list[Path]) -> dict[str, tuple[str, ...]]:
-    """Left-out members by the entry (top-level file or folder under ``root``) they belong to."""
+def _by_entry(root: Path, members: list[tuple[Path, Optional[str]]]) -> dict[str, tuple[str, ...]]:
+    """Members (each with what is wrong with it, if said) by the entry (top-level file or
+    folder under ``root``) they belong to."""
     by_entry: dict[str, list[str]] = {}
-    for target in left_out:
+    for target, problem in members:
         try:
             relative = target.relative_to(root)
         except ValueError:
             continue  # beside the wrapping folder: not part of any submission
-        by_entry.setdefault(relative.parts[0], []).append(relative.as_posix())
+        text = relative.as_posix() if problem is None else f"{relative.as_posix()} ({problem})"
+        by_entry.setdefault(relative.parts[0], []).append(text)
     return {entry: tuple(members) for entry, members in by_entry.items()}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -17,7 +18,8 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> d
     """Merge the records behind each input CSV; returns the class summary. Only each shard's
     own records of its last run count (the names, seed and grader its ``batch.json`` gives).
     Shards of the same K/N split that were not given are warned about and listed in the
-    summary as ``missing_shards``: the result is incomplete."""
+    summary as ``missing_shards``; shards of different splits that leave some submissions in
+    none of them, as ``incomplete_split``: either way the result is incomplete."""
     shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))
@@ -38,9 +40,13 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> d
         raise UsageError("usage.seeds_differ", seeds=", ".join(sorted(map(str, seeds))))
     if len(fingerprints) > 1:
         raise UsageError("usage.graders_differ")
-    missing, count = missing_shards([meta.get("shard") for _, meta in shards])
+    given = [meta.get("shard") for _, meta in shards]
+    missing, count = missing_shards(given)
     if missing:
         warn("summary.missing_shards", missing=", ".join(map(str, missing)), count=count)
+    gaps = [f"{index}/{count}" for index, count in given] if splits_leave_gaps(given) else []
+    if gaps:
+        warn("summary.split_incomplete", shards=", ".join(gaps))
     merged_state = BatchState(state_folder(out))
     names: set = set()
     for state, meta in shards:
@@ -54,9 +60,10 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> d
     ordered = sorted(names)
     merged_state.save_meta({"seed": next(iter(seeds)), "fingerprint": next(iter(fingerprints)),
                             "names": ordered, "merged_from": [str(p) for p in inputs],
-                            "missing_shards": missing})
+                            "missing_shards": missing, "incomplete_split": gaps})
     rows, summary, suites = outputs_of(merged_state.records(ordered))
-    extra = {"missing_shards": missing} if missing else None  # (a complete merge: the same summary as one run)
+    # (a complete merge: the same summary as one run)
+    extra = {key: value for key, value in (("missing_shards", missing), ("incomplete_split", gaps)) if value} or None
     return write_class_outputs(out, columns, rows, summary, junit, suites, extra)
 
 
@@ -71,6 +78,26 @@ def missing_shards(shards: list) -> tuple[list[int], int]:
         return [], 0
     (count,) = counts
     return sorted(set(range(1, count + 1)) - {index for index, _ in shards}), count
+
+
+#: The largest least common multiple of the splits' N for which their coverage is checked.
+MAX_SPLIT_PERIOD = 10_000_000
+
+
+def splits_leave_gaps(shards: list) -> bool:
+    """Whether shards of different splits (``[K, N]`` with different N) leave some submissions
+    in none of them. Shard K of N holds the names whose hash is K - 1 modulo N, so the hashes
+    modulo the least common multiple of the N tell. Shards of one split are ``missing_shards``'
+    to tell; an input that is not a shard (a whole run) leaves no gap."""
+    if not shards or not all(_is_shard(shard) for shard in shards) or len({n for _, n in shards}) < 2:
+        return False
+    period = math.lcm(*(count for _, count in shards))
+    if period > MAX_SPLIT_PERIOD:
+        return True  # too many to check: say so rather than claim a whole class
+    covered = bytearray(period)
+    for index, count in shards:
+        covered[index - 1::count] = b"\1" * len(range(index - 1, period, count))
+    return 0 in covered
 
 
 def _is_shard(value) -> bool:

@@ -205,11 +205,14 @@ class _Batch:
         return (record for record in self.state.records(names) if self._of_this_run(record))
 
     def _left_out_of_zip(self, entry: Entry) -> Submission:
-        """The submission of a learner whose .zip member(s) were too large to unpack: unreadable,
-        saying which member and what the limit is."""
-        params = {"members": ", ".join(self.unpacked.left_out[entry.name]),
-                  "max_megabytes": f"{self.unpacked.member_limit / MEGABYTE:g}"}
-        problem = Problem(Location(), Message("load.zip_member_too_large", params))
+        """The submission of a learner whose .zip member(s) were too large or too damaged to
+        unpack: unreadable, saying which member, and what the limit is or what is wrong."""
+        if entry.name in self.unpacked.damaged:
+            message = Message("load.zip_member_damaged", {"members": "; ".join(self.unpacked.damaged[entry.name])})
+        else:
+            message = Message("load.zip_member_too_large", {"members": ", ".join(self.unpacked.left_out[entry.name]),
+                                                            "max_megabytes": f"{self.unpacked.member_limit / MEGABYTE:g}"})
+        problem = Problem(Location(), message)
         return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
                           digest=_digest(entry.path), problems=(problem,))
 
@@ -220,7 +223,7 @@ class _Batch:
             if self.stop.is_set():
                 break
             try:
-                if entry.name in self.unpacked.left_out:
+                if entry.name in self.unpacked.left_out or entry.name in self.unpacked.damaged:
                     item = (entry, self._left_out_of_zip(entry))
                 else:
                     item = (entry, self.grader.read(entry.path, name=entry.name))
