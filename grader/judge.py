@@ -117,6 +117,10 @@ def refusal_message(type_name: str, text: str) -> Optional[Message]:
         return Message(f"refused.{refused.group(1)}", {"detail": refused.group(2)})
     if type_name == "PermissionError" and text.startswith("[Errno 1]"):
         return Message("refused.system", {"detail": text})
+    if type_name == "PermissionError" and text.startswith("[Errno 13]"):
+        # Landlock's refusal (native code opening a file the audit hook did not see), or a
+        # file in the learner's own folder without permission: both are about files.
+        return Message("refused.files", {"detail": text})
     return None
 
 

@@ -26,7 +26,7 @@ from grader.model import (
 from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import ProcessGone, Settings
 from grader.sandbox.control import Host
-from grader.sandbox.session import MAX_STARTS, Session, check_request
+from grader.sandbox.session import Session, check_request
 from grader.seeds import fresh_seed
 from grader.submission import read_submission
 from grader.wire import WireError
@@ -119,7 +119,7 @@ class Grader:
                 loaded = session.loaded
                 problems.append(Problem(Location(), Message(
                     "load.exhausted" if gone.reason == "exhausted" else "load.died_after_loading",
-                    {"starts": MAX_STARTS})))
+                    {"starts": session.starts})))
             session.run_checks(outcomes.__setitem__)
         except WireError as exc:  # its code does not fit in one message to its process
             problems.append(Problem(Location(), Message("load.too_large_to_send", {"detail": str(exc)})))

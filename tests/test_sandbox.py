@@ -97,10 +97,82 @@ def test_replay_answers_recorded_calls_within_rounding_only():
     ("import socket; socket.create_connection(('127.0.0.1', 9))", "refused.network"),
     ("import ctypes; ctypes.CDLL(None)", "refused.native"),
     ("import os; os.kill(1, 0)", "refused.signal"),
+    ("import readline", "refused.module"),
+    ("import sqlite3", "refused.module"),
+    ("import tkinter", "refused.module"),
 ])
 def test_what_a_submission_may_not_do_is_refused_and_explained(grader, write, code, refusal):
     report = grader.grade(write("s.py", code + "\n"))
     assert [p.message.id for p in report.problems] == [refusal]
+
+
+def test_landlock_grants_reading_the_roots_but_not_what_is_denied_inside_them(tmp_path):
+    from grader.sandbox.landlock import allowed_reads
+
+    (tmp_path / "site" / "numpy").mkdir(parents=True)
+    (tmp_path / "site" / "grader").mkdir()
+    (tmp_path / "site" / "six.py").write_text("")
+    granted = allowed_reads([str(tmp_path / "site")], [str(tmp_path / "site" / "grader")])
+    site = str(tmp_path / "site")
+    assert f"{site}/numpy" in granted and f"{site}/six.py" in granted
+    assert site not in granted and not any(path.startswith(f"{site}/grader") for path in granted)
+
+
+def _in_landlocked_child(scratch, read_roots, deny_roots, attempt):
+    """Run ``attempt`` (raw system calls: no audit hook here) in a forked child restricted by
+    Landlock; returns what it wrote back."""
+    import os
+
+    from grader.sandbox import landlock
+
+    landlock.prepare(read_roots, deny_roots)
+    made = landlock.ruleset(scratch)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            landlock.restrict(made)
+            os.write(writer, attempt().encode())
+        finally:
+            os._exit(0)
+    landlock.discard(made)
+    os.close(writer)
+    answer = os.read(reader, 1000).decode()
+    os.waitpid(pid, 0)
+    os.close(reader)
+    return answer
+
+
+def test_landlock_stops_native_file_access_the_audit_hook_cannot_see(tmp_path):
+    """What readline, Tcl or SQLite would open themselves: the kernel refuses it."""
+    import errno
+    import os
+
+    from grader.isolation import python_roots
+    from grader.sandbox import landlock
+
+    if not landlock.abi():
+        pytest.skip("this kernel has no Landlock")
+    scratch, secret, outputs = tmp_path / "scratch", tmp_path / "reference", tmp_path / "out"
+    for folder in (scratch, secret, outputs):
+        folder.mkdir()
+    (secret / "answers.py").write_text("ANSWER = 42\n")
+
+    def attempt():
+        results = []
+        for path, flags in [(secret / "answers.py", os.O_RDONLY), (outputs / "r.json", os.O_WRONLY | os.O_CREAT),
+                            (scratch / "mine.txt", os.O_WRONLY | os.O_CREAT), (os.__file__, os.O_RDONLY),
+                            ("/dev/null", os.O_WRONLY | os.O_TRUNC)]:
+            try:
+                os.close(os.open(str(path), flags))
+                results.append("ok")
+            except OSError as exc:
+                results.append("denied" if exc.errno == errno.EACCES else f"errno {exc.errno}")
+        return ",".join(results)
+
+    answer = _in_landlocked_child(str(scratch), python_roots() + (str(tmp_path),), [str(secret), str(outputs)], attempt)
+    assert answer == "denied,denied,ok,ok,ok"
+    assert not (outputs / "r.json").exists()
 
 
 def test_extra_denied_folders_never_cover_what_a_learner_must_read(tmp_path, monkeypatch):

@@ -101,6 +101,8 @@ MESSAGES = {
     "refused.system": "The system refused what your code tried to do: submissions may not start processes, signal other processes, or create special files ({detail}).",
     "refused.device": "Your code tried to control a device or terminal; submissions may not ({detail}).",
     "refused.limits": "Your code tried to change its resource limits; submissions may not ({detail}).",
+    "refused.module": "Your code imported a module that opens files out of the grader's sight; submissions may not ({detail}).",
+    "refused.files": "The system refused a file your code tried to open: a submission may read only its own folder and the Python installation, and write only in its own folder ({detail}).",
     # --- the CLI ---
     "cli.not_attempted_all": "Nothing attempted yet: every function still raises NotImplementedError. Fill them in one at a time and use `grade submit FILE -k NAME`.",
     "cli.starter_written": "Wrote {path}: {count} functions and classes to fill in. Check your work with: grade submit {path}",

@@ -101,6 +101,8 @@ MESSAGES = {
     "refused.system": "あなたのコードが行おうとしたことをシステムが拒否しました。提出物はプロセスの起動、他のプロセスへのシグナル、特殊ファイルの作成はできません（{detail}）。",
     "refused.device": "デバイスや端末を操作しようとしました。提出物では許されていません（{detail}）。",
     "refused.limits": "資源の制限を変えようとしました。提出物では許されていません（{detail}）。",
+    "refused.module": "採点側から見えないところでファイルを開くモジュールを import しました。提出物では使えません（{detail}）。",
+    "refused.files": "コードが開こうとしたファイルをシステムが拒否しました。提出物が読めるのは自分のフォルダと Python のインストール先だけで、書けるのは自分のフォルダの中だけです（{detail}）。",
     # --- CLI ---
     "cli.not_attempted_all": "まだ何も取り組んでいません。どの関数も NotImplementedError を送出しています。一つずつ書いて `grade submit FILE -k 名前` で確かめましょう。",
     "cli.starter_written": "{path} を書き出しました。埋めるべき関数とクラスは {count} 個です。確かめるには: grade submit {path}",

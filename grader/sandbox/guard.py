@@ -18,6 +18,7 @@ import signal
 import sys
 import types
 from dataclasses import dataclass
+from typing import Optional
 
 #: flags of os.open that mean the file is written.
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -27,6 +28,10 @@ _FCNTL_SIGNALLING = {8, 10, 15}  # F_SETOWN, F_SETSIG, F_SETOWN_EX
 _SIGXFSZ = int(signal.SIGXFSZ)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
+#: Compiled modules that open files themselves, out of the audit hook's sight (readline's
+#: history, Tcl's ``open``, SQLite's ``ATTACH``, dbm and curses files): refused where Landlock
+#: is not there to stop what they open, and where it is (no chapter's code needs them).
+_UNWATCHED_MODULES = frozenset({"readline", "_tkinter", "_sqlite3", "_dbm", "_gdbm", "_curses", "_curses_panel"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ def install_audit_hook(policy: Policy) -> None:
     DirEntry = os.DirEntry  # a C type: its path cannot be made to change between check and use
     write_flags, devices_read, fcntl_signalling = _WRITE_FLAGS, _DEVICES_READ, frozenset_(_FCNTL_SIGNALLING)
     hidden = frozenset_(policy.hidden_packages)
+    unwatched = _UNWATCHED_MODULES
 
     def refusal(code: str, detail: str):
         return Refused(f"[grade:{code}] {detail}")
@@ -157,6 +163,8 @@ def install_audit_hook(policy: Policy) -> None:
         name = args[0]
         if type(name) is str and name.partition(".")[0] in hidden:
             raise Unimportable(f"[grade:import] {name} is the grader's own code: a submission may not import it")
+        if type(name) is str and name in unwatched:
+            raise Unimportable(f"[grade:module] {name}")
         filename = args[1] if len(args) > 1 else None
         if type(filename) is str and within(real(filename), (scratch,)):
             raise Unimportable(f"[grade:native] loading the compiled module {filename} is not allowed")
@@ -289,11 +297,13 @@ class Limits:
     open_files: int = 64
 
 
-def apply_limits(limits: Limits, unprivileged: bool) -> None:
-    """Cap address space, CPU time, file size and open files; no core dumps. When the process
-    runs as its own unprivileged user, forbid new processes at the kernel level too."""
+def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = None) -> None:
+    """Cap address space (``current``, read now if not given, plus the limit), CPU time, file
+    size and open files; no core dumps. When the process runs as its own unprivileged user,
+    forbid new processes at the kernel level too."""
     _signal.signal(_SIGXFSZ, _signal.SIG_IGN)  # an oversized write fails instead of killing
-    current = _address_space_bytes()
+    if current is None:
+        current = address_space_bytes()
     _set(resource.RLIMIT_AS, current + limits.memory_bytes)
     _set(resource.RLIMIT_CPU, limits.cpu_seconds)
     _set(resource.RLIMIT_FSIZE, limits.file_bytes)
@@ -328,7 +338,7 @@ def _libc_prctl():
     return _prctl
 
 
-def _address_space_bytes() -> int:
+def address_space_bytes() -> int:
     statm = os.open("/proc/self/statm", os.O_RDONLY)
     try:
         pages = int(os.read(statm, 200).split()[0])

@@ -140,6 +140,7 @@ class Host:
                 config["uid"] = UID_BASE + os.getpid()
             self.worker.run(config, *fds)
             os._exit(0)
+        self.worker.forked()
         for fd in fds:
             os.close(fd)
         self.children[pid] = config.get("drop_privileges") and UID_BASE + pid or None

@@ -18,6 +18,10 @@ from grader.sandbox.control import Host
 STARTUP_SECONDS = 2.0
 #: Fresh processes a submission may use before its remaining checks are given up.
 MAX_STARTS = 40
+#: Wall time that loading the code again in fresh processes may take in all, as a multiple of
+#: one process's load budget: a file that loads slowly and keeps ending its process would
+#: otherwise hold a batch's slot for MAX_STARTS whole loads. A file that loads once is untouched.
+RELOAD_BUDGETS = 4
 #: Names of the learner's module kept (for "did you mean"), and their length.
 NAMES_LIMIT = 500
 
@@ -53,6 +57,8 @@ class Session:
         self.skip: set[int] = set()
         self.process: LearnerProcess | None = None
         self.starts = 0
+        #: Seconds spent loading the code again, in every process after the first.
+        self.reload_seconds = 0.0
         self.begun = False
         self._begun = None
         #: A process started by ``spawn_ahead``, waiting for its code (not yet one of ``starts``).
@@ -129,6 +135,8 @@ class Session:
             ahead.close()
         if self.starts >= MAX_STARTS:
             return None, ProcessGone("exhausted", "too many restarts")
+        if self.reload_seconds > RELOAD_BUDGETS * self.settings.total_load_seconds:
+            return None, ProcessGone("exhausted", f"restarts spent {self.reload_seconds:.0f} s loading the code again")
         self.starts += 1
         self.process = LearnerProcess(self.host, self.config, self.output, self.program.project_dir)
         try:
@@ -171,51 +179,64 @@ class Session:
 
     def _start(self, begun=None) -> None:
         while True:
-            process, error = begun or self._spawn_and_send()
-            begun = None
-            if process is None:
-                raise error
-            waiting = [unit["index"] for unit in self.program.units if unit["index"] not in self.skip]
-            deadline = [time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS]
-            # What the code prints is kept from its first run only: a fresh process runs it again.
-            self.output.muted = self.starts > 1
+            started = time.monotonic()
             try:
-                if error is not None:
-                    raise error
-                for item in self._replies(deadline):
-                    kind = item.get("kind")
-                    if kind == "units" and waiting and item.get("index") == waiting[0]:
-                        error = _checked_error(item["error"]) if item.get("error") is not None else None
-                        if error is not None:
-                            self.loaded.problems.setdefault(item["index"], error)
-                        if error is not None and error["kind"] == "budget":
-                            self.skip.update(waiting)  # neither it nor any after it ran: none will
-                            waiting.clear()
-                        else:
-                            waiting.pop(0)
-                        deadline[0] = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
-                    elif kind == "loaded" and not waiting:
-                        names = item.get("names")
-                        if type(names) is list and not self.loaded.names:
-                            self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
-                        self.output.muted = False
-                        return
+                self._start_once(begun)
+                return
+            except _Restart:
+                begun = None
+            finally:
+                if self.starts > 1:
+                    self.reload_seconds += time.monotonic() - started
+
+    def _start_once(self, begun) -> None:
+        """Start one process (or take ``begun``) and load the code in it. Raises ``_Restart``
+        when a unit ended the process (it is skipped from now on) and another must try."""
+        process, error = begun or self._spawn_and_send()
+        if process is None:
+            raise error
+        waiting = [unit["index"] for unit in self.program.units if unit["index"] not in self.skip]
+        deadline = [time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS]
+        # What the code prints is kept from its first run only: a fresh process runs it again.
+        self.output.muted = self.starts > 1
+        try:
+            if error is not None:
+                raise error
+            for item in self._replies(deadline):
+                kind = item.get("kind")
+                if kind == "units" and waiting and item.get("index") == waiting[0]:
+                    error = _checked_error(item["error"]) if item.get("error") is not None else None
+                    if error is not None:
+                        self.loaded.problems.setdefault(item["index"], error)
+                    if error is not None and error["kind"] == "budget":
+                        self.skip.update(waiting)  # neither it nor any after it ran: none will
+                        waiting.clear()
                     else:
-                        raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
-            except ProcessGone as gone:
-                status = self.process.exit_status if self.process else None
-                self._discard_process()
-                self.output.muted = False
-                if not waiting:
-                    raise  # after its last unit: not any unit's fault
-                if not self._blame(gone, "units", waiting[0]):
-                    continue
-                # Units run in order: the first not reported was running. It takes the blame,
-                # and the next process skips it.
-                self.loaded.problems.setdefault(
-                    waiting[0], {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
-                )
-                self.skip.add(waiting[0])
+                        waiting.pop(0)
+                    deadline[0] = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
+                elif kind == "loaded" and not waiting:
+                    names = item.get("names")
+                    if type(names) is list and not self.loaded.names:
+                        self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
+                    self.output.muted = False
+                    return
+                else:
+                    raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
+        except ProcessGone as gone:
+            status = self.process.exit_status if self.process else None
+            self._discard_process()
+            self.output.muted = False
+            if not waiting:
+                raise  # after its last unit: not any unit's fault
+            if not self._blame(gone, "units", waiting[0]):
+                raise _Restart() from None
+            # Units run in order: the first not reported was running. It takes the blame,
+            # and the next process skips it.
+            self.loaded.problems.setdefault(
+                waiting[0], {"kind": gone.reason, "detail": gone.detail, **_status_fields(status)}
+            )
+            self.skip.add(waiting[0])
+            raise _Restart() from None
 
     def _discard_process(self) -> None:
         if self.process is not None:
@@ -280,6 +301,10 @@ class Session:
         if self._ahead is not None:
             self._ahead.close()
             self._ahead = None
+
+
+class _Restart(Exception):
+    """A unit ended the learner's process while the code loaded: load it in a fresh one."""
 
 
 def check_request(seq: int, probe: str, generator_state: dict, timeout: float, replay: list,

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from grader import probing, wire
-from grader.sandbox import guard, seccomp
+from grader.sandbox import guard, landlock, seccomp
 
 #: How many of the learner's own frames a traceback keeps (the innermost ones).
 TRACEBACK_FRAMES = 5
@@ -44,6 +44,8 @@ _STDIO: tuple = ()
 #: (key, modules). Taken out before the fork, every learner process starts without them, instead
 #: of each deleting them itself (and copying the pages of sys.modules as it does).
 _HIDDEN: tuple = (None, {})
+#: The Landlock rule set the next learner process enforces on itself (made in the host).
+_RULESET: int | None = None
 
 
 #: The environment os.environ was last given in the host (``prepare``), as a learner process's,
@@ -55,7 +57,7 @@ _HOST_ENVIRONMENT: dict | None = None
 def prepare(config: dict) -> None:
     """Make, in the host, what the next learner process (``config``) would otherwise make for
     itself."""
-    global _STDIO, _HIDDEN
+    global _STDIO, _HIDDEN, _RULESET
     if not _STDIO:
         try:
             _STDIO = _open_stdio()
@@ -72,6 +74,19 @@ def prepare(config: dict) -> None:
             del sys.modules[name]
         _HIDDEN = ((hidden_set, len(sys.modules)), modules)
     _prepare_environment(_environment(config))  # (after ``unhide``, which puts the host's back)
+    landlock.prepare(config.get("read_roots", ()), config.get("deny_roots", ()))
+    landlock.discard(_RULESET)  # (a spawn that failed before its fork)
+    try:
+        _RULESET = landlock.ruleset(config["scratch"]) if config.get("scratch") else None
+    except OSError:  # refused here (a container's policy, say): the audit hook and seccomp stand
+        _RULESET = None
+
+
+def forked() -> None:
+    """In the host, once the learner process is forked: the rule set made for it is its own."""
+    global _RULESET
+    landlock.discard(_RULESET)
+    _RULESET = None
 
 
 def unhide() -> None:
@@ -213,6 +228,10 @@ def run(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
 
 def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
     os.setsid()
+    # First, while the host's descriptors of the readable folders are still open: from here on
+    # the kernel lets this process read only those and write only in its scratch folder.
+    address_space = guard.address_space_bytes()  # (/proc is not among them)
+    landlock.restrict(_RULESET)
     # (_signal: signal's wrappers turn numbers into enums, at a cost out of all proportion here)
     for signum in _DEFAULT_SIGNALS:
         _signal.signal(signum, _signal.SIG_DFL)
@@ -246,6 +265,7 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     guard.apply_limits(
         guard.Limits(memory_bytes=config["memory_bytes"], cpu_seconds=config["cpu_seconds"]),
         unprivileged=uid is not None,
+        current=address_space,
     )
     if uid is not None:
         guard.drop_privileges(uid)
