@@ -9,9 +9,12 @@ inputs during the grader's run of the same probe, and knows nothing else.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
-from typing import Any, Callable, Iterator, Mapping
+import hashlib
+import json
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -168,6 +171,91 @@ class Replay:
 
         replayed.__name__ = replayed.__qualname__ = name
         return replayed
+
+
+#: Significant digits of the arguments that find a sealed call (``seal``): enough that only a
+#: correct computation of them finds it, coarse enough that rounding never hides it.
+SEAL_DIGITS = 4
+
+
+def seal(calls: list) -> list:
+    """The reference's recorded calls ``[name, args, result]`` (wire-encoded), sealed for the
+    learner's process: each call's arguments and result are encrypted with a key made from its
+    name and its arguments to ``SEAL_DIGITS`` significant digits, and filed under a hash of
+    that key. A learner's code that reads a supplied function's closure finds only ciphertext;
+    calling the function with the arguments a correct implementation passes opens its entry."""
+    from grader import wire
+
+    sealed = []
+    for name, args, result in wire.decode_value(calls):
+        key = _call_key(name, args)
+        if key is None:
+            continue
+        payload = json.dumps([wire.encode_value(list(args)), wire.encode_value(result)]).encode()
+        sealed.append({"id": _entry_id(key), "box": base64.b64encode(_xor(payload, key)).decode()})
+    return sealed
+
+
+class SealedReplay:
+    """``trusted`` in the learner's process: answers a call only with the recorded result of
+    the reference's call with the same arguments (within rounding), found by its arguments
+    (``seal``); knows nothing it can show before then."""
+
+    def __init__(self, sealed: list, decode: Callable[[Any], Any]):
+        # ``decode`` is ``wire.decode_value``, passed in: in the learner's process the grader's
+        # modules cannot be imported, not even by the grader's own code.
+        self.decode = decode
+        # (several calls whose arguments agree to SEAL_DIGITS digits share an id)
+        self.boxes: dict[str, list[str]] = {}
+        for entry in sealed:
+            if type(entry) is dict:
+                self.boxes.setdefault(entry["id"], []).append(entry["box"])
+
+    def __call__(self, name: str) -> Callable:
+        boxes, decode = self.boxes, self.decode
+
+        def replayed(*args):
+            key = _call_key(name, args)
+            for box in boxes.get(_entry_id(key), ()) if key is not None else ():
+                recorded_args, result = (decode(part) for part in json.loads(_xor(base64.b64decode(box), key)))
+                if len(args) == len(recorded_args) and all(_same(a, b) for a, b in zip(args, recorded_args)):
+                    return np.array(result) if isinstance(result, np.ndarray) else result
+            raise ValueError(
+                f"the grader's {name} was called with other inputs than a correct implementation "
+                f"passes it here; check what is computed before {name} is called"
+            )
+
+        replayed.__name__ = replayed.__qualname__ = name
+        return replayed
+
+
+def _call_key(name: str, args: tuple) -> Optional[bytes]:
+    """A hash of ``name`` and ``args`` rounded to ``SEAL_DIGITS`` significant digits (None for
+    arguments that are not numbers)."""
+    digest = hashlib.sha256(name.encode() + b"\0" + str(len(args)).encode())
+    for arg in args:
+        try:
+            values = _asarray(value(arg), dtype=float)
+        except (NotPlain, TypeError, ValueError):
+            return None
+        flat = values.ravel() + 0.0  # (-0.0 is 0.0)
+        finite = np.isfinite(flat) & (flat != 0)
+        exponents = np.zeros(flat.shape, dtype=np.int64)
+        mantissas = np.zeros(flat.shape, dtype=np.int64)
+        exponents[finite] = np.floor(np.log10(np.abs(flat[finite]))).astype(np.int64) - (SEAL_DIGITS - 1)
+        mantissas[finite] = np.rint(flat[finite] / 10.0 ** exponents[finite]).astype(np.int64)
+        special = np.where(finite, 0.0, np.where(np.isnan(flat), 2.0, flat))  # 0, ±inf, or 2 for NaN
+        digest.update(repr(values.shape).encode() + exponents.tobytes() + mantissas.tobytes() + special.tobytes())
+    return digest.digest()
+
+
+def _entry_id(key: bytes) -> str:
+    return hashlib.sha256(b"id" + key).hexdigest()[:32]
+
+
+def _xor(data: bytes, key: bytes) -> bytes:
+    stream = hashlib.shake_256(b"box" + key).digest(len(data))
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
 
 
 def _same(given: Any, recorded: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import pluggy
 
-from grader import isolation
+from grader import isolation, probing
 from grader.catalogue import build_catalogue, probe_modules, probe_path
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
@@ -203,7 +203,7 @@ class Grader:
     def _replay(self, check: Check) -> list:
         """What the check's ``trusted`` functions answer: recorded from the reference's run of its
         probe, which is only needed (and run ahead) for checks that supply functions."""
-        return self.expectations.expected(check).get("replay", []) if check.supplied else []
+        return probing.seal(self.expectations.expected(check).get("replay", [])) if check.supplied else []
 
     def _request_frames(self) -> list[bytes]:
         if self._frames is None:

@@ -1,6 +1,7 @@
 """The learner's process, from the grader's side: loading, running probes, surviving failures."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from grader.model import Status
@@ -85,6 +86,54 @@ def test_replay_answers_recorded_calls_within_rounding_only():
         softmax(np.array([1.0, 3.0]))
     with pytest.raises(ValueError):
         Replay([])("cross_entropy_error")(np.array([0.5]), np.array([1.0]))
+
+
+def test_sealed_replay_answers_recorded_calls_and_shows_nothing_before():
+    """What the learner's process holds of the reference's calls opens only to the arguments a
+    correct implementation passes: its closure holds no result, no argument."""
+    import json
+
+    from grader import wire
+    from grader.probing import SealedReplay, seal
+
+    z, y = np.array([0.3, 2.9, 4.0]), np.array([0.01821127, 0.24519181, 0.73659691])
+    near = np.array([0.30004, 2.9, 4.0])  # the same to 4 digits, not to 1e-9: a call of its own
+    sealed = seal(wire.encode_value([["softmax", [z], y], ["softmax", [near], y * 2],
+                                     ["cross_entropy_error", [y, np.array([0, 0, 1])], 0.3057]]))
+    text = json.dumps(sealed)
+    assert "0.3057" not in text and "softmax" not in text and "0.2451" not in text
+    softmax = SealedReplay(sealed, wire.decode_value)("softmax")
+    assert np.array_equal(softmax(z + 1e-15), y) and np.array_equal(softmax(near), y * 2)
+    assert SealedReplay(sealed, wire.decode_value)("cross_entropy_error")(y, np.array([0, 0, 1])) == 0.3057
+    for wrong in (z + 7.0, z * 1.001, z[:2]):
+        with pytest.raises(ValueError):
+            softmax(wrong)
+    cells = [cell.cell_contents for cell in softmax.__closure__]
+    assert not any(isinstance(c, (list, np.ndarray, float)) for c in cells)
+
+
+def test_a_loss_that_reads_the_supplied_functions_closure_gains_nothing(grader, write, correct_source):
+    """The recorded answers of the supplied cross_entropy_error are sealed: a loss returning
+    what it finds in the closure fails its check (and predict, wrong here, fails too)."""
+    thief = (
+        "def loss(self, x, t):\n"
+        "        for cell in (getattr(cross_entropy_error, '__closure__', None) or ()):\n"
+        "            found = cell.cell_contents\n"
+        "            found = list(found.values()) if isinstance(found, dict) else found\n"
+        "            if isinstance(found, list) and found:\n"
+        "                STOLEN.append(1)\n"
+        "                entry = found[(len(STOLEN) - 1) % len(found)]\n"
+        "                return entry[1] if isinstance(entry, tuple) else entry\n"
+        "        return 123.0\n"
+    )
+    source = correct_source.replace("return np.dot(x, self.W)", "return np.dot(x, self.W) + 7.0")
+    start = source.index("    def loss(self, x, t):")
+    end = source.index("return cross_entropy_error(y, t)", start) + len("return cross_entropy_error(y, t)")
+    source = "STOLEN = []\n" + source[:start] + "    " + thief + source[end:]
+    report = grader.grade(write("thief.py", source))
+    statuses = {r.check.id: r.status for r in report.results}
+    assert statuses["simplenet.simpleNet.predict"] is not Status.PASSED
+    assert statuses["simplenet.simpleNet.loss"] is not Status.PASSED
 
 
 @pytest.mark.parametrize("code, refusal", [

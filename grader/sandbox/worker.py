@@ -413,7 +413,7 @@ class Worker:
         rng.bit_generator.state = request["rng"]  # as np.random.default_rng(the check's seed) starts
         try:
             subject = probing.Subject(self.namespace)
-            replay = probing.Replay(wire.decode_value(request.get("replay") or []))
+            replay = probing.SealedReplay(request.get("replay") or [], wire.decode_value)
             with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
                 result = probe(subject, rng)
             return {"kind": "value", "value": wire.encode_value(result)}
