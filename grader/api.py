@@ -181,7 +181,12 @@ def run_batch(submissions: Path, out: Path, host: Optional[Host] = None, jobs: O
         shard=parse_shard(shard), lang=language(lang),
         settings=Settings(check_timeout=timeout, load_timeout=load_timeout, memory_mb=memory),
     )
-    return run(options, manager or plugin_manager(), progress_bar() if progress else None, host)
+    bar = progress_bar() if progress else None
+    try:
+        return run(options, manager or plugin_manager(), bar, host)
+    finally:
+        if bar is not None:
+            bar.close()  # however the batch ended: the cursor shown, the bar's line ended
 
 
 def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None, lang: Optional[str] = None) -> dict:
@@ -197,7 +202,7 @@ def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None, l
     def warn(message_id: str, **params) -> None:
         print(catalog.render(Message(message_id, params), chosen), file=sys.stderr)
 
-    return merge([Path(p) for p in inputs], Path(out), junit, warn=warn)
+    return merge([Path(p) for p in inputs], Path(out), junit, warn=warn, messages=catalog)
 
 
 def render_summary(summary: dict, lang: Optional[str] = None, manager: Optional[pluggy.PluginManager] = None) -> str:

@@ -241,8 +241,15 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
         click.echo(api.render_summary(result.summary, lang, manager), err=True)
         if result.resumed:
             click.echo(_say("summary.resumed", count=result.resumed), err=True)
+        if not result.found:
+            click.echo(_say("summary.no_submissions", path=submissions), err=True)
         if result.skipped:
             click.echo(_say("summary.skipped", count=len(result.skipped), names=", ".join(result.skipped[:5])), err=True)
+        if result.links:
+            click.echo(_say("summary.links", count=len(result.links), names=", ".join(result.links[:5])), err=True)
+        if result.own_outputs:
+            click.echo(_say("summary.own_outputs", count=len(result.own_outputs), names=", ".join(result.own_outputs)),
+                       err=True)
         if result.interrupted:
             click.echo(_say("summary.interrupted", out=out), err=True)
         return result.exit_code

@@ -520,3 +520,138 @@ def test_the_class_summary_is_the_same_in_whatever_order_results_come(run, klass
         rebuilt = outputs_of(records)[1].data()
         assert rebuilt == written
         assert list(rebuilt["checks"]) != sorted(rebuilt["checks"])  # the catalogue's order, not by name
+
+
+def _files(folder):
+    """{path relative to ``folder``: bytes} of every file under it."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_resume_writes_the_outputs_newly_asked_for_from_the_records(run, klass, tmp_path):
+    first = tmp_path / "a" / "results.csv"
+    assert run("batch", klass, "--out", first, "--seed", 5).exit_code == 0
+    a = tmp_path / "a"
+    result = run("batch", klass, "--out", first, "--resume", "--junit", a / "junit.xml", "--json-dir", a / "json",
+                 "--gradescope-dir", a / "gs")
+    assert result.exit_code == 0 and "6 unchanged submissions kept" in result.output  # none graded again
+    b = tmp_path / "b"
+    assert run("batch", klass, "--out", b / "results.csv", "--seed", 5, "--junit", b / "junit.xml",
+               "--json-dir", b / "json", "--gradescope-dir", b / "gs").exit_code == 0
+    assert len(ElementTree.parse(a / "junit.xml").getroot().findall("testsuite")) == 6
+    assert (a / "junit.xml").read_bytes() == (b / "junit.xml").read_bytes()
+    assert len(_files(a / "json")) == 6 and _files(a / "json") == _files(b / "json")
+    assert len(_files(a / "gs")) == 6 and _files(a / "gs") == _files(b / "gs")
+
+
+def test_resume_grades_again_a_record_that_lacks_its_report(run, klass, tmp_path):
+    from grader.batch.state import BatchState
+
+    out = tmp_path / "results.csv"
+    assert run("batch", klass, "--out", out, "--seed", 5).exit_code == 0
+    state = BatchState(tmp_path / "results.state")
+    record = state.read("suzuki.py")
+    del record["report"]
+    state.write(record)
+    result = run("batch", klass, "--out", out, "--resume", "--json-dir", tmp_path / "json")
+    assert "5 unchanged submissions kept" in result.output
+    assert len(_files(tmp_path / "json")) == 6
+
+
+def test_merge_writes_junit_for_shards_graded_without_it(run, klass, tmp_path):
+    assert run("batch", klass, "--out", tmp_path / "whole.csv", "--seed", 13, "--junit", tmp_path / "whole.xml").exit_code == 0
+    parts = [tmp_path / f"shard{index}.csv" for index in (1, 2)]
+    for index, part in enumerate(parts, 1):
+        assert run("batch", klass, "--out", part, "--seed", 13, "--shard", f"{index}/2").exit_code == 0
+    result = run("merge", *parts, "--out", tmp_path / "merged.csv", "--junit", tmp_path / "merged.xml")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "merged.xml").read_bytes() == (tmp_path / "whole.xml").read_bytes()
+
+
+def test_outputs_written_inside_the_class_folder_are_not_taken_for_learners(run, klass, tmp_path):
+    out = klass / "results.csv"
+    outputs = ["--json-dir", klass / "js", "--gradescope-dir", klass / "gs", "--junit", klass / "j.xml"]
+    assert run("batch", klass, "--out", out, "--seed", 5, *outputs).exit_code == 0
+    uninterrupted = out.read_bytes()
+    result = run("batch", klass, "--out", out, "--resume", *outputs)
+    assert result.exit_code == 0, result.output
+    assert "6 unchanged submissions kept" in result.output
+    assert "left out 6 of this batch's own outputs" in result.output
+    assert "skipped 1 entries that are not submissions: README.txt)" in result.output
+    assert len(ElementTree.parse(klass / "j.xml").getroot().findall("testsuite")) == 6
+    assert out.read_bytes() == uninterrupted
+
+
+def test_symbolic_links_in_a_class_are_not_followed_and_are_reported(run, klass, tmp_path):
+    outside = tmp_path / "outside.py"
+    outside.write_text(CORRECT, encoding="utf-8")
+    (klass / "linked.py").symlink_to(outside)
+    (klass / "linked_folder").symlink_to(klass / "tanaka", target_is_directory=True)
+    out = tmp_path / "results.csv"
+    result = run("batch", klass, "--out", out, "--seed", 5)
+    assert result.exit_code == 0
+    assert "did not follow 2 symbolic links: linked.py, linked_folder" in result.output
+    assert not {"linked.py", "linked_folder"} & {row["submission"] for row in read_csv(out)}
+
+
+def test_an_empty_class_says_so_and_records_the_seed_it_used(run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run("batch", tmp_path / "empty", "--out", tmp_path / "results.csv", "--seed", 5)
+    assert result.exit_code == 0
+    assert "Graded 0 submissions (seed 5)" in result.output and "no submissions found" in result.output
+    assert json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))["seed"] == 5
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_progress_bar_shows_the_cursor_again_and_ends_its_line_however_the_batch_ends(monkeypatch, tmp_path):
+    from grader import api
+    from grader.batch import run as batch_run
+
+    terminal, drawing = _Terminal(), batch_run.progress_bar
+    monkeypatch.setattr(batch_run, "progress_bar", lambda: drawing(terminal))
+
+    def interrupted(options, manager, progress, host):
+        progress(1, 5)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_run, "run_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        api.run_batch(tmp_path, tmp_path / "results.csv")
+    drawn = terminal.getvalue()
+    assert "\x1b[?25l" in drawn  # the bar hid the cursor...
+    assert drawn.rindex("\x1b[?25h") > drawn.rindex("\x1b[?25l") and drawn.endswith("\n")  # ...and showed it again
+
+
+def test_a_refused_merge_writes_nothing(run, klass, tmp_path):
+    run("batch", klass, "--out", tmp_path / "whole.csv", "--seed", 1)
+    run("batch", klass, "--out", tmp_path / "half.csv", "--seed", 1, "--shard", "1/2")
+    result = run("merge", tmp_path / "whole.csv", tmp_path / "half.csv", "--out", tmp_path / "m.csv")
+    assert result.exit_code == 4 and "more than one shard" in result.output
+    assert not (tmp_path / "m.state").exists() and not (tmp_path / "m.csv").exists()
+
+
+def _two_entries(folder):
+    (folder / "tanaka").mkdir(parents=True)
+    (folder / "tanaka" / "a.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "tanaka" / "b.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "sato.py").write_text(CORRECT, encoding="utf-8")  # (a .zip of one folder is unwrapped)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_project_folder_with_two_entries_is_explained_without_grade_submits_options(run, tmp_path, packed):
+    folder = tmp_path / "class"
+    _two_entries(folder)
+    submissions = folder
+    if packed:
+        submissions = tmp_path / "export.zip"
+        with zipfile.ZipFile(submissions, "w") as bundle:
+            for path in folder.rglob("*.py"):
+                bundle.write(path, path.relative_to(folder).as_posix())
+    result = run("batch", submissions, "--out", tmp_path / "results.csv", "--seed", 1, "--json-dir", tmp_path / "json")
+    assert result.exit_code == 0, result.output
+    [error] = json.loads((tmp_path / "json" / "tanaka.json").read_text(encoding="utf-8"))["errors"]
+    assert "tanaka: a project folder needs exactly one" in error["message"] and "(found: a.py, b.py)" in error["message"]
+    assert "--entry" not in error["message"] and "grade-batch-" not in error["message"], error["message"]

@@ -40,21 +40,50 @@ class Entry:
     path: Path
 
 
-def find_submissions(root: Path, suffixes: Iterable[str]) -> tuple[list[Entry], list[str]]:
-    """(submissions, names of entries skipped). Files with a loader's suffix are submissions;
-    so is every folder (a project, or a folder holding one learner's file)."""
+@dataclass(frozen=True)
+class Listing:
+    """What a class folder holds: the submissions, and the names of the entries left out that
+    the instructor should hear of (hidden files and an LMS's clutter are left out silently)."""
+
+    entries: list[Entry]
+    #: Neither a submission file nor a folder (``README.txt``).
+    skipped: list[str] = field(default_factory=list)
+    #: Symbolic links: never followed, so a class folder cannot make the batch read (and hand
+    #: to learner code) files from elsewhere.
+    links: list[str] = field(default_factory=list)
+    #: This batch's own outputs (its CSV, records, reports), written into the class folder: a
+    #: learner's name must not be taken by them on the next run.
+    outputs: list[str] = field(default_factory=list)
+
+
+def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path] = ()) -> Listing:
+    """Files with a loader's suffix are submissions; so is every folder (a project, or a folder
+    holding one learner's file), unless it is, or holds, one of ``outputs``."""
     suffixes = tuple(suffixes)
     if not root.is_dir():
         raise UsageError("usage.not_a_class", path=root)
-    entries, skipped = [], []
+    own = [_where(Path(output)) for output in outputs]
+    listing = Listing([])
     for path in sorted(root.iterdir(), key=lambda p: p.name):
-        if path.name in IGNORED or path.name.startswith(".") or path.is_symlink():
+        if path.name in IGNORED or path.name.startswith("."):
             continue
-        if path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes):
-            entries.append(Entry(path.name, path))
+        place = _where(path)
+        if any(place == output or place in output.parents for output in own):
+            listing.outputs.append(path.name)
+        elif path.is_symlink():
+            listing.links.append(path.name)
+        elif path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes):
+            listing.entries.append(Entry(path.name, path))
         else:
-            skipped.append(path.name)
-    return entries, skipped
+            listing.skipped.append(path.name)
+    return listing
+
+
+def _where(path: Path) -> Path:
+    """``path`` made absolute through its folder's real path, the last part not followed: so a
+    class folder given by another path still meets its outputs, and a link is not taken for
+    what it points to."""
+    return path.absolute().parent.resolve() / path.name
 
 
 @dataclass(frozen=True)

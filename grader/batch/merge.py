@@ -4,22 +4,28 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from grader.batch.run import outputs_of, write_class_outputs
 from grader.batch.state import BatchState, state_folder
 from grader.errors import UsageError
+from grader.messages import Messages, en, ja
 
 #: ``warn(message_id, **params)``: how merge reports what is wrong but not fatal.
 Warn = Callable[..., None]
 
 
-def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> dict:
+def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, messages: Optional[Messages] = None) -> dict:
     """Merge the records behind each input CSV; returns the class summary. Only each shard's
     own records of its last run count (the names, seed and grader its ``batch.json`` gives).
     Shards of the same K/N split that were not given are warned about and listed in the
     summary as ``missing_shards``; shards of different splits that leave some submissions in
-    none of them, as ``incomplete_split``: either way the result is incomplete."""
+    none of them, as ``incomplete_split``: either way the result is incomplete. ``messages``
+    write the JUnit file (from each record's JSON report), if asked. Everything that could
+    refuse the merge is checked before anything is written: a refused merge leaves no part
+    of a result."""
+    if junit and messages is None:
+        messages = Messages({"en": en.MESSAGES, "ja": ja.MESSAGES})  # the built-in sentences
     shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))
@@ -40,6 +46,14 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> d
         raise UsageError("usage.seeds_differ", seeds=", ".join(sorted(map(str, seeds))))
     if len(fingerprints) > 1:
         raise UsageError("usage.graders_differ")
+    # Which record comes from which shard, read once to check (records can be many and large:
+    # they are read again to be written rather than held).
+    chosen: dict[str, BatchState] = {}
+    for state, meta in shards:
+        for record in _records_of_last_run(state, meta):
+            if record["name"] in chosen:
+                raise UsageError("usage.duplicate_in_shards", name=record["name"])
+            chosen[record["name"]] = state
     given = [meta.get("shard") for _, meta in shards]
     missing, count = missing_shards(given)
     if missing:
@@ -48,23 +62,26 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn) -> d
     if gaps:
         warn("summary.split_incomplete", shards=", ".join(gaps))
     merged_state = BatchState(state_folder(out))
-    names: set = set()
     for state, meta in shards:
-        for record in state.records(meta["names"]):
-            if record.get("seed") != meta.get("seed") or record.get("fingerprint") != meta.get("fingerprint"):
-                continue  # left over from an earlier run of that shard
-            if record["name"] in names:
-                raise UsageError("usage.duplicate_in_shards", name=record["name"])
-            names.add(record["name"])
-            merged_state.write({k: v for k, v in record.items() if k != "format"})
-    ordered = sorted(names)
-    merged_state.save_meta({"seed": next(iter(seeds)), "fingerprint": next(iter(fingerprints)),
+        for record in _records_of_last_run(state, meta):
+            if chosen.get(record["name"]) is state:
+                merged_state.write({k: v for k, v in record.items() if k != "format"})
+    ordered = sorted(chosen)
+    seed = next(iter(seeds))
+    merged_state.save_meta({"seed": seed, "fingerprint": next(iter(fingerprints)),
                             "names": ordered, "merged_from": [str(p) for p in inputs],
                             "missing_shards": missing, "incomplete_split": gaps})
-    rows, summary, suites = outputs_of(merged_state.records(ordered))
+    rows, summary, suites = outputs_of(merged_state.records(ordered), messages if junit else None, seed)
     # (a complete merge: the same summary as one run)
     extra = {key: value for key, value in (("missing_shards", missing), ("incomplete_split", gaps)) if value} or None
     return write_class_outputs(out, columns, rows, summary, junit, suites, extra)
+
+
+def _records_of_last_run(state: BatchState, meta: dict) -> Iterator[dict]:
+    """A shard's records of the run its ``batch.json`` describes (not left over from an earlier one)."""
+    for record in state.records(meta["names"]):
+        if record.get("seed") == meta.get("seed") and record.get("fingerprint") == meta.get("fingerprint"):
+            yield record
 
 
 def missing_shards(shards: list) -> tuple[list[int], int]:

@@ -11,7 +11,6 @@ import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -23,7 +22,7 @@ from grader.batch import summary as class_summary
 from grader.batch.discover import (
     Entry, Unpacked, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
 )
-from grader.batch.state import BatchState, atomic_write, state_folder
+from grader.batch.state import BatchState, atomic_write, state_folder, summary_file
 from grader.errors import UsageError
 from grader.formats import RenderContext
 from grader.formats import csv as csv_format
@@ -62,6 +61,12 @@ class BatchResult:
     graded: int = 0
     resumed: int = 0
     skipped: list = field(default_factory=list)
+    #: Symbolic links in the class folder (never followed), and this batch's own outputs found
+    #: there: left out, and said so.
+    links: list = field(default_factory=list)
+    own_outputs: list = field(default_factory=list)
+    #: Submissions in the class (every shard's), to warn of a class where none were found.
+    found: int = 0
     interrupted: bool = False
     internal_errors: int = 0
 
@@ -93,19 +98,21 @@ class _Batch:
         self.messages = collect_messages(manager)
         self.context = RenderContext(self.messages, options.lang)
         self.seed = self._seed()
-        outputs = [p for p in (options.out, self.state.folder, options.json_dir, options.gradescope_dir,
-                               options.junit) if p is not None]
+        #: Every file or folder this batch writes.
+        self.outputs = [p for p in (options.out, self.state.folder, summary_file(options.out), options.json_dir,
+                                    options.gradescope_dir, options.junit) if p is not None]
         self.grader = Grader(manager, Options(
             seed=self.seed,
             settings=options.settings,
             # Learner code may read none of the class's files nor the batch's outputs.
-            deny_paths=tuple(str(p) for p in [options.submissions, self.root, *outputs]),
+            deny_paths=tuple(str(p) for p in [options.submissions, self.root, *self.outputs]),
         ), host)
         self.fingerprint = _fingerprint(self.grader, options)
         self.stop = threading.Event()
         #: This run's rows and class summary, kept as results come (not read back at the end).
         self.rows: dict[str, dict] = {}
-        self.summary = class_summary.ClassSummary(check_order=tuple(c.id for c in self.grader.catalogue.checks))
+        self.summary = class_summary.ClassSummary(check_order=tuple(c.id for c in self.grader.catalogue.checks),
+                                                  seed=self.seed)
         self.rows_lock = threading.Lock()
         self.last_csv_write = 0.0
         #: Each submission's name -> the name of its report files; set once the class is listed.
@@ -131,7 +138,8 @@ class _Batch:
 
     def _run(self, progress) -> BatchResult:
         loaders = self.grader.loaders
-        entries, skipped = find_submissions(self.root, loaders)
+        listing = find_submissions(self.root, loaders, self.outputs)
+        entries = listing.entries
         # From the whole class, before sharding: every shard and every run agree on the names.
         self.output_names = output_names(entry.name for entry in entries)
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
@@ -140,13 +148,16 @@ class _Batch:
         self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
                               "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
                               "names": [entry.name for entry in entries], "renamed_outputs": renamed})
-        result = BatchResult(summary={}, skipped=skipped)
+        result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
+                             found=len(listing.entries))
         to_grade = []
         for entry in entries:
             record = self.state.read(entry.name) if self.options.resume else None
             if record and self._still_valid(record, entry):
                 self.rows[entry.name] = record["row"]
                 self.summary.add(record)
+                # Reports asked for now may not have been asked for (or kept) last time.
+                self._write_reports(entry.name, record["report"])
                 result.resumed += 1
             else:
                 to_grade.append(entry)
@@ -197,6 +208,7 @@ class _Batch:
         return (
             self._of_this_run(record)
             and record.get("row", {}).get("status") != "internal error"
+            and isinstance(record.get("report"), dict)  # every output is written from it
             and record.get("digest") == _digest(entry.path)
         )
 
@@ -216,6 +228,21 @@ class _Batch:
         return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
                           digest=_digest(entry.path), problems=(problem,))
 
+    def _why_unreadable(self, exc: UsageError) -> str:
+        """Why ``grade submit`` would refuse a submission, said for a batch: in its language,
+        with paths relative to the class (a .zip's are in a folder deleted once the batch
+        ends), and without ``--entry``, which only ``grade submit`` has."""
+        params = {key: self._relative(value) if isinstance(value, Path) else value
+                  for key, value in exc.params.items()}
+        message_id = "load.folder_entries" if exc.message_id == "usage.folder_entries" else exc.message_id
+        return self.messages.text(message_id, self.options.lang, **params)
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
     # --- the three stages ------------------------------------------------------------------
 
     def _read_all(self, entries: list[Entry], reading: queue.Queue, jobs: int) -> None:
@@ -228,7 +255,7 @@ class _Batch:
                 else:
                     item = (entry, self.grader.read(entry.path, name=entry.name))
             except UsageError as exc:
-                item = (entry, _not_a_submission(entry, str(exc)))
+                item = (entry, _not_a_submission(entry, self._why_unreadable(exc)))
             except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
                 item = (entry, exc)
             if not _put(reading, item, self.stop):
@@ -304,29 +331,34 @@ class _Batch:
         if outcome == "internal_error":
             row["status"] = "internal error"
         data = report_data(report, self.context)
-        suite = ElementTree.tostring(junit.suite(report, self.context), encoding="unicode") if self.options.junit else None
+        # The JSON report is all a record needs: every other output (JUnit, Gradescope) is
+        # written from it, so --resume and grade merge can write any output for any record.
         record = {
             "name": entry.name, "digest": report.digest or _digest(entry.path), "seed": self.seed,
             "fingerprint": self.fingerprint, "grader_version": __version__,
-            "row": row, "report": data, "junit": suite,
+            "row": row, "report": data,
         }
         self.state.write(record)
         with self.rows_lock:  # the record is written: it counts, whatever happens next
             self.rows[entry.name] = row
             self.summary.add(record)
-        output_name = self.output_names[entry.name]
-        if self.options.json_dir:
-            atomic_write(self.options.json_dir / f"{output_name}.json",
-                         json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        if self.options.gradescope_dir:
-            atomic_write(self.options.gradescope_dir / output_name / "results.json",
-                         gradescope.render(report, self.context))
+        self._write_reports(entry.name, data)
         with self.rows_lock:
             if time.monotonic() - self.last_csv_write >= CSV_REWRITE_SECONDS:
                 self.last_csv_write = time.monotonic()
                 self._write_csv(self.rows)
 
     # --- outputs -------------------------------------------------------------------------------
+
+    def _write_reports(self, name: str, data: dict) -> None:
+        """``name``'s own report files (--json-dir, --gradescope-dir), from its JSON report."""
+        output_name = self.output_names[name]
+        if self.options.json_dir:
+            atomic_write(self.options.json_dir / f"{output_name}.json",
+                         json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        if self.options.gradescope_dir:
+            atomic_write(self.options.gradescope_dir / output_name / "results.json",
+                         gradescope.render_data(data, self.context))
 
     def _columns(self) -> list[str]:
         return csv_format.header(exercise.id for exercise in self.grader.catalogue.exercises)
@@ -338,7 +370,9 @@ class _Batch:
         """The CSV, the summary and the JUnit file of this run's submissions. Rows and summary
         are those kept as the results came, which are the records' (they are written first)."""
         rows = [self.rows[name] for name in sorted(names) if name in self.rows]
-        suites = [record["junit"] for record in self._records(names) if record.get("junit")] if self.options.junit else []
+        suites = []
+        if self.options.junit:
+            suites = [junit.suite_of(record["report"], self.context) for record in self._records(names)]
         return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites)
 
 
@@ -373,27 +407,32 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 def write_class_outputs(out: Path, columns: list[str], rows: list[dict], summary: class_summary.ClassSummary,
-                        junit_path: Optional[Path] = None, suites: Iterable[str] = (),
+                        junit_path: Optional[Path] = None, suites: Iterable = (),
                         extra: Optional[dict] = None) -> dict:
     """The class's CSV, its summary (``<out>.summary.json``, with ``extra`` added) and, if asked,
-    one JUnit file of every submission's suite (kept as XML text in its record); returns the
-    summary's data."""
+    one JUnit file of every submission's suite (``<testsuite>`` elements); returns the summary's
+    data."""
     write_csv(out, columns, rows)
     if junit_path:
-        atomic_write(junit_path, junit.render_suites([ElementTree.fromstring(suite) for suite in suites]))
+        atomic_write(junit_path, junit.render_suites(suites))
     data = {**summary.data(), **(extra or {})}
-    atomic_write(out.with_name(out.stem + ".summary.json"), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    atomic_write(summary_file(out), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return data
 
 
-def outputs_of(records: Iterable[dict]) -> tuple[list[dict], class_summary.ClassSummary, list[str]]:
-    """Rows, class summary and JUnit suites of ``records``, from one pass over them."""
-    rows, summary, suites = [], class_summary.ClassSummary(), []
+def outputs_of(records: Iterable[dict], messages=None, seed: Optional[int] = None
+               ) -> tuple[list[dict], class_summary.ClassSummary, list]:
+    """Rows, class summary (``seed``: the run's, for a class of no records) and, given the
+    ``messages`` to write them in, JUnit suites of ``records``, from one pass over them."""
+    rows, summary, suites = [], class_summary.ClassSummary(seed=seed), []
+    contexts: dict[str, RenderContext] = {}
     for record in records:
         rows.append(record["row"])
         summary.add(record)
-        if record.get("junit"):
-            suites.append(record["junit"])
+        if messages is not None:
+            lang = record["report"].get("lang", "en")  # each report's own: its hints are in it
+            context = contexts.setdefault(lang, RenderContext(messages, lang))
+            suites.append(junit.suite_of(record["report"], context))
     return rows, summary, suites
 
 
@@ -429,22 +468,39 @@ def _internal_error_report(entry: Entry, exc: Exception) -> Report:
     return Report(submission=entry.name, results=(), problems=(problem,), digest=_digest(entry.path))
 
 
-def progress_bar(stream=None):
+def progress_bar(stream=None) -> Optional["ProgressBar"]:
     """A progress callback drawing a bar on stderr, or None when stderr is not a terminal."""
     stream = stream or sys.stderr
     if not stream.isatty():
         return None
-    import click
+    return ProgressBar(stream)
 
-    state = {"bar": None}
 
-    def update(done: int, total: int) -> None:
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=total, label="grading", file=stream, show_pos=True)
-            state["bar"].__enter__()
-        bar = state["bar"]
-        bar.update(done - bar.pos)
+class ProgressBar:
+    """``progress(done, total)`` draws the bar; ``close()`` ends it. The bar hides the cursor
+    while it is drawn, so ``close()`` must run however the batch ends (Ctrl-C, an error):
+    it shows the cursor again and ends the bar's line, so what is printed next starts on a
+    line of its own. Closing twice is harmless."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.bar = None
+        self.closed = False
+
+    def __call__(self, done: int, total: int) -> None:
+        import click
+
+        if self.closed:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="grading", file=self.stream, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
         if done >= total:
-            bar.__exit__(None, None, None)
+            self.close()
 
-    return update
+    def close(self) -> None:
+        self.closed = True
+        bar, self.bar = self.bar, None
+        if bar is not None:
+            bar.__exit__(None, None, None)

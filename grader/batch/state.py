@@ -41,6 +41,11 @@ def state_folder(out: Path) -> Path:
     return out.with_name(out.stem + ".state")
 
 
+def summary_file(out: Path) -> Path:
+    """``results.csv``'s class summary: ``results.summary.json`` beside it."""
+    return out.with_name(out.stem + ".summary.json")
+
+
 class BatchState:
     def __init__(self, folder: Path):
         self.folder = folder

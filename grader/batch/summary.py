@@ -4,6 +4,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Optional
 
 #: Named mistakes listed in the summary.
 TOP_MISTAKES = 10
@@ -25,6 +26,8 @@ class ClassSummary:
     mistakes: Counter = field(default_factory=Counter)
     mistake_texts: dict = field(default_factory=dict)
     seeds: set = field(default_factory=set)
+    #: The run's seed: the one a class of no records says it was graded with.
+    seed: Optional[int] = None
 
     def add(self, record: dict) -> None:
         self.submissions += 1
@@ -56,7 +59,7 @@ class ClassSummary:
         return {
             "submissions": self.submissions,
             "statuses": dict(sorted(self.statuses.items())),
-            "seed": next(iter(self.seeds)) if len(self.seeds) == 1 else sorted(s for s in self.seeds if s is not None),
+            "seed": self._seed(),
             "scores": {
                 "max_score": self.max_score,
                 "mean": round(statistics.fmean(sorted(scores)), 3) if scores else None,  # (a sum in one order)
@@ -77,6 +80,14 @@ class ClassSummary:
             ],
         }
 
+
+    def _seed(self):
+        """The records' seed; all of them, sorted, if they differ; the run's if there are none."""
+        if not self.seeds:
+            return self.seed
+        if len(self.seeds) == 1:
+            return next(iter(self.seeds))
+        return sorted(s for s in self.seeds if s is not None)
 
     def _checks_in_order(self) -> list[str]:
         """``check_order`` first, then any other in the order first seen."""

@@ -51,6 +51,16 @@ def status_label(result: CheckResult, context: RenderContext) -> str:
     return context.messages.text(f"status.{result.status.value}", context.lang)
 
 
+def status_label_of(check: dict, context: RenderContext) -> str:
+    """``status_label`` of a check as the JSON report gives it (``formats.json.report_data``),
+    for formats written from that data. The report keeps the message rendered, not its id, so
+    "not attempted" is told by rendering that message again: the same words, the same check."""
+    if check["status"] == Status.MISSING.value and check["message"] == context.messages.text(
+            "outcome.not_attempted", context.lang, name=check["function"]):
+        return context.messages.text("status.not_attempted", context.lang)
+    return context.messages.text(f"status.{check['status']}", context.lang)
+
+
 def number(value: float) -> str:
     """Points without a needless ``.0``."""
     return f"{value:g}"

@@ -4,43 +4,55 @@ from __future__ import annotations
 import json
 
 from grader import hookimpl
-from grader.formats import Format, RenderContext, number, status_label
-from grader.model import Report
+from grader.formats import Format, RenderContext, number, status_label_of
+from grader.formats.json import report_data
+from grader.model import Report, Status
 
 
 def results_data(report: Report, context: RenderContext) -> dict:
+    return results_of(report_data(report, context), context)
+
+
+def results_of(data: dict, context: RenderContext) -> dict:
+    """Gradescope's results from a submission's JSON report (``report_data``): what a batch's
+    records keep, so ``--resume`` writes these for any record."""
     messages, lang = context.messages, context.lang
     tests = []
-    for position, result in enumerate(report.results, start=1):
-        lines = [result.check.title.get(lang, "")]
-        if not result.passed:
-            lines.append(f"{status_label(result, context)}: {messages.render(result.message, lang)}")
-            lines += [f"{messages.text('report.hint', lang)} [{h.id}]: {h.text.get(lang, '')}" for h in result.hints]
+    for position, check in enumerate(data["checks"], start=1):
+        passed = check["status"] == Status.PASSED.value
+        lines = [check["title"]]
+        if not passed:
+            lines.append(f"{status_label_of(check, context)}: {check['message']}")
+            lines += [f"{messages.text('report.hint', lang)} [{h['id']}]: {h['text']}" for h in check["hints"]]
         tests.append({
-            "name": result.check.id,
+            "name": check["id"],
             "number": str(position),
-            "score": result.score,
-            "max_score": result.check.points,
-            "status": "passed" if result.passed else "failed",
+            "score": check["score"],
+            "max_score": check["max_score"],
+            "status": "passed" if passed else "failed",
             "output": "\n".join(line for line in lines if line),
             "visibility": "visible",
-            "tags": [result.check.exercise, result.check.function],
+            "tags": [check["exercise"], check["function"]],
         })
-    summary = [messages.text("report.score", lang, score=number(report.score), max_score=number(report.max_score))]
-    for problem in report.problems:
-        summary.append(f"{messages.location(problem.where, lang)}: {messages.render(problem.message, lang)}")
+    summary = [messages.text("report.score", lang, score=number(data["score"]), max_score=number(data["max_score"]))]
+    summary += [f"{problem['where']}: {problem['message']}" for problem in data["errors"]]
     return {
-        "score": report.score,
+        "score": data["score"],
         "output": "\n".join(summary),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"seed": report.seed, "digest": report.digest},
+        "extra_data": {"seed": data["seed"], "digest": data["digest"]},
     }
 
 
+def render_data(data: dict, context: RenderContext) -> str:
+    """``render`` of a submission's JSON report."""
+    return json.dumps(results_of(data, context), ensure_ascii=False, indent=2) + "\n"
+
+
 def render(report: Report, context: RenderContext) -> str:
-    return json.dumps(results_data(report, context), ensure_ascii=False, indent=2) + "\n"
+    return render_data(report_data(report, context), context)
 
 
 @hookimpl

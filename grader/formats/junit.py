@@ -5,11 +5,14 @@ import re
 from typing import Iterable
 
 from grader import hookimpl
-from grader.formats import Format, RenderContext, status_label
+from grader.formats import Format, RenderContext, status_label_of
+from grader.formats.json import report_data
 from grader.model import Report, Status
 
 #: Characters XML 1.0 cannot carry at all (learner output may contain them).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Statuses JUnit calls errors (the rest that did not pass are failures).
+_ERRORS = (Status.ERROR.value, Status.TIMEOUT.value)
 
 
 def _clean(text: str) -> str:
@@ -18,38 +21,43 @@ def _clean(text: str) -> str:
 
 def suite(report: Report, context: RenderContext):
     """One ``<testsuite>`` element for one submission."""
+    return suite_of(report_data(report, context), context)
+
+
+def suite_of(data: dict, context: RenderContext):
+    """One ``<testsuite>`` element from a submission's JSON report (``report_data``): what a
+    batch's records keep, so ``--resume`` and ``grade merge`` write JUnit for any record."""
     import xml.etree.ElementTree as ElementTree  # only when JUnit is asked for
 
     messages, lang = context.messages, context.lang
-    failures = sum(r.status in (Status.FAILED, Status.MISSING) for r in report.results)
-    errors = sum(r.status in (Status.ERROR, Status.TIMEOUT) for r in report.results)
+    checks = data["checks"]
+    failures = sum(c["status"] in (Status.FAILED.value, Status.MISSING.value) for c in checks)
+    errors = sum(c["status"] in _ERRORS for c in checks)
     element = ElementTree.Element("testsuite", {
-        "name": _clean(report.submission),
-        "tests": str(len(report.results)),
+        "name": _clean(data["submission"]),
+        "tests": str(len(checks)),
         "failures": str(failures),
         "errors": str(errors),
         "skipped": "0",
     })
     properties = ElementTree.SubElement(element, "properties")
-    for name, value in (("score", report.score), ("max_score", report.max_score), ("seed", report.seed)):
-        ElementTree.SubElement(properties, "property", {"name": name, "value": str(value)})
-    for result in report.results:
+    for name in ("score", "max_score", "seed"):
+        ElementTree.SubElement(properties, "property", {"name": name, "value": str(data[name])})
+    for check in checks:
         case = ElementTree.SubElement(element, "testcase", {
-            "classname": f"{result.check.exercise}.{result.check.function}",
-            "name": result.check.name,
+            "classname": f"{check['exercise']}.{check['function']}",
+            "name": check["name"],
         })
-        if result.passed:
+        if check["status"] == Status.PASSED.value:
             continue
-        text = messages.render(result.message, lang)
-        body = "\n".join([text] + [f"{messages.text('report.hint', lang)} [{h.id}]: {h.text.get(lang, '')}" for h in result.hints])
-        tag = "error" if result.status in (Status.ERROR, Status.TIMEOUT) else "failure"
-        failure = ElementTree.SubElement(case, tag, {"message": _clean(text[:300]), "type": status_label(result, context)})
+        text = check["message"]
+        body = "\n".join([text] + [f"{messages.text('report.hint', lang)} [{h['id']}]: {h['text']}" for h in check["hints"]])
+        tag = "error" if check["status"] in _ERRORS else "failure"
+        failure = ElementTree.SubElement(case, tag, {"message": _clean(text[:300]), "type": status_label_of(check, context)})
         failure.text = _clean(body)
-    if report.problems:
+    if data["errors"]:
         out = ElementTree.SubElement(element, "system-err")
-        out.text = _clean("\n".join(
-            f"{messages.location(p.where, lang)}: {messages.render(p.message, lang)}" for p in report.problems
-        ))
+        out.text = _clean("\n".join(f"{problem['where']}: {problem['message']}" for problem in data["errors"]))
     return element
 
 
