@@ -1,9 +1,16 @@
 """Naming a learner's mistake: which known wrong implementation behaves as their code does.
 
 For each registered mistake, the same probes run on the reference with the mistake standing in
-for one function (``Expectations.of_mistake``). A mistake is named when, among the checks of the
-function it replaces, it reproduces at least one of the learner's failures exactly (same value
-within the check's tolerance, or the same exception) and it fails no check the learner passes.
+for one function, under the learner's own conditions: where a check's supplied functions replay
+the reference's answers in the learner's process, they replay them for the mistake too (a wrong
+implementation that hands softmax the wrong input is refused there, as the learner is).
+
+A mistake is named when, among the checks of the function it replaces, it reproduces at least one
+of the learner's failures exactly (same value within the check's tolerance, or the same exception)
+and it fails no check the learner passes. Failures of extras alone (0 points: the book's later
+forms, which never cost a learner who follows the notes) name a mistake only when it behaves as the
+learner on every check of the function, passed and failed: several wrong codes raise the same
+ValueError on one input, and only the one that also matches everywhere else is the learner's.
 Its hint is then attached to every failed check it reproduces, end-to-end checks included.
 A mistake with an ``exception`` pattern instead names any check or load error whose exception
 matches it (``NameError: name 'np' is not defined``).
@@ -20,6 +27,10 @@ from grader.model import Check, CheckResult, Hint, Mistake, Status
 
 #: Exceptions whose message must match too, because it names what went wrong.
 MESSAGE_MATTERS = {"NameError", "UnboundLocalError", "AttributeError"}
+#: How a supplied function refuses inputs a correct implementation never passes it
+#: (``probing.Replay``). Which function refused is the evidence: softmax given x is one mistake,
+#: cross_entropy_error given the raw scores another, and both are a ValueError.
+REFUSAL = re.compile(r"^the grader's (\S+) was called with other inputs")
 _DIAGNOSABLE = (Status.FAILED, Status.ERROR)
 #: Absolute tolerance when matching a learner's value with a mistake's.
 MATCH_ATOL = 1e-15
@@ -58,26 +69,37 @@ def diagnose(results: list[CheckResult], outcomes: Mapping[str, Mapping[str, Any
 def _matches(mistake: Mistake, index: int, own: list[CheckResult], relevant: list[CheckResult],
              outcomes, expectations: Expectations) -> list[str]:
     """Ids of the failed checks this implementation reproduces, or [] if it does not explain
-    the learner's failures (it reproduces none of the own ones, or fails where they pass)."""
-    reproduced = []
+    the learner's failures (it reproduces none of the own ones, fails where they pass, or is
+    seen only on extras without behaving as the learner on every check of the function)."""
+    reproduced, agreement = [], 0
     for result in own:
         check = result.check
         wrong = expectations.of_mistake(mistake, index, check)
         mistake_fails = not _passes(check, wrong, expectations)
-        if result.status is Status.PASSED and mistake_fails:
-            return []  # the mistake is more wrong than the learner: not theirs
-        if result.status in _DIAGNOSABLE and mistake_fails and _same(check, wrong, outcomes.get(check.id, {}), expectations):
-            reproduced.append(check.id)
+        if result.status is Status.PASSED:
+            if mistake_fails:
+                return []  # the mistake is more wrong than the learner: not theirs
+            agreement += 1
+        elif result.status in _DIAGNOSABLE and mistake_fails and _same(check, wrong, outcomes.get(check.id, {}), expectations):
+            reproduced.append(result)
+            agreement += 1
     if not reproduced:
         return []
+    # Extras are the book's later forms: the notes' own code fails them by design, and README
+    # promises they never cost a learner who follows the notes (a named mistake costs them a
+    # place in the class's "what to re-teach"). Failing extras alone names a mistake only when
+    # it is exactly the learner's code on every check of the function, extras included.
+    if all(r.check.extra for r in reproduced) and agreement < len(own):
+        return []
+    matched = [r.check.id for r in reproduced]
     for result in relevant:
         check = result.check
         if check.function == mistake.function or result.status not in _DIAGNOSABLE:
             continue
         wrong = expectations.of_mistake(mistake, index, check)
         if not _passes(check, wrong, expectations) and _same(check, wrong, outcomes.get(check.id, {}), expectations):
-            reproduced.append(check.id)
-    return reproduced
+            matched.append(check.id)
+    return matched
 
 
 def _passes(check: Check, outcome: Mapping[str, Any], expectations: Expectations) -> bool:
@@ -96,6 +118,9 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
     if kind == "exception":
         if learner.get("type") != wrong.get("type"):
             return False
+        refused, refused_mistake = _refused(learner), _refused(wrong)
+        if refused or refused_mistake:
+            return refused == refused_mistake  # refused by the same supplied function
         return wrong.get("type") not in MESSAGE_MATTERS or learner.get("message") == wrong.get("message")
     if kind != "value":
         return False
@@ -113,6 +138,12 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
         return compare(wrong["value"], got, check.rtol, MATCH_ATOL) is None
     except Exception:  # noqa: BLE001 - a learner's value no check can read matches nothing
         return False
+
+
+def _refused(outcome: Mapping[str, Any]) -> Optional[str]:
+    """The supplied function that refused the call behind this exception, if one did."""
+    found = REFUSAL.match(str(outcome.get("message", "")))
+    return found.group(1) if found else None
 
 
 def exception_matches(pattern: tuple[str, str], outcome: Mapping[str, Any]) -> bool:

@@ -10,7 +10,7 @@ import hashlib
 import importlib
 import threading
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -39,13 +39,16 @@ def check_seed(run_seed: int, check: Check) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: ModuleType) -> dict:
-    """Run ``check``'s probe here on ``names``; the outcome has the learner process's form."""
+def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: ModuleType,
+              serve: Optional[Callable[[str], Callable]] = None) -> dict:
+    """Run ``check``'s probe here on ``names``; the outcome has the learner process's form.
+    ``trusted`` functions are the reference's, their calls recorded (the outcome's "replay"),
+    unless ``serve`` provides them (``Expectations.replay``: as in the learner's process)."""
     rng = np.random.default_rng(seed)
     recorder = probing.Recorder(lambda name: getattr(reference, name))
     shown: dict = {}
     try:
-        with probing.trusted_from(recorder) as supplied, probing.recording_inputs() as shown, np.errstate(all="ignore"):
+        with probing.trusted_from(serve or recorder) as supplied, probing.recording_inputs() as shown, np.errstate(all="ignore"):
             result = check.probe(probing.Subject(names), rng)
         undeclared = set(supplied) - set(check.supplied)
         if undeclared:
@@ -111,14 +114,24 @@ class Expectations:
             return self._cache[key]
 
     def of_mistake(self, mistake: Mistake, index: int, check: Check) -> dict:
-        """The outcome of ``mistake``'s ``index``-th implementation standing in for the learner."""
+        """The outcome of ``mistake``'s ``index``-th implementation standing in for the learner,
+        under the learner's conditions: a check's supplied functions replay the reference's
+        recorded calls and refuse any other input, as in the learner's process (a mistake that
+        hands softmax the wrong input must fail as the learner's code does, not be answered)."""
         key = ("mistake", mistake.id, index, probe_key(check))
         with self._lock:
             if key not in self._cache:
                 reference = self.reference_module(check)
                 names = {**vars(reference), mistake.function: mistake.implementations[index]}
-                self._cache[key] = run_probe(check, names, self.seed(check), reference)
+                self._cache[key] = run_probe(check, names, self.seed(check), reference, self.replay(check))
             return self._cache[key]
+
+    def replay(self, check: Check) -> Optional[probing.Replay]:
+        """What serves ``check``'s supplied functions in the learner's process, here: the
+        reference's recorded calls, nothing else. None for a check that supplies none."""
+        if not check.supplied:
+            return None
+        return probing.Replay(wire.decode_value(self.expected(check).get("replay") or []))
 
     def rng(self, check: Check) -> np.random.Generator:
         """A generator seeded as ``check``'s probe was, for its ``verify`` to redraw inputs."""

@@ -93,7 +93,7 @@ def grade_source(catalogue, expectations):
             for check in exercise.checks:
                 if only and only not in (check.function, exercise.id, check.id):
                     continue
-                outcome = run_probe(check, namespace, expectations.seed(check), reference)
+                outcome = run_probe(check, namespace, expectations.seed(check), reference, expectations.replay(check))
                 if outcome["kind"] == "value":  # as the learner's process sends it
                     outcome = {"kind": "value", "value": encode_value(outcome["value"])}
                 outcomes[check.id] = outcome

@@ -389,7 +389,7 @@ def softmax(a):
     return exp_a / np.sum(exp_a)
 """
 
-# The notes' own softmax.
+# The notes' own softmax: right for vectors, fails only the 0-point batch extra.
 SOFTMAX_NOTES = """
 def softmax(a):
     c = np.max(a)
@@ -397,6 +397,34 @@ def softmax(a):
     sum_exp_a = np.sum(exp_a)
     y = exp_a / sum_exp_a
     return y
+"""
+
+# Made ready for a batch by half: the maximum per row, the sum still over the whole matrix.
+SOFTMAX_BATCH_WHOLE_SUM = """
+def softmax(a):
+    c = np.max(a, axis=-1, keepdims=True)
+    exp_a = np.exp(a - c)
+    return exp_a / np.sum(exp_a)
+"""
+
+# The notes' own cross_entropy_error: right for one example, fails only the 0-point extras.
+CEE_NOTES = """
+def cross_entropy_error(y,t):
+    delta = 1e-7
+    return-np.sum(t * np.log(y + delta))
+"""
+
+# ... without the delta.
+CEE_NOTES_MISSING_DELTA = """
+def cross_entropy_error(y,t):
+    return -np.sum(t * np.log(y))
+"""
+
+# ... with y and t swapped.
+CEE_NOTES_SWAPPED = """
+def cross_entropy_error(y,t):
+    delta = 1e-7
+    return -np.sum(y * np.log(t + delta))
 """
 
 NET_WITHOUT_SOFTMAX = """
@@ -482,11 +510,21 @@ VARIANTS = [
     pytest.param("gradient_descent.step_count", "gradient_descent", DESCENT_ONE_STEP_MORE, id="descent-step_count-one_more"),
     pytest.param("gradient_descent.step_count", "gradient_descent", DESCENT_ONE_STEP_LESS, id="descent-step_count-one_less"),
     pytest.param("softmax.overflow", "softmax", SOFTMAX_OVERFLOW, id="softmax-overflow"),
-    pytest.param("softmax.batch_whole_matrix", "softmax", SOFTMAX_NOTES, id="softmax-batch_whole_matrix"),
-    pytest.param("simpleNet.loss_without_softmax", "simpleNet", NET_WITHOUT_SOFTMAX, id="net-loss_without_softmax"),
-    pytest.param("simpleNet.softmax_of_input", "simpleNet", NET_SOFTMAX_OF_INPUT, id="net-softmax_of_input"),
+    pytest.param("softmax.batch_whole_matrix", "softmax", SOFTMAX_BATCH_WHOLE_SUM, id="softmax-batch_whole_matrix"),
+    pytest.param("cross_entropy_error.missing_delta", "cross_entropy_error", CEE_NOTES_MISSING_DELTA,
+                 id="cee-missing_delta-notes_form"),
+    pytest.param("cross_entropy_error.swapped_arguments", "cross_entropy_error", CEE_NOTES_SWAPPED,
+                 id="cee-swapped_arguments-notes_form"),
     pytest.param("simpleNet.weight_shape", "simpleNet", NET_WEIGHT_SHAPE, id="net-weight_shape"),
     pytest.param("simpleNet.uniform_weights", "simpleNet", NET_UNIFORM_WEIGHTS, id="net-uniform_weights"),
+]
+
+#: Mistakes seen where the grader supplies softmax and cross_entropy_error under simpleNet.loss.
+#: Only the learner's process refuses inputs a correct predict never gives them (``grade_source``
+#: serves the reference itself, which answers anything), so these are named through the sandbox.
+SUPPLIED_VARIANTS = [
+    pytest.param("simpleNet.loss_without_softmax", "simpleNet", NET_WITHOUT_SOFTMAX, id="net-loss_without_softmax"),
+    pytest.param("simpleNet.softmax_of_input", "simpleNet", NET_SOFTMAX_OF_INPUT, id="net-softmax_of_input"),
 ]
 
 
@@ -513,7 +551,8 @@ def test_one_bug_variant_reports_exactly_its_hint(grade_source, catalogue, base,
     assert_one_bug(results, function, mistake_id)
 
 
-@pytest.mark.parametrize("mistake_id, function, code", [pytest.param(*p.values, id=p.id) for p in VARIANTS])
+@pytest.mark.parametrize("mistake_id, function, code",
+                         [pytest.param(*p.values, id=p.id) for p in VARIANTS + SUPPLIED_VARIANTS])
 def test_variant_breaks_only_its_function(grade_source, base, mistake_id, function, code):
     """Each variant is a one-bug variant: it fails a check of its function
     and no check that does not depend on it."""
@@ -521,6 +560,32 @@ def test_variant_breaks_only_its_function(grade_source, base, mistake_id, functi
     failed = failing(results)
     assert any(r.check.function == function for r in failed.values()), summary(results)
     assert all(function in r.check.names for r in failed.values()), summary(results)
+
+
+@pytest.mark.parametrize("function, code", [
+    pytest.param("cross_entropy_error", CEE_NOTES, id="cross_entropy_error"),
+    pytest.param("softmax", SOFTMAX_NOTES, id="softmax"),
+])
+def test_the_notes_own_code_fails_only_extras_and_names_no_mistake(grade_source, base, function, code):
+    """README: extras never cost a learner who follows the notes, and a named mistake would count
+    them in the class's "what to re-teach"."""
+    results = grade_source(replace(base, function, code))
+    failed = failing(results)
+    assert failed and all(r.check.extra and r.check.function == function for r in failed.values()), summary(results)
+    assert hint_ids(results) == set(), summary(results)
+
+
+@pytest.mark.parametrize("mistake_id, code", [
+    pytest.param("cross_entropy_error.missing_delta", CEE_NOTES_MISSING_DELTA, id="missing_delta"),
+    pytest.param("cross_entropy_error.swapped_arguments", CEE_NOTES_SWAPPED, id="swapped_arguments"),
+])
+def test_an_exception_of_the_same_type_does_not_name_unrelated_mistakes(grade_source, base, mistake_id, code):
+    """The notes' form raises ValueError on the labels extra, as several other wrong versions do
+    there; only the mistake that also behaves as the learner on the other checks is named."""
+    results = grade_source(replace(base, "cross_entropy_error", code))
+    labels = results["losses.cross_entropy_error.labels"]
+    assert labels.status is Status.ERROR and labels.message.params.get("type") == "ValueError"
+    assert [h.id for h in labels.hints] == [mistake_id], summary(results)
 
 
 def test_missing_numpy_import_names_every_failure(grade_source, base):
@@ -591,3 +656,13 @@ def test_sandbox_names_missing_numpy_import(grader, write, correct_source):
     np_problems = [p for p in report.problems if "name 'np' is not defined" in str(p.message.params.get("message", ""))]
     for problem in np_problems:
         assert [h.id for h in problem.hints] == ["numpy.missing_import"], problem
+
+
+@pytest.mark.parametrize("mistake_id, function, code", SUPPLIED_VARIANTS)
+def test_sandbox_names_the_mistake_under_supplied_functions(grader, write, correct_source, mistake_id, function, code):
+    """loss without softmax and softmax of the input both hand the grader's functions inputs a
+    correct predict never gives (a ValueError either way); which function refused tells them apart."""
+    report = grader.grade(write("net.py", replace(correct_source, function, code)))
+    results = {r.check.id: r for r in report.results}
+    assert [h.id for h in results["simplenet.simpleNet.loss"].hints] == [mistake_id], summary(results)
+    assert_one_bug(results, function, mistake_id)
