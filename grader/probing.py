@@ -159,18 +159,25 @@ class Replay:
 
     def __call__(self, name: str) -> Callable:
         calls = [(args, result) for called, args, result in self.calls if called == name]
+        return _replaying(name, lambda args: calls)
 
-        def replayed(*args):
-            for recorded_args, result in calls:
-                if len(args) == len(recorded_args) and all(_same(a, b) for a, b in zip(args, recorded_args)):
-                    return np.array(result) if isinstance(result, np.ndarray) else result
-            raise ValueError(
-                f"the grader's {name} was called with other inputs than a correct implementation "
-                f"passes it here; check what is computed before {name} is called"
-            )
 
-        replayed.__name__ = replayed.__qualname__ = name
-        return replayed
+def _replaying(name: str, candidates: Callable[[tuple], Iterator[tuple]]) -> Callable:
+    """A stand-in for ``name`` that answers a call with the result of the first of
+    ``candidates(args)`` (recorded arguments, result) whose arguments are the call's, within
+    rounding; and refuses any other call, saying so (diagnosis tells mistakes apart by it)."""
+
+    def replayed(*args):
+        for recorded_args, result in candidates(args):
+            if len(args) == len(recorded_args) and all(_same(a, b) for a, b in zip(args, recorded_args)):
+                return np.array(result) if isinstance(result, np.ndarray) else result
+        raise ValueError(
+            f"the grader's {name} was called with other inputs than a correct implementation "
+            f"passes it here; check what is computed before {name} is called"
+        )
+
+    replayed.__name__ = replayed.__qualname__ = name
+    return replayed
 
 
 #: Significant digits of the arguments that find a sealed call (``seal``): enough that only a
@@ -214,19 +221,13 @@ class SealedReplay:
     def __call__(self, name: str) -> Callable:
         boxes, decode = self.boxes, self.decode
 
-        def replayed(*args):
+        def opened(args):
             key = _call_key(name, args)
             for box in boxes.get(_entry_id(key), ()) if key is not None else ():
                 recorded_args, result = (decode(part) for part in json.loads(_xor(base64.b64decode(box), key)))
-                if len(args) == len(recorded_args) and all(_same(a, b) for a, b in zip(args, recorded_args)):
-                    return np.array(result) if isinstance(result, np.ndarray) else result
-            raise ValueError(
-                f"the grader's {name} was called with other inputs than a correct implementation "
-                f"passes it here; check what is computed before {name} is called"
-            )
+                yield recorded_args, result
 
-        replayed.__name__ = replayed.__qualname__ = name
-        return replayed
+        return _replaying(name, opened)
 
 
 def _call_key(name: str, args: tuple) -> Optional[bytes]:
