@@ -15,6 +15,8 @@ from grader.model import Location, Message, Problem, Submission
 Loader = Callable[[Path, str], Submission]
 #: Folders never searched for an entry file, nor copied as part of a project's identity.
 IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules"}
+#: Folders below a project's top that are read (a project needs a few; a learner could make thousands).
+PROJECT_MAX_DEPTH = 32
 #: A project folder is copied into every learner process's scratch folder, so it is capped:
 #: a course's project is a few scripts and small data files, not a dataset.
 PROJECT_MAX_FILES = 1000
@@ -105,16 +107,33 @@ def project_files(folder) -> Iterator[tuple[str, str, int]]:
     """Each plain file of a project folder as (relative path, path, size), in a stable order;
     symbolic links (which could point at the grader's files), special files and
     ``IGNORED_DIRS`` are left out. The one walk both the digest and the copy use."""
+    # Walked with a stack, not os.walk (recursive in this Python: a folder nested a thousand
+    # deep would raise RecursionError), top-down in sorted order; folders deeper than
+    # PROJECT_MAX_DEPTH are left out (no project needs them).
     folder = os.fspath(folder)
-    for current, subfolders, files in os.walk(folder, followlinks=False):
-        subfolders[:] = sorted(
-            d for d in subfolders if d not in IGNORED_DIRS and not os.path.islink(os.path.join(current, d))
-        )
+    pending = [(folder, 0)]
+    while pending:
+        current, depth = pending.pop()
+        files, subfolders = [], []
+        try:
+            with os.scandir(current) as listing:
+                for entry in listing:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name not in IGNORED_DIRS and depth < PROJECT_MAX_DEPTH:
+                            subfolders.append(entry.name)
+                    else:
+                        files.append(entry.name)
+        except OSError:
+            continue  # unreadable: left out, as os.walk would
         for filename in sorted(files):
             path = os.path.join(current, filename)
-            info = os.lstat(path)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
             if stat.S_ISREG(info.st_mode):
                 yield os.path.relpath(path, folder), path, info.st_size
+        pending.extend((os.path.join(current, name), depth + 1) for name in sorted(subfolders, reverse=True))
 
 
 def folder_digest(folder: Path) -> str:

@@ -276,6 +276,16 @@ def test_a_zip_export_with_a_wrapping_folder_and_shift_jis_names(run, tmp_path):
     assert not (tmp_path / "escape.py").exists()
 
 
+def test_unpacking_leaves_out_members_deeper_than_any_project(tmp_path):
+    archive = tmp_path / "deep.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("a/" * 1500 + "deep.py", "x = 1")
+        bundle.writestr("ok.py", "x = 1")
+    (tmp_path / "out").mkdir()
+    root = unpack_zip(archive, tmp_path / "out").root
+    assert [p.name for p in root.iterdir()] == ["ok.py"]
+
+
 def test_unpacking_refuses_paths_that_leave_the_folder(tmp_path):
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as bundle:

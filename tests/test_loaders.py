@@ -364,3 +364,34 @@ def test_a_file_of_comments_only_or_empty_cells_says_there_is_no_code(write, tmp
     path = tmp_path / "blank.ipynb"
     nbformat.write(notebook, str(path))
     assert message_ids(read(path, loaders)) == ["load.no_code"]
+
+
+def test_a_project_nested_past_the_recursion_limit_is_read_down_to_its_depth_limit(tmp_path):
+    """os.walk recurses once per level: a folder a learner nested 1500 deep must cost nothing,
+    and files below PROJECT_MAX_DEPTH are left out."""
+    import os
+
+    from grader.sandbox.cleanup import remove_tree
+    from grader.submission import PROJECT_MAX_DEPTH, project_files
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("x = 1\n")
+    here = os.getcwd()
+    try:
+        os.chdir(project)
+        os.mkdir("d")
+        for _ in range(1500):  # (renames: every path stays short)
+            os.mkdir("t")
+            os.rename("d", "t/d")
+            os.rename("t", "d")
+        os.chdir(project / "d" / "d")
+        open("shallow.py", "w").close()
+    finally:
+        os.chdir(here)
+    try:
+        found = [relative for relative, _, _ in project_files(project)]
+    finally:
+        remove_tree(str(project))  # (pytest's own clean-up of tmp_path would recurse too deep)
+    assert found == ["main.py", "d/d/shallow.py"]
+    assert PROJECT_MAX_DEPTH < 1500

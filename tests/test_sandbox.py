@@ -307,6 +307,58 @@ def test_released_learner_processes_are_reaped_and_their_scratch_folders_removed
     assert not os.path.exists(f"/proc/{host_pid}")  # closing the grader ended its host
 
 
+DEEP_TREE = (
+    "import os\nos.mkdir('x')\nfor _ in range(1200):\n"
+    "    os.mkdir('t'); os.rename('x', 't/x'); os.rename('t', 'x')\n"
+)
+
+
+def test_a_tree_nested_past_the_recursion_limit_is_removed_all_the_same(tmp_path):
+    """Thousands of levels (made by renames, so every path stays short), a folder whose owner
+    took its permissions away, and a link to a folder outside: all removed, the outside kept."""
+    import os
+
+    from grader.sandbox.cleanup import remove_tree
+
+    root, outside = tmp_path / "scratch", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    here = os.getcwd()
+    try:
+        os.chdir(root)
+        exec(DEEP_TREE, {})
+        os.symlink(outside, "link")
+        os.mkdir("locked")
+        (root / "locked" / "f").write_text("x")
+        os.chmod("locked", 0)
+    finally:
+        os.chdir(here)
+    remove_tree(str(root))
+    assert not root.exists() and (outside / "keep.txt").read_text() == "mine"
+
+
+def test_a_learner_that_nests_its_folder_past_the_recursion_limit_costs_nothing(write, correct_source, scratch_base):
+    """shutil.rmtree would raise RecursionError in the host and the grader: the host would die
+    (and a classmate's process with it) and the folder would stay."""
+    import time
+
+    from grader.runner import Grader, Options
+
+    source = DEEP_TREE + correct_source
+    source = source.replace("def mean_squared_error(y, t):", "def mean_squared_error(y, t):\n    import os; os._exit(3)", 1)
+    with Grader(options=Options(seed=3)) as grader:
+        host_pid = grader.host._process.pid
+        report = grader.grade(write("deep.py", source))
+        assert report.score < 100 and not [p for p in report.problems]
+        assert grader.grade(write("honest.py", correct_source)).score == 100
+        assert grader.host._process.pid == host_pid  # the same host: it did not die
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and list(scratch_base.iterdir()):
+            time.sleep(0.05)
+        assert list(scratch_base.iterdir()) == []
+
+
 def _children(pid: int) -> list[int]:
     from grader.sandbox.host import _children_of
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from grader.errors import UsageError
-from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES
+from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_DEPTH
 
 #: What an LMS export carries besides submissions.
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "Thumbs.db", ".DS_Store"}
@@ -23,6 +23,8 @@ ZIP_MAX_FILES = 100_000
 #: capped at this in all; a single file far below it), so a larger member is left in the zip and
 #: only its learner is reported, rather than the whole class refused.
 ZIP_MEMBER_MAX_BYTES = PROJECT_MAX_BYTES
+#: Most folders a member may lie in: a wrapping folder or two, the learner's, and a project's.
+MEMBER_MAX_DEPTH = PROJECT_MAX_DEPTH + 4
 #: Bytes copied at a time while unpacking.
 COPY_CHUNK_BYTES = 1024 * 1024
 #: What reading one damaged member raises (a bad CRC, corrupt or truncated compressed data, a
@@ -227,9 +229,13 @@ def _member_name(member: zipfile.ZipInfo) -> str:
 
 
 def _safe_target(destination: Path, name: str) -> Path | None:
-    """Where a member goes, or None for a path that would leave ``destination``."""
+    """Where a member goes, or None for a path that would leave ``destination``, or that lies
+    deeper than a class's folder, a project and its folders could need (a member thousands of
+    folders deep would break the tools that walk the tree)."""
     parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
     if not parts or ".." in parts or name.startswith("/") or ":" in parts[0]:
+        return None
+    if len(parts) > MEMBER_MAX_DEPTH:
         return None
     return destination.joinpath(*parts)
 

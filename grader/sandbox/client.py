@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from grader import wire
+from grader.sandbox.cleanup import remove_tree
 from grader.sandbox.control import Host
 from grader.sandbox.host import kill_group
 from grader.submission import MEGABYTE, project_files
@@ -96,7 +97,7 @@ class LearnerProcess:
                 os.close(fd)
             ours.close()
             theirs.close()
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            remove_tree(self.scratch)
             raise
         theirs.close()
         os.close(out_w)
@@ -236,7 +237,7 @@ class LearnerProcess:
             except OSError:
                 pass
         if self.exit_status is not None and os.path.exists(self.scratch):
-            shutil.rmtree(self.scratch, ignore_errors=True)  # the host normally does it
+            remove_tree(self.scratch)  # the host normally does it
 
 
 def scratch_usage(folder: str) -> int | None:

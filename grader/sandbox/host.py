@@ -11,10 +11,11 @@ import ctypes
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import sys
+
+from grader.sandbox.cleanup import remove_tree
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -198,7 +199,7 @@ class Host:
     @staticmethod
     def _remove_scratch(scratch: str | None) -> None:
         if scratch and os.path.basename(scratch).startswith("grade-scratch-"):
-            shutil.rmtree(scratch, ignore_errors=True)  # here, not in the grader: it has more to do
+            remove_tree(scratch)  # here, not in the grader: it has more to do
 
     def _kill_everything_of(self, uid: int) -> None:
         """A process of ``uid`` that escaped its group (native code) cannot escape this."""
