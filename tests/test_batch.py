@@ -324,11 +324,27 @@ def test_an_oversized_zip_member_is_reported_for_its_learner_and_the_others_grad
         assert error["message"].startswith(f"{member}: larger than 1 MB"), error["message"]
 
 
-def _damage(archive, marker):
-    """Flip one byte of the member data that follows ``marker`` in ``archive``."""
+def _damage(archive, marker, count=1):
+    """Flip ``count`` bytes of the member data that follows ``marker`` in ``archive``."""
     data = bytearray(archive.read_bytes())
     at = data.index(marker) + len(marker) + 10
-    data[at] ^= 0xFF
+    for offset in range(count):
+        data[at + 20 * offset] ^= 0xFF
+    archive.write_bytes(bytes(data))
+
+
+def _mark_encrypted(archive, name):
+    """Set the 'encrypted' flag of member ``name`` in its local and its central header."""
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as bundle:
+        local = bundle.getinfo(name).header_offset
+    data[local + 6] |= 0x1
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at)) != -1:
+        name_length = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + name_length] == name.encode():
+            data[at + 8] |= 0x1
+        at += 4
     archive.write_bytes(bytes(data))
 
 
@@ -338,17 +354,24 @@ def test_a_damaged_zip_member_is_reported_for_its_learner_and_the_others_graded(
         bundle.writestr("assignment4/good.py", CORRECT)
         bundle.writestr("assignment4/crc.py", "# STORED-MARKER " + "x = 1\n" * 50, zipfile.ZIP_STORED)
         bundle.writestr("assignment4/sato/main.py", CORRECT * 3, zipfile.ZIP_DEFLATED)
+        bundle.writestr("assignment4/bz.py", CORRECT * 3, zipfile.ZIP_BZIP2)  # bz2 raises OSError
+        bundle.writestr("assignment4/locked.py", CORRECT)
     _damage(archive, b"# STORED-MARKER ")
     _damage(archive, b"sato/main.py")  # inside the deflated data of the local header's member
+    _damage(archive, b"assignment4/bz.py", count=20)
+    _mark_encrypted(archive, "assignment4/locked.py")  # there is no password to give
     out = tmp_path / "results.csv"
     result = run("batch", archive, "--out", out, "--seed", 4, "--json-dir", tmp_path / "json")
     assert result.exit_code == 0, result.output
     rows = {r["submission"]: r for r in read_csv(out)}
     assert rows["good.py"]["score"] == "100" and rows["good.py"]["status"] == "graded"
-    for name, member in [("crc.py", "crc.py ("), ("sato", "sato/main.py (")]:
+    for name, member in [("crc.py", "crc.py ("), ("sato", "sato/main.py ("), ("bz.py", "bz.py (")]:
         assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
         [error] = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))["errors"]
         assert error["message"].startswith(member) and "damaged in the class's .zip" in error["message"], error["message"]
+    assert rows["locked.py"]["status"] == "unreadable"
+    [error] = json.loads((tmp_path / "json" / "locked.py.json").read_text(encoding="utf-8"))["errors"]
+    assert error["message"].startswith("locked.py: protected by a password"), error["message"]
 
 
 def test_large_files_in_folders_never_graded_are_not_unpacked_nor_held_against_anyone(run, tmp_path, small_zip_limits):

@@ -27,9 +27,16 @@ ZIP_MEMBER_MAX_BYTES = PROJECT_MAX_BYTES
 MEMBER_MAX_DEPTH = PROJECT_MAX_DEPTH + 4
 #: Bytes copied at a time while unpacking.
 COPY_CHUNK_BYTES = 1024 * 1024
+
+
+class MemberDamaged(Exception):
+    """Reading a member's data failed (what bz2 raises as OSError, told from a failed write)."""
+
+
 #: What reading one damaged member raises (a bad CRC, corrupt or truncated compressed data, a
-#: password, a compression zipfile cannot undo). Its learner is reported, the others graded.
-MEMBER_DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, RuntimeError, NotImplementedError)
+#: compression zipfile cannot undo). Its learner is reported, the others graded.
+MEMBER_DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, RuntimeError, NotImplementedError,
+                 MemberDamaged)
 #: Hex digits of the hash that tells clashing output names apart; longer ones only if still alike.
 SUFFIX_LENGTHS = (8, 12, 16, 24, 32, 64)
 
@@ -98,6 +105,8 @@ class Unpacked:
     left_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     member_limit: int = ZIP_MEMBER_MAX_BYTES
     damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Members protected by a password (grade has none to give).
+    encrypted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def unpack_zip(archive: Path, destination: Path) -> Unpacked:
@@ -109,6 +118,7 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
     limit = ZIP_MEMBER_MAX_BYTES
     left_out: list[Path] = []
     damaged: list[tuple[Path, str]] = []
+    encrypted: list[tuple[Path, None]] = []
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
@@ -125,6 +135,10 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
+                if member.flag_bits & 0x1:  # encrypted
+                    target.touch()
+                    encrypted.append((target, None))
+                    continue
                 try:
                     copied = _copy_member(bundle, member, target, limit, room)
                 except MEMBER_DAMAGE as exc:
@@ -143,7 +157,7 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
         raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
     root = _submissions_folder(destination)
     return Unpacked(root, _by_entry(root, [(target, None) for target in left_out]), limit,
-                    _by_entry(root, damaged))
+                    _by_entry(root, damaged), _by_entry(root, encrypted))
 
 
 def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
@@ -178,13 +192,17 @@ def _copy_member(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path,
         return None
     copied = 0
     with bundle.open(member) as source, open(target, "wb") as sink:
-        while chunk := source.read(COPY_CHUNK_BYTES):
+        while True:
+            try:
+                chunk = source.read(COPY_CHUNK_BYTES)
+            except OSError as exc:  # bz2's corrupt data; a failed write (a full disk) is not this
+                raise MemberDamaged(str(exc)) from exc
+            if not chunk:
+                return copied
             copied += len(chunk)
             if copied > limit or copied > room:
                 break
             sink.write(chunk)
-        else:
-            return copied
     target.unlink()
     return None if copied > limit else copied
 

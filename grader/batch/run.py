@@ -219,7 +219,9 @@ class _Batch:
     def _left_out_of_zip(self, entry: Entry) -> Submission:
         """The submission of a learner whose .zip member(s) were too large or too damaged to
         unpack: unreadable, saying which member, and what the limit is or what is wrong."""
-        if entry.name in self.unpacked.damaged:
+        if entry.name in self.unpacked.encrypted:
+            message = Message("load.zip_member_encrypted", {"members": ", ".join(self.unpacked.encrypted[entry.name])})
+        elif entry.name in self.unpacked.damaged:
             message = Message("load.zip_member_damaged", {"members": "; ".join(self.unpacked.damaged[entry.name])})
         else:
             message = Message("load.zip_member_too_large", {"members": ", ".join(self.unpacked.left_out[entry.name]),
@@ -250,7 +252,7 @@ class _Batch:
             if self.stop.is_set():
                 break
             try:
-                if entry.name in self.unpacked.left_out or entry.name in self.unpacked.damaged:
+                if any(entry.name in found for found in (self.unpacked.left_out, self.unpacked.damaged, self.unpacked.encrypted)):
                     item = (entry, self._left_out_of_zip(entry))
                 else:
                     item = (entry, self.grader.read(entry.path, name=entry.name))

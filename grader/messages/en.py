@@ -50,6 +50,7 @@ MESSAGES = {
     "load.project_too_large": "The project folder is too large to grade: at least {files} files or {megabytes} MB (the limits are {max_files} files and {max_megabytes} MB, not counting __pycache__, .git, virtual environments and node_modules). Leave datasets and outputs out of the folder you submit.",
     "load.exhausted": "Your code's process ended {starts} times while the file ran, so the grader stopped restarting it: the rest of the file was not run and no check could run. Remove the calls that end the process (sys.exit(), os._exit(), exit()).",
     "load.zip_member_damaged": "{members}: damaged in the class's .zip, so it could not be unpacked and this submission could not be graded. Ask for the file again, or unpack the export with another tool and grade the folder.",
+    "load.zip_member_encrypted": "{members}: protected by a password in the class's .zip, so it could not be unpacked and this submission could not be graded. Ask for the file without a password.",
     "load.zip_member_too_large": "{members}: larger than {max_megabytes} MB, the most one file may be, so it was not unpacked from the class's .zip and this submission could not be graded. Leave datasets and outputs out of what you submit.",
     "load.folder_entries": "{path}: a project folder needs exactly one {suffixes} file at its top, its entry, to be graded (found: {found}). Keep one there and move the others into a subfolder.",
     "load.unreadable": "The file could not be read: {error}",

@@ -50,6 +50,7 @@ MESSAGES = {
     "load.project_too_large": "プロジェクトのフォルダが大きすぎて採点できません: {files} 個以上のファイルまたは {megabytes} MB 以上（上限は {max_files} 個・{max_megabytes} MB。__pycache__、.git、仮想環境、node_modules は数えません）。データセットや出力ファイルは提出するフォルダに入れないでください。",
     "load.exhausted": "ファイルの実行中にあなたのコードのプロセスが {starts} 回終了したため、再起動をやめました。ファイルの残りは実行しておらず、チェックも実行できませんでした。プロセスを終わらせる呼び出し（sys.exit()、os._exit()、exit()）を取り除いてください。",
     "load.zip_member_damaged": "{members}: クラスの .zip の中で壊れていて展開できなかったため、この提出物は採点できませんでした。ファイルをもう一度提出してもらうか、別のツールで展開したフォルダを採点してください。",
+    "load.zip_member_encrypted": "{members}: クラスの .zip の中でパスワードで保護されていて展開できなかったため、この提出物は採点できませんでした。パスワードなしのファイルを提出してもらってください。",
     "load.zip_member_too_large": "{members}: 1 ファイルの上限 {max_megabytes} MB を超えているため、クラスの .zip から展開しませんでした。この提出物は採点できませんでした。データセットや出力ファイルは提出物に入れないでください。",
     "load.folder_entries": "{path}: フォルダで提出する場合は、採点する入口として一番上に {suffixes} のファイルがちょうど 1 つ必要です（見つかったもの: {found}）。1 つだけを残し、ほかはサブフォルダに移してください。",
     "load.unreadable": "ファイルを読み込めませんでした: {error}",
