@@ -124,19 +124,26 @@ def refusal_message(type_name: str, text: str) -> Optional[Message]:
     return None
 
 
-def exception_message(outcome: Mapping[str, Any]) -> Message:
-    """An exception raised in the learner's code, at the learner's innermost line."""
-    text = _text(outcome.get("message"))
-    refused = refusal_message(_text(outcome.get("type")), text)
+def exception_message(outcome: Mapping[str, Any], during: str = "outcome") -> Message:
+    """An exception raised in the learner's code, ``during`` a check ("outcome": at the
+    learner's innermost line) or a statement of its file ("load": the problem has the line).
+    ``sys.exit()`` reads as the call it is, and an exception without a message by its type."""
+    type_name, text = _text(outcome.get("type")) or "Exception", _text(outcome.get("message"))
+    refused = refusal_message(type_name, text)
     if refused:
         return refused
+    if type_name == "SystemExit":  # (its message is the repr of its code, or "")
+        message_id, params = f"{during}.system_exit", {"exit_code": text}
+    elif not text:
+        message_id, params = f"{during}.exception_bare", {"type": type_name}
+    else:
+        message_id, params = f"{during}.exception", {"type": type_name, "message": text}
     frames = frames_of(outcome)
-    line = frames[-1] if frames else None
-    params = {"type": _text(outcome.get("type")) or "Exception", "message": text}
-    if line:
+    if during == "outcome" and frames:
+        line = frames[-1]
         params.update(file=line["file"], line=line["line"], code=line["text"])
-        return Message("outcome.exception_at", params)
-    return Message("outcome.exception", params)
+        message_id += "_at"
+    return Message(message_id, params)
 
 
 def crash_message(outcome: Mapping[str, Any], during: str = "outcome") -> Message:

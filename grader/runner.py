@@ -19,7 +19,7 @@ from grader.catalogue import build_catalogue, probe_modules, probe_path
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
-from grader.judge import crash_message, frames_of, judge, refusal_message
+from grader.judge import crash_message, exception_message, frames_of, judge
 from grader.model import (
     Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
 )
@@ -231,10 +231,7 @@ class Grader:
             ]
             if own:
                 location = dataclasses.replace(location, line=own[-1]["line"])
-            message_text = str(error.get("message", ""))
-            message = refusal_message(str(error.get("type", "")), message_text)
-            if message is None:
-                message = _exception_message(str(error.get("type") or "Exception"), message_text)
+            message = exception_message(error, during="load")
             hint = hint_for_problem(error, self.catalogue.mistakes)
             return Problem(location, message, tuple(frames), (hint,) if hint else ())
         if kind == "timeout":
@@ -296,12 +293,3 @@ def _output(captured) -> Output:
         dropped_stderr=captured.dropped_stderr,
     )
 
-
-def _exception_message(type_name: str, text: str) -> Message:
-    """What a statement's uncaught exception says: ``sys.exit()`` as a call the grader ignored
-    (its code, if any, shown as given), and an exception without a message by its type alone."""
-    if type_name == "SystemExit":
-        return Message("load.system_exit", {"code": text if not text or text.lstrip("-").isdigit() else repr(text)})
-    if not text:
-        return Message("load.exception_bare", {"type": type_name})
-    return Message("load.exception", {"type": type_name, "message": text})

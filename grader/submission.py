@@ -69,8 +69,10 @@ def _read_project(folder: Path, loaders, entry, name) -> Submission:
             raise UsageError("usage.entry_not_in_folder", path=folder, entry=entry)
     else:
         candidates = find_entries(folder, loaders)
-        if len(candidates) != 1:
-            found = ", ".join(c.name for c in candidates) or "-"
+        if not candidates:
+            raise UsageError("usage.folder_no_entry", path=folder, suffixes=_suffixes(loaders))
+        if len(candidates) > 1:
+            found = ", ".join(c.name for c in candidates)
             raise UsageError("usage.folder_entries", path=folder, suffixes=_suffixes(loaders), found=found)
         entry_path = candidates[0]
     loader = loaders.get(entry_path.suffix.lower())
@@ -175,4 +177,4 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _suffixes(loaders) -> str:
-    return " or ".join(sorted(loaders))
+    return "/".join(sorted(loaders))  # (no word: the sentence around it is in the learner's language)

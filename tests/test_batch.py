@@ -630,7 +630,8 @@ def test_an_empty_class_says_so_and_records_the_seed_it_used(run, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run("batch", tmp_path / "empty", "--out", tmp_path / "results.csv", "--seed", 5)
     assert result.exit_code == 0
-    assert "Graded 0 submissions (seed 5)" in result.output and "no submissions found" in result.output
+    assert "Graded no submissions (seed 5)." in result.output and "no submissions found" in result.output
+    assert "): " not in result.output  # (no list of statuses to follow)
     assert json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))["seed"] == 5
 
 
@@ -666,6 +667,16 @@ def test_a_refused_merge_writes_nothing(run, klass, tmp_path):
     assert not (tmp_path / "m.state").exists() and not (tmp_path / "m.csv").exists()
 
 
+def test_merge_refuses_to_write_over_one_of_its_shards(run, klass, tmp_path):
+    parts = [tmp_path / "1of2.csv", tmp_path / "2of2.csv"]
+    for index, part in enumerate(parts, 1):
+        run("batch", klass, "--out", part, "--seed", 1, "--shard", f"{index}/2")
+    before = (tmp_path / "1of2.state" / "batch.json").read_bytes()
+    result = run("merge", *parts, "--out", parts[0])
+    assert result.exit_code == 4 and "give --out a path of its own" in result.output
+    assert (tmp_path / "1of2.state" / "batch.json").read_bytes() == before
+
+
 def _two_entries(folder):
     (folder / "tanaka").mkdir(parents=True)
     (folder / "tanaka" / "a.py").write_text(CORRECT, encoding="utf-8")
@@ -688,3 +699,49 @@ def test_a_project_folder_with_two_entries_is_explained_without_grade_submits_op
     [error] = json.loads((tmp_path / "json" / "tanaka.json").read_text(encoding="utf-8"))["errors"]
     assert "tanaka: a project folder needs exactly one" in error["message"] and "(found: a.py, b.py)" in error["message"]
     assert "--entry" not in error["message"] and "grade-batch-" not in error["message"], error["message"]
+
+
+def test_a_project_folder_with_no_entry_says_it_has_none_in_the_batchs_language(run, tmp_path):
+    folder = tmp_path / "class"
+    (folder / "suzuki").mkdir(parents=True)
+    (folder / "suzuki" / "data.txt").write_text("1 2 3\n")
+    out = tmp_path / "results.csv"
+    result = run("batch", folder, "--out", out, "--seed", 1, "--json-dir", tmp_path / "json", "--lang", "ja")
+    assert result.exit_code == 0, result.output
+    [row] = read_csv(out)
+    assert row["status"] == "unreadable"
+    [error] = json.loads((tmp_path / "json" / "suzuki.json").read_text(encoding="utf-8"))["errors"]
+    assert error["message"].startswith("suzuki: ") and "ありません" in error["message"]
+    assert ".ipynb/.py" in error["message"] and " or " not in error["message"]
+
+
+def test_an_earlier_runs_outputs_in_the_class_folder_are_left_out_whatever_this_runs_flags(run, tmp_path, monkeypatch):
+    """Reports asked for last time (not now) are an earlier batch's outputs, not learners; so
+    are the records of a run with another --out."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("alice.py", "bob.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    monkeypatch.chdir(folder)
+    first = run("batch", ".", "--out", "results.csv", "--seed", 3, "--json-dir", "reports", "--gradescope-dir", "gs")
+    assert first.exit_code == 0, first.output
+    for _ in range(2):  # and the run after that too: the records remember what was written
+        result = run("batch", ".", "--out", "results.csv", "--seed", 3)
+        assert result.exit_code == 0, result.output
+        assert sorted(row["submission"] for row in read_csv(folder / "results.csv")) == ["alice.py", "bob.py"]
+    assert "gs, reports" in result.output
+    (folder / "reports").rename(tmp_path / "reports")
+    (folder / "gs").rename(tmp_path / "gs")
+    result = run("batch", ".", "--out", "other.csv", "--seed", 3)
+    assert sorted(row["submission"] for row in read_csv(folder / "other.csv")) == ["alice.py", "bob.py"]
+    assert "results.state" in result.output
+
+
+def test_a_learners_folder_that_looks_like_records_cannot_leave_out_a_classmate(run, tmp_path):
+    folder = tmp_path / "class"
+    (folder / "mallory" / "records").mkdir(parents=True)
+    (folder / "mallory" / "batch.json").write_text(json.dumps({"outputs": [str(folder / "alice.py")]}))
+    (folder / "alice.py").write_text(CORRECT, encoding="utf-8")
+    out = tmp_path / "results.csv"
+    assert run("batch", folder, "--out", out, "--seed", 3).exit_code == 0
+    assert [row["submission"] for row in read_csv(out)] == ["alice.py"]

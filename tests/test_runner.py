@@ -83,10 +83,21 @@ def test_sys_exit_and_exceptions_without_a_message_say_what_happened(grader, wri
     raised = source.splitlines().index("raise ValueError") + 1
     assert rendered == [
         (raised, "load.exception_bare", {"type": "ValueError"}),
-        (raised + 2, "load.system_exit", {"code": ""}),
-        (raised + 3, "load.system_exit", {"code": "'done'"}),
-        (raised + 4, "load.system_exit", {"code": "3"}),
+        (raised + 2, "load.system_exit", {"exit_code": ""}),
+        (raised + 3, "load.system_exit", {"exit_code": "'done'"}),
+        (raised + 4, "load.system_exit", {"exit_code": "3"}),
     ]
+
+
+def test_in_a_check_too_sys_exit_reads_as_called_and_a_bare_exception_by_its_type(grader, write, correct_source):
+    source = correct_source.replace("def function_1(x):", "def function_1(x):\n    raise ValueError", 1)
+    source = source.replace("def function_2(x):", "def function_2(x):\n    import sys; sys.exit('3')", 1)
+    report = grader.grade(write("student.py", source))
+    messages = {r.check.function: r.message for r in report.results if r.message is not None}
+    assert messages["function_1"].id == "outcome.exception_bare_at"
+    assert messages["function_1"].params["type"] == "ValueError"
+    assert messages["function_2"].id == "outcome.system_exit_at"
+    assert messages["function_2"].params["exit_code"] == "'3'"  # a str, as written
 
 
 def test_a_compiler_warning_names_its_own_line(grader, write, correct_source):

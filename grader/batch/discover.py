@@ -71,12 +71,18 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
     suffixes = tuple(suffixes)
     if not root.is_dir():
         raise UsageError("usage.not_a_class", path=root)
-    own = [_where(Path(output)) for output in outputs]
+    paths = sorted(root.iterdir(), key=lambda p: p.name)
+    own = [absolute_path(Path(output)) for output in outputs]
+    for path in paths:
+        # An earlier batch's records, whatever its --out. (Only the folder itself: what its
+        # batch.json lists could be anyone's name, were the folder a learner's look-alike.)
+        if _is_records_folder(path):
+            own.append(absolute_path(path))
     listing = Listing([])
-    for path in sorted(root.iterdir(), key=lambda p: p.name):
+    for path in paths:
         if path.name in IGNORED or path.name.startswith("."):
             continue
-        place = _where(path)
+        place = absolute_path(path)
         if any(place == output or place in output.parents for output in own):
             listing.outputs.append(path.name)
         elif path.is_symlink():
@@ -88,7 +94,13 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
     return listing
 
 
-def _where(path: Path) -> Path:
+def _is_records_folder(path: Path) -> bool:
+    """Whether ``path`` is a batch's ``.state`` folder (``state.BatchState``)."""
+    return (not path.is_symlink() and path.is_dir() and (path / "batch.json").is_file()
+            and (path / "records").is_dir())
+
+
+def absolute_path(path: Path) -> Path:
     """``path`` made absolute through its folder's real path, the last part not followed: so a
     class folder given by another path still meets its outputs, and a link is not taken for
     what it points to."""

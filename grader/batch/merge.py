@@ -26,6 +26,10 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     of a result."""
     if junit and messages is None:
         messages = Messages({"en": en.MESSAGES, "ja": ja.MESSAGES})  # the built-in sentences
+    merged_into = {Path(out).resolve(), state_folder(Path(out)).resolve()}
+    for path in inputs:
+        if {Path(path).resolve(), state_folder(Path(path)).resolve()} & merged_into:
+            raise UsageError("usage.merge_into_input", path=out)
     shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))

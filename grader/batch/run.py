@@ -20,7 +20,7 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, Unpacked, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
+    Entry, Unpacked, absolute_path, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
 )
 from grader.batch.state import BatchState, atomic_write, state_folder, summary_file
 from grader.errors import UsageError
@@ -36,6 +36,8 @@ from grader.sandbox.control import Host
 from grader.seeds import fresh_seed
 from grader.submission import MEGABYTE, folder_digest
 
+#: ``grade submit``'s refusals of a project folder, and what a batch says instead.
+BATCH_MESSAGE_OF = {"usage.folder_entries": "load.folder_entries", "usage.folder_no_entry": "load.folder_no_entry"}
 #: Seconds between two rewrites of the CSV while the batch runs.
 CSV_REWRITE_SECONDS = 1.0
 
@@ -138,7 +140,10 @@ class _Batch:
 
     def _run(self, progress) -> BatchResult:
         loaders = self.grader.loaders
-        listing = find_submissions(self.root, loaders, self.outputs)
+        # This run's outputs, and what earlier runs into the same records wrote (their flags
+        # may have been others): none of it is a learner.
+        self.written = self._outputs_written()
+        listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
         entries = listing.entries
         # From the whole class, before sharding: every shard and every run agree on the names.
         self.output_names = output_names(entry.name for entry in entries)
@@ -147,7 +152,8 @@ class _Batch:
                    if self.output_names[entry.name] != safe_file_name(entry.name)}
         self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
                               "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
-                              "names": [entry.name for entry in entries], "renamed_outputs": renamed})
+                              "names": [entry.name for entry in entries], "renamed_outputs": renamed,
+                              "outputs": self.written})
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
                              found=len(listing.entries))
         to_grade = []
@@ -230,14 +236,23 @@ class _Batch:
         return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
                           digest=_digest(entry.path), problems=(problem,))
 
-    def _why_unreadable(self, exc: UsageError) -> str:
-        """Why ``grade submit`` would refuse a submission, said for a batch: in its language,
-        with paths relative to the class (a .zip's are in a folder deleted once the batch
-        ends), and without ``--entry``, which only ``grade submit`` has."""
+    def _outputs_written(self) -> list[str]:
+        """What this run writes, and what earlier runs into the same records wrote that is still
+        there: a later run, whatever its flags, leaves them all out of the class."""
+        earlier = (self.state.meta() or {}).get("outputs")
+        earlier = [entry for entry in earlier if type(entry) is str and os.path.lexists(entry)] if type(earlier) is list else []
+        return list(dict.fromkeys([str(absolute_path(path)) for path in self.outputs] + earlier))
+
+    def _why_unreadable(self, exc: UsageError) -> Message:
+        """Why ``grade submit`` would refuse a submission, said for a batch: with paths relative
+        to the class (a .zip's are in a folder deleted once the batch ends); a project folder's
+        entries without ``--entry``, which only ``grade submit`` has; anything else as a file
+        that could not be read, in the batch's language."""
         params = {key: self._relative(value) if isinstance(value, Path) else value
                   for key, value in exc.params.items()}
-        message_id = "load.folder_entries" if exc.message_id == "usage.folder_entries" else exc.message_id
-        return self.messages.text(message_id, self.options.lang, **params)
+        if exc.message_id in BATCH_MESSAGE_OF:
+            return Message(BATCH_MESSAGE_OF[exc.message_id], params)
+        return Message("load.unreadable", {"error": self.messages.text(exc.message_id, self.options.lang, **params)})
 
     def _relative(self, path: Path) -> str:
         try:
@@ -459,8 +474,8 @@ def _fingerprint(grader: Grader, options: BatchOptions) -> str:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
 
-def _not_a_submission(entry: Entry, reason: str) -> Submission:
-    problem = Problem(Location(), Message("load.unreadable", {"error": reason}))
+def _not_a_submission(entry: Entry, reason: Message) -> Submission:
+    problem = Problem(Location(), reason)
     return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
                       digest=_digest(entry.path), problems=(problem,))
 
@@ -506,3 +521,4 @@ class ProgressBar:
         bar, self.bar = self.bar, None
         if bar is not None:
             bar.__exit__(None, None, None)
+

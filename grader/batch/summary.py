@@ -102,7 +102,10 @@ def render(data: dict, messages, lang: str = "en") -> str:
 
     scores = data["scores"]
     statuses = ", ".join(f"{count} {status}" for status, count in data["statuses"].items())
-    lines = [say("summary.graded", count=data["submissions"], seed=data["seed"], statuses=statuses)]
+    if statuses:
+        lines = [say("summary.graded", count=data["submissions"], seed=data["seed"], statuses=statuses)]
+    else:
+        lines = [say("summary.graded_none", seed=data["seed"])]
     if scores["mean"] is not None:
         lines.append(say("summary.scores", max_score=f"{scores['max_score']:g}", mean=f"{scores['mean']:g}",
                          median=f"{scores['median']:g}", min=f"{scores['min']:g}", max=f"{scores['max']:g}",

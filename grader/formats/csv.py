@@ -16,7 +16,7 @@ BASE_COLUMNS = ("submission", "score", "max_score", "status")
 UNREADABLE = frozenset({
     "load.unreadable", "load.binary", "load.not_utf8", "load.too_large", "load.not_json", "load.not_notebook",
     "load.project_too_large", "load.too_much_code", "load.too_many_units", "load.too_many_tokens", "load.too_large_to_send", "load.zip_member_too_large",
-    "load.zip_member_damaged", "load.zip_member_encrypted",
+    "load.zip_member_damaged", "load.zip_member_encrypted", "load.folder_entries", "load.folder_no_entry",
 })
 
 

@@ -435,7 +435,8 @@ class Worker:
     def _describe_exception(self, exc: BaseException) -> dict:
         # Learner code may run here (its __str__, a metaclass): before frames are readable.
         try:
-            message = str(exc)
+            # sys.exit's argument as written (sys.exit('3') is not sys.exit(3)); none: ""
+            message = (repr(exc.code) if exc.code is not None else "") if type(exc) is SystemExit else str(exc)
         except BaseException:  # noqa: BLE001 - a learner's __str__ may itself fail
             message = "<unprintable>"
         type_name = _type_name(exc)
