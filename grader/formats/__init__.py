@@ -61,6 +61,13 @@ def status_label_of(check: dict, context: RenderContext) -> str:
     return context.messages.text(f"status.{check['status']}", context.lang)
 
 
+def hint_lines(check: dict, context: RenderContext) -> list[str]:
+    """A check's hints (as the JSON report gives them), one line each, for formats written from
+    that data."""
+    label = context.messages.text("report.hint", context.lang)
+    return [f"{label} [{hint['id']}]: {hint['text']}" for hint in check["hints"]]
+
+
 def number(value: float) -> str:
     """Points without a needless ``.0``."""
     return f"{value:g}"

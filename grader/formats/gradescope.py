@@ -4,13 +4,9 @@ from __future__ import annotations
 import json
 
 from grader import hookimpl
-from grader.formats import Format, RenderContext, number, status_label_of
+from grader.formats import Format, RenderContext, hint_lines, number, status_label_of
 from grader.formats.json import report_data
 from grader.model import Report, Status
-
-
-def results_data(report: Report, context: RenderContext) -> dict:
-    return results_of(report_data(report, context), context)
 
 
 def results_of(data: dict, context: RenderContext) -> dict:
@@ -23,7 +19,7 @@ def results_of(data: dict, context: RenderContext) -> dict:
         lines = [check["title"]]
         if not passed:
             lines.append(f"{status_label_of(check, context)}: {check['message']}")
-            lines += [f"{messages.text('report.hint', lang)} [{h['id']}]: {h['text']}" for h in check["hints"]]
+            lines += hint_lines(check, context)
         tests.append({
             "name": check["id"],
             "number": str(position),

@@ -5,7 +5,7 @@ import re
 from typing import Iterable
 
 from grader import hookimpl
-from grader.formats import Format, RenderContext, status_label_of
+from grader.formats import Format, RenderContext, hint_lines, status_label_of
 from grader.formats.json import report_data
 from grader.model import Report, Status
 
@@ -29,7 +29,6 @@ def suite_of(data: dict, context: RenderContext):
     batch's records keep, so ``--resume`` and ``grade merge`` write JUnit for any record."""
     import xml.etree.ElementTree as ElementTree  # only when JUnit is asked for
 
-    messages, lang = context.messages, context.lang
     checks = data["checks"]
     failures = sum(c["status"] in (Status.FAILED.value, Status.MISSING.value) for c in checks)
     errors = sum(c["status"] in _ERRORS for c in checks)
@@ -51,7 +50,7 @@ def suite_of(data: dict, context: RenderContext):
         if check["status"] == Status.PASSED.value:
             continue
         text = check["message"]
-        body = "\n".join([text] + [f"{messages.text('report.hint', lang)} [{h['id']}]: {h['text']}" for h in check["hints"]])
+        body = "\n".join([text] + hint_lines(check, context))
         tag = "error" if check["status"] in _ERRORS else "failure"
         failure = ElementTree.SubElement(case, tag, {"message": _clean(text[:300]), "type": status_label_of(check, context)})
         failure.text = _clean(body)
