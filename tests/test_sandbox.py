@@ -359,6 +359,26 @@ def test_a_learner_that_nests_its_folder_past_the_recursion_limit_costs_nothing(
         assert list(scratch_base.iterdir()) == []
 
 
+def test_a_request_the_host_fails_on_costs_that_request_only(write, correct_source):
+    """The host serves every learner process: an error in one request is replied, never the end
+    of the host (and of the learner processes running beside)."""
+    import os
+
+    from grader.errors import SandboxError
+    from grader.runner import Grader, Options
+
+    with Grader(options=Options(seed=3)) as grader:
+        assert grader.grade(write("a.py", correct_source)).score == 100
+        host_pid = grader.host._process.pid
+        reader, writer = os.pipe()
+        with pytest.raises(SandboxError, match="could not start a learner process"):
+            grader.host.spawn({"read_roots": 5, "scratch": "/nonexistent"}, [reader, writer, writer])
+        assert grader.grade(write("b.py", correct_source)).score == 100
+        assert grader.host._process.pid == host_pid
+        for fd in (reader, writer):
+            os.close(fd)
+
+
 def _children(pid: int) -> list[int]:
     from grader.sandbox.host import _children_of
 

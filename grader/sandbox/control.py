@@ -122,7 +122,10 @@ class Host:
     def spawn(self, config: dict, fds: list[int]) -> int:
         def action():
             self._send({"op": "spawn", "config": config}, fds)
-            return self._receive()["pid"]
+            reply = self._receive()
+            if type(reply.get("pid")) is not int:
+                raise SandboxError(f"the sandbox host could not start a learner process: {reply.get('error')}")
+            return reply["pid"]
 
         with self._lock:
             return self._call_with_restart(action)

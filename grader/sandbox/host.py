@@ -100,19 +100,26 @@ class Host:
                 self._shutdown()
             request = json.loads(data)
             op = request["op"]
-            if op == "preload":
-                for entry in request.get("path", []):
-                    if entry not in sys.path:
-                        sys.path.append(entry)
-                self.reply(self._preload(request["modules"]))
-            elif op == "spawn":
-                self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
-            elif op == "reap":
-                self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
-            elif op == "release":  # the same, but no reply is awaited: no need to wait for it to die
-                self._release(request["pid"], request.get("scratch"))
-            else:
-                self.reply({"op": "error", "error": f"unknown request {op!r}"})
+            try:
+                self._handle(op, request, fds)
+            except Exception as exc:  # noqa: BLE001 - every learner process depends on the host
+                if op != "release":  # (the one request no reply is awaited for)
+                    self.reply({"op": "error", "error": f"{type(exc).__name__}: {exc}"[:500]})
+
+    def _handle(self, op: str, request: dict, fds: list[int]) -> None:
+        if op == "preload":
+            for entry in request.get("path", []):
+                if entry not in sys.path:
+                    sys.path.append(entry)
+            self.reply(self._preload(request["modules"]))
+        elif op == "spawn":
+            self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
+        elif op == "reap":
+            self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
+        elif op == "release":  # the same, but no reply is awaited: no need to wait for it to die
+            self._release(request["pid"], request.get("scratch"))
+        else:
+            self.reply({"op": "error", "error": f"unknown request {op!r}"})
 
     def _preload(self, modules: list[str]) -> dict:
         import gc
@@ -132,8 +139,13 @@ class Host:
         return {"op": "preloaded", "error": None}
 
     def _spawn(self, config: dict, fds: list[int]) -> int:
-        self.worker.prepare(config)
-        pid = os.fork()
+        try:
+            self.worker.prepare(config)
+            pid = os.fork()
+        except BaseException:
+            for fd in fds:  # the learner process's, and there is none
+                os.close(fd)
+            raise
         if pid == 0:
             self.control.close()  # (its signals it sets itself: ``worker.run``)
             config["host_pid"] = os.getppid()
