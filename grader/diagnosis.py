@@ -27,10 +27,6 @@ from grader.model import Check, CheckResult, Hint, Mistake, Status
 
 #: Exceptions whose message must match too, because it names what went wrong.
 MESSAGE_MATTERS = {"NameError", "UnboundLocalError", "AttributeError"}
-#: How a supplied function refuses inputs a correct implementation never passes it
-#: (``probing.Replay``). Which function refused is the evidence: softmax given x is one mistake,
-#: cross_entropy_error given the raw scores another, and both are a ValueError.
-REFUSAL = re.compile(r"^the grader's (\S+) was called with other inputs")
 _DIAGNOSABLE = (Status.FAILED, Status.ERROR)
 #: Absolute tolerance when matching a learner's value with a mistake's.
 MATCH_ATOL = 1e-15
@@ -118,9 +114,12 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
     if kind == "exception":
         if learner.get("type") != wrong.get("type"):
             return False
+        # A supplied function's refusal (``probing.refused_call``) is the evidence: which function
+        # refused, and what it was given. Softmax given x and cross_entropy_error given the raw
+        # scores are two mistakes, both a ValueError; cross_entropy_error given (t, y) is neither.
         refused, refused_mistake = _refused(learner), _refused(wrong)
         if refused or refused_mistake:
-            return refused == refused_mistake  # refused by the same supplied function
+            return refused == refused_mistake
         return wrong.get("type") not in MESSAGE_MATTERS or learner.get("message") == wrong.get("message")
     if kind != "value":
         return False
@@ -140,10 +139,11 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
         return False
 
 
-def _refused(outcome: Mapping[str, Any]) -> Optional[str]:
-    """The supplied function that refused the call behind this exception, if one did."""
-    found = REFUSAL.match(str(outcome.get("message", "")))
-    return found.group(1) if found else None
+def _refused(outcome: Mapping[str, Any]) -> Optional[tuple]:
+    """(function, hash of its arguments) of the supplied function's refusal behind this
+    exception, if one refused."""
+    refused = outcome.get("refused")
+    return tuple(refused) if type(refused) is list and len(refused) == 2 else None
 
 
 def exception_matches(pattern: tuple[str, str], outcome: Mapping[str, Any]) -> bool:

@@ -60,6 +60,7 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
             "encoded": encoded,  # a learner's value sent as exactly this is the same bits
             "inputs": shown,  # described only if a failure shows them
             "replay": wire.encode_value(recorder.calls),  # what ``trusted`` answers in the learner's process
+            "replay_params": recorder.params,
         }
     except probing.MissingName as exc:
         return {"kind": "missing", "name": exc.name}
@@ -68,7 +69,9 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
     except (probing.NotPlain, wire.WireError) as exc:
         return {"kind": "not_plain", "message": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a mistake's implementation is meant to fail
-        return {"kind": "exception", "type": type(exc).__name__, "message": str(exc)[:500], "frames": []}
+        outcome = {"kind": "exception", "type": type(exc).__name__, "message": str(exc)[:500], "frames": []}
+        refused = probing.refused_call(exc)
+        return {**outcome, "refused": refused} if refused else outcome
 
 
 class Expectations:
@@ -131,7 +134,8 @@ class Expectations:
         reference's recorded calls, nothing else. None for a check that supplies none."""
         if not check.supplied:
             return None
-        return probing.Replay(wire.decode_value(self.expected(check).get("replay") or []))
+        expected = self.expected(check)
+        return probing.Replay(wire.decode_value(expected.get("replay") or []), expected.get("replay_params"))
 
     def rng(self, check: Check) -> np.random.Generator:
         """A generator seeded as ``check``'s probe was, for its ``verify`` to redraw inputs."""

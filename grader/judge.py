@@ -132,7 +132,10 @@ def exception_message(outcome: Mapping[str, Any], during: str = "outcome") -> Me
     refused = refusal_message(type_name, text)
     if refused:
         return refused
-    if type_name == "SystemExit":  # (its message is the repr of its code, or "")
+    refused_by = outcome.get("refused")
+    if during == "outcome" and type(refused_by) is list and refused_by and type(refused_by[0]) is str:
+        message_id, params = "outcome.replay_refused", {"function": refused_by[0]}
+    elif type_name == "SystemExit":  # (its message is the repr of its code, or "")
         message_id, params = f"{during}.system_exit", {"exit_code": text}
     elif not text:
         message_id, params = f"{during}.exception_bare", {"type": type_name}

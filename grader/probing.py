@@ -13,6 +13,7 @@ import base64
 import contextlib
 import contextvars
 import hashlib
+import inspect
 import json
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -137,11 +138,16 @@ class Recorder:
     def __init__(self, lookup: Callable[[str], Callable]):
         self.lookup = lookup
         self.calls: list = []
+        #: Each supplied function's parameter names, so the learner's process can take a call
+        #: by keyword (``softmax(a=z)``) as the function itself would.
+        self.params: dict[str, list[str]] = {}
 
     def __call__(self, name: str) -> Callable:
         function = self.lookup(name)
+        names = self.params[name] = _parameter_names(function)
 
-        def recorded(*args):
+        def recorded(*args, **kwargs):
+            args = _bind(name, names, args, kwargs)
             result = function(*args)
             self.calls.append([name, [value(a) for a in args], value(result)])
             return result
@@ -154,30 +160,84 @@ class Replay:
     """``trusted`` in the learner's process: answers a call only with the recorded result of
     the reference's call with the same arguments (within rounding)."""
 
-    def __init__(self, calls: list):
+    def __init__(self, calls: list, params: Optional[Mapping[str, list]] = None):
         self.calls = calls
+        self.params = params or {}
 
     def __call__(self, name: str) -> Callable:
         calls = [(args, result) for called, args, result in self.calls if called == name]
-        return _replaying(name, lambda args: calls)
+        return _replaying(name, lambda args: calls, self.params.get(name))
 
 
-def _replaying(name: str, candidates: Callable[[tuple], Iterator[tuple]]) -> Callable:
-    """A stand-in for ``name`` that answers a call with the result of the first of
-    ``candidates(args)`` (recorded arguments, result) whose arguments are the call's, within
-    rounding; and refuses any other call, saying so (diagnosis tells mistakes apart by it)."""
+def _replaying(name: str, candidates: Callable[[tuple], Iterator[tuple]], params: Optional[list]) -> Callable:
+    """A stand-in for ``name`` (whose parameters are ``params``) that answers a call with the
+    result of the first of ``candidates(args)`` (recorded arguments, result) whose arguments are
+    the call's, within rounding (a batch of one, ``z`` as one row, is the same call); and
+    refuses any other call. The refusal carries which function refused and a hash of what it
+    was given (``refused_call``): diagnosis names a mistake only if it was refused the same."""
 
-    def replayed(*args):
+    def replayed(*args, **kwargs):
+        args = _bind(name, params, args, kwargs)
         for recorded_args, result in candidates(args):
             if len(args) == len(recorded_args) and all(_same(a, b) for a, b in zip(args, recorded_args)):
-                return np.array(result) if isinstance(result, np.ndarray) else result
-        raise ValueError(
+                return _shaped_as_given(result, args, recorded_args)
+        key = _call_key(name, args)
+        refusal = ValueError(
             f"the grader's {name} was called with other inputs than a correct implementation "
             f"passes it here; check what is computed before {name} is called"
         )
+        refusal.grade_refused = (name, key.hex()[:16] if key is not None else "")
+        raise refusal
 
     replayed.__name__ = replayed.__qualname__ = name
     return replayed
+
+
+def refused_call(exc: BaseException) -> Optional[list]:
+    """[function, hash of its arguments] of a supplied function's refusal, else None."""
+    try:
+        refused = exc.__dict__.get("grade_refused")  # (no learner __getattr__ runs)
+    except Exception:  # noqa: BLE001 - a learner's exception may be anything
+        return None
+    if type(refused) is tuple and len(refused) == 2 and all(type(part) is str for part in refused):
+        return [refused[0][:100], refused[1][:32]]
+    return None
+
+
+def _parameter_names(function: Callable) -> list[str]:
+    try:
+        return [p.name for p in inspect.signature(function).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def _bind(name: str, params: Optional[list], args: tuple, kwargs: dict) -> tuple:
+    """``args`` and ``kwargs`` as the positional arguments of a function with parameters
+    ``params``; a TypeError such as the function itself would raise, for a call it would not take."""
+    if not kwargs:
+        return args
+    bound = list(args)
+    for param in (params or [])[len(args):]:
+        if param not in kwargs:
+            break
+        bound.append(kwargs.pop(param))
+    if kwargs:
+        raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return tuple(bound)
+
+
+def _shaped_as_given(result: Any, args: tuple, recorded_args: list) -> Any:
+    """The recorded result, as an array shaped like the call's (a batch of one row given for one
+    vector: softmax answers a row)."""
+    if not isinstance(result, np.ndarray):
+        return result
+    result = np.array(result)
+    if args and result.shape == np.shape(recorded_args[0]):
+        given_shape = np.shape(value(args[0]))
+        if given_shape != result.shape:
+            return result.reshape(given_shape)
+    return result
 
 
 #: Significant digits of the arguments that find a sealed call (``seal``): enough that only a
@@ -208,10 +268,11 @@ class SealedReplay:
     the reference's call with the same arguments (within rounding), found by its arguments
     (``seal``); knows nothing it can show before then."""
 
-    def __init__(self, sealed: list, decode: Callable[[Any], Any]):
+    def __init__(self, sealed: list, decode: Callable[[Any], Any], params: Optional[Mapping[str, list]] = None):
         # ``decode`` is ``wire.decode_value``, passed in: in the learner's process the grader's
         # modules cannot be imported, not even by the grader's own code.
         self.decode = decode
+        self.params = params or {}
         # (several calls whose arguments agree to SEAL_DIGITS digits share an id)
         self.boxes: dict[str, list[str]] = {}
         for entry in sealed:
@@ -227,7 +288,7 @@ class SealedReplay:
                 recorded_args, result = (decode(part) for part in json.loads(_xor(base64.b64decode(box), key)))
                 yield recorded_args, result
 
-        return _replaying(name, opened)
+        return _replaying(name, opened, self.params.get(name))
 
 
 def _call_key(name: str, args: tuple) -> Optional[bytes]:
@@ -246,7 +307,9 @@ def _call_key(name: str, args: tuple) -> Optional[bytes]:
         exponents[finite] = np.floor(np.log10(np.abs(flat[finite]))).astype(np.int64) - (SEAL_DIGITS - 1)
         mantissas[finite] = np.rint(flat[finite] / 10.0 ** exponents[finite]).astype(np.int64)
         special = np.where(finite, 0.0, np.where(np.isnan(flat), 2.0, flat))  # 0, ±inf, or 2 for NaN
-        digest.update(repr(values.shape).encode() + exponents.tobytes() + mantissas.tobytes() + special.tobytes())
+        # (the shape without its 1s: a batch of one row is the same call as its one vector)
+        digest.update(repr(np.squeeze(values).shape).encode() + exponents.tobytes() + mantissas.tobytes()
+                      + special.tobytes())
     return digest.digest()
 
 
@@ -265,7 +328,11 @@ def _same(given: Any, recorded: Any) -> bool:
     except (NotPlain, TypeError, ValueError):
         return False
     recorded = _asarray(recorded, dtype=float)
-    return given.shape == recorded.shape and bool(_allclose(given, recorded, rtol=1e-9, atol=1e-12))
+    if given.shape != recorded.shape:
+        if np.squeeze(given).shape != np.squeeze(recorded).shape:
+            return False
+        given = given.reshape(recorded.shape)  # a batch of one row, for one vector
+    return bool(_allclose(given, recorded, rtol=1e-9, atol=1e-12))
 
 
 # --- inputs and outputs -------------------------------------------------------------------------

@@ -200,10 +200,14 @@ class Grader:
             self._probe_groups = probe_groups(list(self.catalogue.checks))
         return self._probe_groups
 
-    def _replay(self, check: Check) -> list:
-        """What the check's ``trusted`` functions answer: recorded from the reference's run of its
-        probe, which is only needed (and run ahead) for checks that supply functions."""
-        return probing.seal(self.expectations.expected(check).get("replay", [])) if check.supplied else []
+    def _replay(self, check: Check) -> dict:
+        """What the check's ``trusted`` functions answer (sealed), and their parameters: recorded
+        from the reference's run of its probe, which is only needed (and run ahead) for checks
+        that supply functions."""
+        if not check.supplied:
+            return {}
+        expected = self.expectations.expected(check)
+        return {"sealed": probing.seal(expected.get("replay", [])), "params": expected.get("replay_params", {})}
 
     def _request_frames(self) -> list[bytes]:
         if self._frames is None:

@@ -73,6 +73,8 @@ MESSAGES = {
     "outcome.not_attempted": "Not attempted yet: `{name}` raises NotImplementedError.",
     "outcome.exception": "{type}: {message}",
     "outcome.exception_at": "{type}: {message} (at {file} line {line}: `{code}`)",
+    "outcome.replay_refused": "The grader's {function} (correct, supplied for this check) was called with other inputs than a correct implementation passes it here: check what is computed before {function} is called",
+    "outcome.replay_refused_at": "The grader's {function} (correct, supplied for this check) was called with other inputs than a correct implementation passes it here (at {file} line {line}: `{code}`): check what is computed before {function} is called",
     "outcome.exception_bare": "{type} was raised",
     "outcome.exception_bare_at": "{type} was raised (at {file} line {line}: `{code}`)",
     "outcome.system_exit": "Your code called sys.exit({exit_code}) during this check: a graded function must return its result, not end the program",

@@ -73,6 +73,8 @@ MESSAGES = {
     "outcome.not_attempted": "まだ取り組んでいません: `{name}` が NotImplementedError を送出しています。",
     "outcome.exception": "{type}: {message}",
     "outcome.exception_at": "{type}: {message}（{file} の{line}行目: `{code}`）",
+    "outcome.replay_refused": "このチェックのために採点側が用意した正しい {function} が、正しい実装なら渡さない入力で呼ばれました。{function} を呼ぶ前に計算しているものを確かめましょう",
+    "outcome.replay_refused_at": "このチェックのために採点側が用意した正しい {function} が、正しい実装なら渡さない入力で呼ばれました（{file} の {line} 行目: `{code}`）。{function} を呼ぶ前に計算しているものを確かめましょう",
     "outcome.exception_bare": "{type} が発生しました",
     "outcome.exception_bare_at": "{type} が発生しました（{file} の {line} 行目: `{code}`）",
     "outcome.system_exit": "このチェックの途中でコードが sys.exit({exit_code}) を呼びました。採点される関数は結果を返すもので、プログラムを終わらせてはいけません",

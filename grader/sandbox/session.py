@@ -307,7 +307,7 @@ class _Restart(Exception):
     """A unit ended the learner's process while the code loaded: load it in a fresh one."""
 
 
-def check_request(seq: int, probe: str, generator_state: dict, timeout: float, replay: list,
+def check_request(seq: int, probe: str, generator_state: dict, timeout: float, replay: dict,
                   check_id: str = "") -> bytes:
     """A packed request to run one probe (with its random generator's starting state, and what
     its ``trusted`` functions may answer); the same bytes serve every submission of a batch."""

@@ -413,7 +413,8 @@ class Worker:
         rng.bit_generator.state = request["rng"]  # as np.random.default_rng(the check's seed) starts
         try:
             subject = probing.Subject(self.namespace)
-            replay = probing.SealedReplay(request.get("replay") or [], wire.decode_value)
+            supplied = request.get("replay") or {}
+            replay = probing.SealedReplay(supplied.get("sealed") or [], wire.decode_value, supplied.get("params"))
             with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
                 result = probe(subject, rng)
             return {"kind": "value", "value": wire.encode_value(result)}
@@ -462,12 +463,14 @@ class Worker:
                 })
         except BaseException:  # noqa: BLE001
             frames = []
-        return {
+        described = {
             "kind": "exception",
             "type": _text(type_name),
             "message": _text(message),
             "frames": frames,
         }
+        refused = probing.refused_call(exc)  # a supplied function's refusal: which, and of what
+        return {**described, "refused": refused} if refused else described
 
 
 def _shifted(code: types.CodeType, lines: int) -> types.CodeType:
