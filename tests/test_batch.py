@@ -608,8 +608,8 @@ def test_outputs_written_inside_the_class_folder_are_not_taken_for_learners(run,
     result = run("batch", klass, "--out", out, "--resume", *outputs)
     assert result.exit_code == 0, result.output
     assert "6 unchanged submissions kept" in result.output
-    assert "left out 6 of this batch's own outputs" in result.output
-    assert "skipped 1 entries that are not submissions: README.txt)" in result.output
+    assert "outputs of this or an earlier batch found in the class folder (6)" in result.output
+    assert "(skipped, not submissions (1): README.txt)" in result.output
     assert len(ElementTree.parse(klass / "j.xml").getroot().findall("testsuite")) == 6
     assert out.read_bytes() == uninterrupted
 
@@ -622,7 +622,7 @@ def test_symbolic_links_in_a_class_are_not_followed_and_are_reported(run, klass,
     out = tmp_path / "results.csv"
     result = run("batch", klass, "--out", out, "--seed", 5)
     assert result.exit_code == 0
-    assert "did not follow 2 symbolic links: linked.py, linked_folder" in result.output
+    assert "symbolic links not followed (2): linked.py, linked_folder" in result.output
     assert not {"linked.py", "linked_folder"} & {row["submission"] for row in read_csv(out)}
 
 
@@ -745,3 +745,32 @@ def test_a_learners_folder_that_looks_like_records_cannot_leave_out_a_classmate(
     out = tmp_path / "results.csv"
     assert run("batch", folder, "--out", out, "--seed", 3).exit_code == 0
     assert [row["submission"] for row in read_csv(out)] == ["alice.py"]
+
+
+@pytest.mark.parametrize("extra", [["--junit", "{out}"], ["--junit", "{summary}"], ["--json-dir", "{state}"]])
+def test_two_outputs_at_one_path_are_refused_before_anything_is_written(run, klass, tmp_path, extra):
+    out = tmp_path / "r.csv"
+    names = {"out": out, "summary": tmp_path / "r.summary.json", "state": tmp_path / "r.state"}
+    result = run("batch", klass, "--out", out, "--seed", 1, *[part.format(**names) for part in extra])
+    assert result.exit_code == 4 and "two outputs cannot share a path" in result.output
+    assert not out.exists() and not (tmp_path / "r.state").exists()
+
+
+def test_merge_refuses_a_junit_file_over_one_of_its_shards(run, klass, tmp_path):
+    parts = [tmp_path / "1of2.csv", tmp_path / "2of2.csv"]
+    for index, part in enumerate(parts, 1):
+        run("batch", klass, "--out", part, "--seed", 1, "--shard", f"{index}/2")
+    before = parts[0].read_bytes()
+    result = run("merge", *parts, "--out", tmp_path / "m.csv", "--junit", parts[0])
+    assert result.exit_code == 4 and parts[0].read_bytes() == before
+
+
+def test_the_class_summary_says_its_statuses_in_the_batchs_language(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "good.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "binary.py").write_bytes(b"\x00\x01\x02")
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 1, "--lang", "ja")
+    assert "採点済み 1 件" in result.output and "読めない 1 件" in result.output and "graded" not in result.output
+    assert {row["status"] for row in read_csv(tmp_path / "r.csv")} == {"graded", "unreadable"}  # (the CSV's own words)
+

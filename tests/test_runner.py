@@ -76,7 +76,7 @@ def test_errors_far_down_a_file_are_reported_at_their_own_lines(grader, write, c
 
 
 def test_sys_exit_and_exceptions_without_a_message_say_what_happened(grader, write, correct_source):
-    source = correct_source + "\nraise ValueError\nimport sys\nsys.exit()\nsys.exit('done')\nsys.exit(3)\n"
+    source = correct_source + "\nraise ValueError\nimport sys\nsys.exit()\nsys.exit('done')\nsys.exit(3)\nexit(4)\n"
     report = grader.grade(write("student.py", source))
     assert report.score == 100
     rendered = [(p.where.line, p.message.id, dict(p.message.params)) for p in report.problems]
@@ -86,6 +86,7 @@ def test_sys_exit_and_exceptions_without_a_message_say_what_happened(grader, wri
         (raised + 2, "load.system_exit", {"exit_code": ""}),
         (raised + 3, "load.system_exit", {"exit_code": "'done'"}),
         (raised + 4, "load.system_exit", {"exit_code": "3"}),
+        (raised + 5, "load.system_exit", {"exit_code": "4"}),  # exit(), as python itself has it
     ]
 
 

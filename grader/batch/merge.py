@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from grader.batch.run import outputs_of, write_class_outputs
-from grader.batch.state import BatchState, state_folder
+from grader.batch.state import BatchState, check_outputs, state_folder, summary_file
 from grader.errors import UsageError
 from grader.messages import Messages, en, ja
 
@@ -26,10 +26,8 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     of a result."""
     if junit and messages is None:
         messages = Messages({"en": en.MESSAGES, "ja": ja.MESSAGES})  # the built-in sentences
-    merged_into = {Path(out).resolve(), state_folder(Path(out)).resolve()}
-    for path in inputs:
-        if {Path(path).resolve(), state_folder(Path(path)).resolve()} & merged_into:
-            raise UsageError("usage.merge_into_input", path=out)
+    check_outputs([out, state_folder(out), summary_file(out), junit],
+                   [part for path in inputs for part in (path, state_folder(path), summary_file(path))])
     shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))

@@ -10,9 +10,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 from grader.batch.discover import entry_key
+from grader.errors import UsageError
 
 RECORD_FORMAT = 1
 
@@ -44,6 +45,26 @@ def state_folder(out: Path) -> Path:
 def summary_file(out: Path) -> Path:
     """``results.csv``'s class summary: ``results.summary.json`` beside it."""
     return out.with_name(out.stem + ".summary.json")
+
+
+def check_outputs(outputs: Iterable[Optional[Path]], inputs: Iterable[Path] = ()) -> None:
+    """Refuse (exit 4) two outputs at one path (``--junit`` given the CSV's name: one of them
+    would be lost) and an output at an input's path (a merge writing over one of its shards)."""
+    seen: dict[Path, Path] = {}
+    for path in outputs:
+        if path is None:
+            continue
+        key = _comparable(path)
+        if key in seen:
+            raise UsageError("usage.outputs_clash", path=path, other=seen[key])
+        seen[key] = path
+    for path in inputs:
+        if _comparable(path) in seen:
+            raise UsageError("usage.merge_into_input", path=seen[_comparable(path)])
+
+
+def _comparable(path: Path) -> Path:
+    return Path(path).absolute().parent.resolve() / Path(path).name
 
 
 class BatchState:

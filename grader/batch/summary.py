@@ -95,13 +95,21 @@ class ClassSummary:
         return known + [check_id for check_id in self.check_seen if check_id not in set(known)]
 
 
+#: The CSV's statuses (``formats.csv.report_status``), each with its words in ``messages``.
+CSV_STATUSES = ("graded", "load errors", "unreadable", "internal error")
+
+
 def render(data: dict, messages, lang: str = "en") -> str:
     """The summary as text, for the instructor's terminal."""
     def say(message_id: str, **params) -> str:
         return messages.text(message_id, lang, **params)
 
     scores = data["scores"]
-    statuses = ", ".join(f"{count} {status}" for status, count in data["statuses"].items())
+    # (the CSV's status words stay English, for the tools that read them; here, the instructor's)
+    statuses = ", ".join(
+        say("summary.status_count", count=count, status=say(f"csv_status.{status.replace(' ', '_')}"))
+        if status in CSV_STATUSES else f"{count} {status}"
+        for status, count in data["statuses"].items())
     if statuses:
         lines = [say("summary.graded", count=data["submissions"], seed=data["seed"], statuses=statuses)]
     else:

@@ -53,6 +53,11 @@ def main() -> None:
 
     for name in PRELOADED:
         importlib.import_module(name)
+    # ``exit()`` and ``quit()``, which a learner's file may call (as a script run by python
+    # could): the site module would have made them, but the host starts without it (-S).
+    import site
+
+    site.setquit()
     from grader.sandbox import worker
 
     host = Host(control, worker, grader_gone)
