@@ -245,6 +245,9 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
             click.echo(_say("summary.no_submissions", path=submissions), err=True)
         if result.skipped:
             click.echo(_say("summary.skipped", count=len(result.skipped), names=", ".join(result.skipped[:5])), err=True)
+        if result.zip_refused:
+            click.echo(_say("summary.zip_refused", count=len(result.zip_refused),
+                            names=", ".join(result.zip_refused[:5])), err=True)
         if result.links:
             click.echo(_say("summary.links", count=len(result.links), names=", ".join(result.links[:5])), err=True)
         if result.own_outputs:

@@ -293,8 +293,9 @@ def test_unpacking_refuses_paths_that_leave_the_folder(tmp_path):
         bundle.writestr("a/../../evil2.py", "x = 1")
         bundle.writestr("ok.py", "x = 1")
     (tmp_path / "out").mkdir()
-    root = unpack_zip(archive, tmp_path / "out").root
-    assert [p.name for p in root.rglob("*.py")] == ["ok.py"]
+    unpacked = unpack_zip(archive, tmp_path / "out")
+    assert [p.name for p in unpacked.root.rglob("*.py")] == ["ok.py"]
+    assert sorted(unpacked.refused) == ["/etc/evil.py", "a/../../evil2.py"]  # (said so: summary.zip_refused)
 
 
 @pytest.fixture

@@ -119,6 +119,8 @@ class Unpacked:
     damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Members protected by a password (grade has none to give).
     encrypted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Members not unpacked at all: links, and paths that would leave the folder or lie too deep.
+    refused: tuple[str, ...] = ()
 
 
 def unpack_zip(archive: Path, destination: Path) -> Unpacked:
@@ -136,7 +138,7 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
             members = bundle.infolist()
             if len(members) > ZIP_MAX_FILES:
                 raise UsageError("usage.zip_too_large", path=archive, count=len(members))
-            wanted = _members_to_unpack(members, destination)
+            wanted, refused = _members_to_unpack(members, destination)
             # Declared sizes only refuse early, before gigabytes are written; the bytes actually
             # copied are what is counted.
             if sum(m.file_size for m, _ in wanted if not m.is_dir() and m.file_size <= limit) > ZIP_MAX_BYTES:
@@ -169,12 +171,14 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
         raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
     root = _submissions_folder(destination)
     return Unpacked(root, _by_entry(root, [(target, None) for target in left_out]), limit,
-                    _by_entry(root, damaged), _by_entry(root, encrypted))
+                    _by_entry(root, damaged), _by_entry(root, encrypted), tuple(refused))
 
 
-def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
-    """(member, where it goes) of each member but links and paths that would leave ``destination``."""
-    wanted = []
+def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path
+                       ) -> tuple[list[tuple[zipfile.ZipInfo, Path]], list[str]]:
+    """(member, where it goes) of each member to unpack; and the names of those refused: links,
+    and paths that would leave ``destination`` or lie too deep."""
+    wanted, refused = [], []
     for member in members:
         name = _member_name(member)
         if _never_graded(name):
@@ -182,7 +186,9 @@ def _members_to_unpack(members: list[zipfile.ZipInfo], destination: Path) -> lis
         target = _safe_target(destination, name)
         if target is not None and not _is_link(member):
             wanted.append((member, target))
-    return wanted
+        else:
+            refused.append(name)
+    return wanted, refused
 
 
 def _never_graded(name: str) -> bool:
@@ -192,7 +198,9 @@ def _never_graded(name: str) -> bool:
     if not parts:
         return True
     *folders, file_name = parts
-    return file_name in IGNORED or any(f in IGNORED or f in IGNORED_DIRS or f.startswith(".") for f in folders)
+    # ("..": not a hidden folder, but a path leaving the archive's folder: refused, and said so)
+    return file_name in IGNORED or any(f in IGNORED or f in IGNORED_DIRS or (f.startswith(".") and f != "..")
+                                       for f in folders)
 
 
 def _copy_member(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, limit: int,

@@ -67,6 +67,8 @@ class BatchResult:
     #: there: left out, and said so.
     links: list = field(default_factory=list)
     own_outputs: list = field(default_factory=list)
+    #: Members of the class's .zip not unpacked (links, paths leaving it or too deep).
+    zip_refused: tuple = ()
     #: Submissions in the class (every shard's), to warn of a class where none were found.
     found: int = 0
     interrupted: bool = False
@@ -156,6 +158,7 @@ class _Batch:
                               "names": [entry.name for entry in entries], "renamed_outputs": renamed,
                               "outputs": self.written})
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
+                             zip_refused=self.unpacked.refused,
                              found=len(listing.entries))
         to_grade = []
         for entry in entries:

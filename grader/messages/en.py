@@ -159,6 +159,7 @@ MESSAGES = {
     "summary.resumed": "({count} unchanged submissions kept from the last run)",
     "summary.skipped": "(skipped, not submissions ({count}): {names})",
     "summary.links": "(symbolic links not followed ({count}): {names}; grade never follows a link in a class folder, so copy what it points to into the folder to grade it)",
+    "summary.zip_refused": "(not unpacked from the .zip, links or paths that would leave its folder or lie too deep ({count}): {names})",
     "summary.own_outputs": "(left out, outputs of this or an earlier batch found in the class folder ({count}): {names})",
     "summary.no_submissions": "Warning: no submissions found in {path}: it holds no file grade reads (.py, .ipynb) and no folder, so nothing was graded.",
     "summary.missing_shards": "Warning: shard(s) {missing} of {count} not given, so the merged results are incomplete: they lack those shards' submissions. Merge the CSV of every shard.",

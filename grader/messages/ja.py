@@ -159,6 +159,7 @@ MESSAGES = {
     "summary.resumed": "（前回から変わっていない {count} 件の提出物は前回の結果を使いました）",
     "summary.skipped": "（提出物ではない {count} 件を飛ばしました: {names}）",
     "summary.links": "（シンボリックリンク {count} 件はたどりませんでした: {names}。grade はクラスのフォルダ内のリンクをたどりません。採点するにはリンク先をフォルダにコピーしてください）",
+    "summary.zip_refused": "（.zip から展開しなかったもの: リンク、またはフォルダの外や深すぎる場所を指すパス {count} 件: {names}）",
     "summary.own_outputs": "（クラスのフォルダにあった、この batch または以前の batch の出力 {count} 件は除きました: {names}）",
     "summary.no_submissions": "警告: {path} に提出物が見つかりませんでした。grade が読むファイル（.py、.ipynb）もフォルダもないため、何も採点していません。",
     "summary.missing_shards": "警告: {count} 分割のうち {missing} 番目が指定されていないため、結合した結果は不完全です（その分割の提出物が含まれていません）。すべての分割の CSV を結合してください。",
