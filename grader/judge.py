@@ -33,7 +33,7 @@ def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any],
             details["expected"] = describe(expected["value"])
         if got is not _NOTHING:
             details["got"] = describe(got)
-    score = check.points if status is Status.PASSED else 0.0
+    score = float(check.points) if status is Status.PASSED else 0.0  # (always a float: JSON keeps one type)
     return CheckResult(check=check, status=status, score=score, message=message, details=details)
 
 

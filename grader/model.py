@@ -248,11 +248,11 @@ class Report:
 
     @property
     def score(self) -> float:
-        return round(sum(result.score for result in self.results), 6)
+        return float(round(sum(result.score for result in self.results), 6))
 
     @property
     def max_score(self) -> float:
-        return round(sum(result.check.points for result in self.results), 6)
+        return float(round(sum(result.check.points for result in self.results), 6))
 
     @property
     def full_marks(self) -> bool:

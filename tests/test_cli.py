@@ -58,6 +58,9 @@ def test_json_is_one_object_with_the_public_schema(run, broken):
     failed = [c for c in report["checks"] if c["status"] == "failed"]
     assert failed and all(h.keys() == {"id", "text"} for c in failed for h in c["hints"])
     assert report["score"] < report["max_score"] == 100
+    # one type for every score, passed or not, whole or not (a typed client reads one)
+    numbers = [report["score"], report["max_score"]] + [c[k] for c in report["checks"] for k in ("score", "max_score")]
+    assert {type(n) for n in numbers} == {float}
 
 
 def test_the_report_speaks_japanese_when_asked(run, broken):

@@ -22,7 +22,7 @@ def report_data(report: Report, context: RenderContext) -> dict:
                 "function": result.check.function,
                 "status": result.status.value,
                 "score": result.score,
-                "max_score": result.check.points,
+                "max_score": float(result.check.points),
                 "message": messages.render(result.message, lang),
                 "hints": [{"id": hint.id, "text": hint.text.get(lang, hint.text.get("en", ""))} for hint in result.hints],
                 "title": result.check.title.get(lang, ""),
