@@ -161,7 +161,8 @@ def _decode_array(spec: Any):
 
 def pack(message: dict) -> bytes:
     """One frame holding ``message`` (its values already encoded)."""
-    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # (a lone surrogate, from a learner's string, cannot be UTF-8: it becomes "?")
+    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
     if len(body) > MAX_FRAME_BYTES:
         raise WireError(f"message of {len(body)} bytes exceeds the limit of {MAX_FRAME_BYTES}")
     return _HEADER.pack(len(body)) + body
@@ -175,7 +176,35 @@ def unpack(body: bytes) -> dict:
         raise WireError("a frame is not valid JSON") from exc
     if type(message) is not dict:
         raise WireError("a frame is not a JSON object")
+    if _SURROGATE_ESCAPE.search(body):
+        message = _without_lone_surrogates(message)
     return message
+
+
+#: A JSON escape of a surrogate: decoded, a lone one is a str no UTF-8 file can hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings made "?" (a forged frame's, which the
+    grader would otherwise fail to write into a report). Iterative: a frame nests deep."""
+    def clean(text: str) -> str:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+    root = [value]
+    stack = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if type(item) is str:
+            container[key] = clean(item)
+        elif type(item) is list:
+            stack.extend((item, index) for index in range(len(item)))
+        elif type(item) is dict:
+            cleaned = {clean(k) if type(k) is str else k: v for k, v in item.items()}
+            container[key] = cleaned
+            stack.extend((cleaned, k) for k in cleaned)
+    return root[0]
 
 
 class FrameReader:

@@ -1014,6 +1014,22 @@ def test_a_forged_result_frame_does_not_crash_the_grader(grader, write, correct_
     assert isinstance(report, Report)
 
 
+def test_a_forged_frame_of_lone_surrogates_still_gives_a_report_that_can_be_written(grader, write, correct_source):
+    """JSON reads "\\ud800" into a str no UTF-8 file can hold; such a frame cost the whole
+    submission its report (and a batch its exit code). Now only its own check."""
+    forged = ('outcome = {"kind": "exception", "type": "E\\ud800", "message": "m\\udcff", "frames": [], '
+              '"refused": ["soft\\ud800max", "h"]}')
+    forge = FORGE.replace('outcome = {"kind": "value", "value": VALUE}', forged)
+    assert forge != FORGE
+    report = grade(grader, write, inject(correct_source, "function_tmp2", forge))
+    assert lost(report) == {TMP2}
+    lost_check = result_of(report, TMP2)
+    assert lost_check.message.params == {"function": "soft?max"}  # (the refusal, as forged, made printable)
+    for result in report.results:
+        for text in [*(result.message.params.values() if result.message else ()), *result.details.values()]:
+            str(text).encode("utf-8")  # (raises UnicodeEncodeError on a lone surrogate)
+
+
 # --- 12. monkeypatches numpy -----------------------------------------------------------------------
 
 MONKEYPATCH = """

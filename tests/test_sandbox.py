@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -348,6 +350,43 @@ def test_a_tree_nested_past_the_recursion_limit_is_removed_all_the_same(tmp_path
         os.chdir(here)
     remove_tree(str(root))
     assert not root.exists() and (outside / "keep.txt").read_text() == "mine"
+
+
+def test_nested_folders_without_permissions_are_removed_by_their_owner_too(tmp_path):
+    """Not as root (which ignores permissions): moving a folder up rewrites its "..", which needs
+    its write permission, given back first."""
+    import os
+
+    from grader.sandbox.cleanup import remove_tree
+
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="grade-test-"))  # (tmp_path's parents are root's alone)
+    root = base / "scratch"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "a" / "b" / "c" / "f").write_text("x")
+    owner = os.getuid() if os.getuid() != 0 else 200_999
+    if os.getuid() == 0:
+        os.chmod(base, 0o777)
+        for folder, subfolders, files in os.walk(root):
+            for name in [folder, *(os.path.join(folder, entry) for entry in subfolders + files)]:
+                os.chown(name, owner, owner)
+    for folder in (root / "a" / "b" / "c", root / "a" / "b"):
+        os.chmod(folder, 0)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if os.getuid() == 0:
+                os.setgid(owner)
+                os.setuid(owner)
+            remove_tree(str(root))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    try:
+        assert not root.exists()
+    finally:
+        remove_tree(str(base))
 
 
 def test_a_learner_that_nests_its_folder_past_the_recursion_limit_costs_nothing(write, correct_source, scratch_base):

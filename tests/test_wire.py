@@ -139,3 +139,16 @@ def test_a_value_judged_by_several_checks_has_its_arrays_decoded_once():
     other = json.loads(json.dumps(wire.encode_value([np.arange(6.0)])))
     assert wire.decode_value(other, arrays=arrays)[0] is not first[0]  # equal, but another value's
     assert np.array_equal(wire.decode_value(data)[0], first[0])
+
+
+def test_a_frame_with_lone_surrogates_is_read_with_them_made_printable():
+    """A forged frame may escape lone surrogates (\\ud800), which JSON reads into strings that no
+    UTF-8 report can hold: they become "?" (valid pairs stay what they are)."""
+    body = json.dumps({"type": "replies", "items": [{"message": "m\udcff", "names": ["x\ud800"], "k\ud801": 1,
+                                                      "emoji": "\U0001F600"}]}, ensure_ascii=True).encode()
+    message = wire.unpack(body)
+    item = message["items"][0]
+    assert item["message"] == "m?" and item["names"] == ["x?"] and item["k?"] == 1 and item["emoji"] == "\U0001F600"
+    json.dumps(message, ensure_ascii=False).encode("utf-8")  # writable
+    assert wire.unpack(wire.pack({"text": "a\ud800b"})[4:]) == {"text": "a?b"}
+

@@ -42,6 +42,8 @@ def remove_tree(root: str) -> None:
                 if folder == root:
                     pending.append(entry.path)
                     continue
+                # (moving a folder to another parent rewrites its "..": it must be writable)
+                _make_listable(entry.path)
                 while True:  # up into the root, under a name nothing there has
                     moved += 1
                     target = os.path.join(root, f"{_MOVED}{moved}")
