@@ -775,3 +775,32 @@ def test_the_class_summary_says_its_statuses_in_the_batchs_language(run, tmp_pat
     assert "採点済み 1 件" in result.output and "読めない 1 件" in result.output and "graded" not in result.output
     assert {row["status"] for row in read_csv(tmp_path / "r.csv")} == {"graded", "unreadable"}  # (the CSV's own words)
 
+
+
+def test_a_file_name_that_is_not_utf8_is_graded_under_a_readable_name(run, tmp_path):
+    import os
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "honest.py").write_text(CORRECT, encoding="utf-8")
+    raw = os.path.join(os.fsencode(folder), b"bad\xff\xfename.py")
+    with open(raw, "w", encoding="utf-8") as handle:
+        handle.write(CORRECT)
+    out = tmp_path / "r.csv"
+    result = run("batch", folder, "--out", out, "--seed", 1, "--json-dir", tmp_path / "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["submission"]: row for row in read_csv(out)}
+    [odd] = [name for name in rows if name != "honest.py"]
+    assert odd.startswith("bad\ufffd\ufffdname.py~") and rows[odd]["score"] == rows["honest.py"]["score"] == "100"
+    assert (tmp_path / "json" / f"{odd}.json").exists()
+
+
+def test_a_zip_whose_member_name_is_not_the_utf8_it_claims_is_refused_not_a_crash(run, tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("\u00e9.py", CORRECT)  # flagged UTF-8 by zipfile
+    data = bytearray(archive.read_bytes())
+    data = data.replace("\u00e9".encode(), b"\xff\xfe")
+    archive.write_bytes(bytes(data))
+    result = run("batch", archive, "--out", tmp_path / "r.csv")
+    assert result.exit_code == 4 and "not a readable .zip" in result.output

@@ -88,7 +88,7 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
         elif path.is_symlink():
             listing.links.append(path.name)
         elif path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes):
-            listing.entries.append(Entry(path.name, path))
+            listing.entries.append(Entry(readable_name(path.name), path))
         else:
             listing.skipped.append(path.name)
     return listing
@@ -98,6 +98,18 @@ def _is_records_folder(path: Path) -> bool:
     """Whether ``path`` is a batch's ``.state`` folder (``state.BatchState``)."""
     return (not path.is_symlink() and path.is_dir() and (path / "batch.json").is_file()
             and (path / "records").is_dir())
+
+
+def readable_name(name: str) -> str:
+    """A file name as a learner's name: as it is, if it is UTF-8 (as good as every name); else
+    its bytes read with "\ufffd" for what is not, and a hash of them, so that two such names stay
+    apart. (Raw, it could be written into no UTF-8 report, CSV or record.)"""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+        return name
+    except UnicodeDecodeError:
+        return f"{raw.decode('utf-8', 'replace')}~{hashlib.sha256(raw).hexdigest()[:8]}"
 
 
 def absolute_path(path: Path) -> Path:
@@ -167,7 +179,8 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
                     raise _too_many_bytes(archive)
                 else:
                     room -= copied
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError) as exc:
+        # (UnicodeDecodeError: a member's name flagged UTF-8 that is not)
         raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
     root = _submissions_folder(destination)
     return Unpacked(root, _by_entry(root, [(target, None) for target in left_out]), limit,

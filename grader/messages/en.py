@@ -64,7 +64,7 @@ MESSAGES = {
     "load.crash": "Your code's process ended unexpectedly while running this; the rest of the file ran in a fresh process.",
     "load.timeout": "This code ran for more than {seconds} seconds and was stopped; the rest of the file still ran. Long training loops belong under `if __name__ == \"__main__\":`.",
     "load.budget": "This code did not finish, and the {count} statements or cells after it were not run: the file's code had used all of its {seconds} s.",
-    "load.disk": "This code filled its folder past {megabytes} MB, so its process was stopped; the rest of the file still ran.",
+    "load.disk": "This code filled its folder past {megabytes} MB or 10,000 files and folders, so its process was stopped; the rest of the file still ran.",
     # --- a check's outcome ---
     "outcome.malformed": "Your code's process sent back something that is not a result; this check could not be graded.",
     "outcome.property": "The result lacks a property this check requires.",
@@ -82,7 +82,7 @@ MESSAGES = {
     "outcome.timeout": "Did not finish within {seconds} seconds (an endless loop?).",
     "outcome.not_plain": "Returned something that is not a number or a numeric array ({detail}).",
     "outcome.too_large": "Returned a result too large to check ({detail}).",
-    "outcome.disk": "Filled its folder past {megabytes} MB, so its process was stopped.",
+    "outcome.disk": "Filled its folder past {megabytes} MB or 10,000 files and folders, so its process was stopped.",
     "outcome.crash_signal": "Your code's process crashed ({signal}) during this check. The other checks were run in a fresh process.",
     "outcome.crash_exit": "Your code's process exited (exit code {code}) during this check, e.g. by calling sys.exit() or os._exit(). The other checks were run in a fresh process.",
     "outcome.crash": "Your code's process ended unexpectedly during this check. The other checks were run in a fresh process.",
