@@ -370,6 +370,8 @@ def test_a_damaged_zip_member_is_reported_for_its_learner_and_the_others_graded(
         assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
         [error] = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))["errors"]
         assert error["message"].startswith(member) and "damaged in the class's .zip" in error["message"], error["message"]
+    crc = json.loads((tmp_path / "json" / "crc.py.json").read_text(encoding="utf-8"))["errors"][0]["message"]
+    assert crc.startswith("crc.py (its checksum does not match): ")  # the grader's words, not zipfile's
     assert rows["locked.py"]["status"] == "unreadable"
     [error] = json.loads((tmp_path / "json" / "locked.py.json").read_text(encoding="utf-8"))["errors"]
     assert error["message"].startswith("locked.py: protected by a password"), error["message"]

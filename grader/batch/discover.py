@@ -122,15 +122,15 @@ def absolute_path(path: Path) -> Path:
 @dataclass(frozen=True)
 class Unpacked:
     """A class's folder of submissions and, when it came from a .zip, the members left out of it
-    for their size, and those too damaged to unpack: the paths of each (relative to ``root``;
-    a damaged one followed by what is wrong with it), by the entry they belong to."""
+    for their size, and those too damaged to unpack: each (path relative to ``root``, for a
+    damaged one what is wrong with it: ``damage_kind``), by the entry they belong to."""
 
     root: Path
-    left_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    left_out: Mapping[str, tuple[tuple[str, Optional[str]], ...]] = field(default_factory=dict)
     member_limit: int = ZIP_MEMBER_MAX_BYTES
-    damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    damaged: Mapping[str, tuple[tuple[str, Optional[str]], ...]] = field(default_factory=dict)
     #: Members protected by a password (grade has none to give).
-    encrypted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    encrypted: Mapping[str, tuple[tuple[str, Optional[str]], ...]] = field(default_factory=dict)
     #: Members not unpacked at all: links, and paths that would leave the folder or lie too deep.
     refused: tuple[str, ...] = ()
 
@@ -170,7 +170,7 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
                 except MEMBER_DAMAGE as exc:
                     target.unlink(missing_ok=True)
                     target.touch()
-                    damaged.append((target, str(exc) or type(exc).__name__))
+                    damaged.append((target, damage_kind(exc)))
                     continue
                 if copied is None:
                     target.touch()
@@ -251,18 +251,26 @@ def _submissions_folder(destination: Path) -> Path:
     return destination
 
 
-def _by_entry(root: Path, members: list[tuple[Path, Optional[str]]]) -> dict[str, tuple[str, ...]]:
-    """Members (each with what is wrong with it, if said) by the entry (top-level file or
-    folder under ``root``) they belong to."""
-    by_entry: dict[str, list[str]] = {}
+def _by_entry(root: Path, members: list[tuple[Path, Optional[str]]]) -> dict[str, tuple[tuple[str, Optional[str]], ...]]:
+    """Members, each (path relative to ``root``, what is wrong with it if said), by the entry
+    (top-level file or folder under ``root``) they belong to."""
+    by_entry: dict[str, list[tuple[str, Optional[str]]]] = {}
     for target, problem in members:
         try:
             relative = target.relative_to(root)
         except ValueError:
             continue  # beside the wrapping folder: not part of any submission
-        text = relative.as_posix() if problem is None else f"{relative.as_posix()} ({problem})"
-        by_entry.setdefault(relative.parts[0], []).append(text)
+        by_entry.setdefault(relative.parts[0], []).append((relative.as_posix(), problem))
     return {entry: tuple(members) for entry, members in by_entry.items()}
+
+
+def damage_kind(exc: BaseException) -> str:
+    """What is wrong with a damaged member, as a word messages can say in any language."""
+    if isinstance(exc, zipfile.BadZipFile):
+        return "crc" if "CRC" in str(exc) else "header"
+    if isinstance(exc, NotImplementedError):
+        return "compression"
+    return "data"  # corrupt or truncated compressed data
 
 
 def _member_name(member: zipfile.ZipInfo) -> str:

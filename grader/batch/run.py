@@ -229,12 +229,17 @@ class _Batch:
     def _left_out_of_zip(self, entry: Entry) -> Submission:
         """The submission of a learner whose .zip member(s) were too large or too damaged to
         unpack: unreadable, saying which member, and what the limit is or what is wrong."""
+        def paths(members) -> str:
+            return ", ".join(path for path, _ in members)
+
         if entry.name in self.unpacked.encrypted:
-            message = Message("load.zip_member_encrypted", {"members": ", ".join(self.unpacked.encrypted[entry.name])})
+            message = Message("load.zip_member_encrypted", {"members": paths(self.unpacked.encrypted[entry.name])})
         elif entry.name in self.unpacked.damaged:
-            message = Message("load.zip_member_damaged", {"members": "; ".join(self.unpacked.damaged[entry.name])})
+            said = "; ".join(f"{path} ({self.messages.text(f'zip_damage.{kind}', self.options.lang)})"
+                             for path, kind in self.unpacked.damaged[entry.name])
+            message = Message("load.zip_member_damaged", {"members": said})
         else:
-            message = Message("load.zip_member_too_large", {"members": ", ".join(self.unpacked.left_out[entry.name]),
+            message = Message("load.zip_member_too_large", {"members": paths(self.unpacked.left_out[entry.name]),
                                                             "max_megabytes": f"{self.unpacked.member_limit / MEGABYTE:g}"})
         problem = Problem(Location(), message)
         return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
