@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from grader.batch.discover import entry_key
+from grader.batch.discover import absolute_path, entry_key
 from grader.errors import UsageError
 
 RECORD_FORMAT = 1
@@ -54,17 +54,13 @@ def check_outputs(outputs: Iterable[Optional[Path]], inputs: Iterable[Path] = ()
     for path in outputs:
         if path is None:
             continue
-        key = _comparable(path)
+        key = absolute_path(path)
         if key in seen:
             raise UsageError("usage.outputs_clash", path=path, other=seen[key])
         seen[key] = path
     for path in inputs:
-        if _comparable(path) in seen:
-            raise UsageError("usage.merge_into_input", path=seen[_comparable(path)])
-
-
-def _comparable(path: Path) -> Path:
-    return Path(path).absolute().parent.resolve() / Path(path).name
+        if absolute_path(path) in seen:
+            raise UsageError("usage.merge_into_input", path=seen[absolute_path(path)])
 
 
 class BatchState:
