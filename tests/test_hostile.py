@@ -184,9 +184,9 @@ def no_learner_process_left():
     """After each test, every learner process of this test process's hosts is gone (the host
     reaps them asynchronously, so allow it a moment)."""
     yield
-    # Twice empty in a row: when it runs as root with its own users, the host reaping a learner
-    # process forks a short-lived helper (to kill whatever else that user runs), which a single
-    # look can catch in passing.
+    # Twice empty in a row: when it runs as root with its own users and without the seccomp
+    # filter, the host reaping a learner process forks a short-lived helper (to kill whatever
+    # else that user runs), which a single look can catch in passing.
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         if not learner_processes():

@@ -410,6 +410,49 @@ def test_a_learner_that_nests_its_folder_past_the_recursion_limit_costs_nothing(
         assert list(scratch_base.iterdir()) == []
 
 
+@pytest.mark.parametrize("confined", [True, False])
+def test_the_host_kills_all_a_learners_user_runs_only_where_seccomp_does_not_stop_new_processes(confined, monkeypatch):
+    """As root, each learner process runs as a user of its own. Where the seccomp filter holds
+    it (it starts no process), killing its group ends everything it ran; elsewhere the host also
+    kills whatever else that user runs, which costs a fork per learner."""
+    import os
+    import socket
+    import time
+
+    from grader.sandbox import host as host_module
+
+    class Worker:  # the learner process's part, reduced to ending at once
+        @staticmethod
+        def prepare(config):
+            pass
+
+        @staticmethod
+        def forked():
+            pass
+
+        @staticmethod
+        def confined():
+            return confined
+
+        @staticmethod
+        def run(config, *fds):
+            os._exit(0)
+
+    killed: list[int] = []
+    monkeypatch.setattr(host_module.Host, "_kill_everything_of", lambda self, uid: killed.append(uid))
+    monkeypatch.setattr(host_module.Host, "_kill_orphans", lambda self: None)  # (this test's own children)
+    ours, _theirs = socket.socketpair()
+    host = host_module.Host(ours, Worker)
+    pid = host._spawn({"drop_privileges": True}, [])
+    host._release(pid, None)
+    deadline = time.monotonic() + 10
+    while host.dying and time.monotonic() < deadline:
+        time.sleep(0.01)
+        host._reap_dying()
+    assert not host.dying
+    assert killed == ([] if confined else [host_module.UID_BASE + pid])
+
+
 def test_a_request_the_host_fails_on_costs_that_request_only(write, correct_source):
     """The host serves every learner process: an error in one request is replied, never the end
     of the host (and of the learner processes running beside)."""

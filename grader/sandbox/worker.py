@@ -82,6 +82,12 @@ def prepare(config: dict) -> None:
         _RULESET = None
 
 
+def confined() -> bool:
+    """Whether every learner process runs under the seccomp filter, which refuses it any new
+    process (``_set_apart`` installs it before any learner code runs, or the process ends)."""
+    return seccomp.available()
+
+
 def forked() -> None:
     """In the host, once the learner process is forked: the rule set made for it is its own."""
     global _RULESET
