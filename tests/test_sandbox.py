@@ -128,6 +128,20 @@ def test_sealed_replay_answers_recorded_calls_and_shows_nothing_before():
     assert not any(isinstance(c, (list, np.ndarray, float)) for c in cells)
 
 
+def test_a_sealed_call_is_filed_by_its_arguments_to_four_digits_whatever_their_bits():
+    from grader.probing import _call_key
+
+    given = np.array([0.0, 1234.5678, -np.inf, np.nan, 1e-300])
+    key = _call_key("softmax", (given,))
+    assert key == _call_key("softmax", (np.array([-0.0, 1234.5679, -np.inf, -np.nan, 1.0000001e-300]),))
+    assert key == _call_key("softmax", (given[None, :],))  # a batch of one row: the same call
+    assert key != _call_key("softmax", (np.array([0.0, 1235.5, -np.inf, np.nan, 1e-300]),))
+    assert key != _call_key("softmax", (np.array([0.0, 1234.5678, np.inf, np.nan, 1e-300]),))
+    assert key != _call_key("cross_entropy_error", (given,))
+    assert _call_key("softmax", (given, given)) != _call_key("softmax", (np.concatenate([given, given]),))
+    assert _call_key("softmax", (["not", "numbers"],)) is None
+
+
 def test_a_loss_that_reads_the_supplied_functions_closure_gains_nothing(grader, write, correct_source):
     """The recorded answers of the supplied cross_entropy_error are sealed: a loss returning
     what it finds in the closure fails its check (and predict, wrong here, fails too)."""
