@@ -2,6 +2,8 @@
 every submission, the same on every run and shard, and none a learner can take from another."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 
@@ -123,3 +125,19 @@ def test_resume_writes_a_changed_submissions_report_under_the_same_name(clashing
     assert after[changed]["submission"] == "q:x.py" and after[changed]["score"] == 100
     meta = json.loads((tmp_path / "r.state" / "batch.json").read_text(encoding="utf-8"))
     assert meta["renamed_outputs"] == output_names(CLASHING)
+
+
+def test_a_name_a_spreadsheet_would_compute_is_written_to_the_csv_as_text(tmp_path):
+    """A learner's name is the learner's to choose: ``=HYPERLINK(...)`` or ``-1`` must show in a
+    spreadsheet as written, not run as a formula or read as a number. The reports keep it as is."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    names = ['=HYPERLINK("http:", "x").py', "-1.py", "+81 90.py", "@SUM(A1).py", "田中 = 1.py"]
+    for name in names:
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    batch(folder, "--out", tmp_path / "r.csv", "--seed", 3, "--json-dir", tmp_path / "json")
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    cells = sorted(row[0] for row in list(csv.reader(io.StringIO(text)))[1:])
+    assert cells == sorted("'" + name if name[0] in "=-+@" else name for name in names)
+    reports = reports_by_file(tmp_path / "json", "*.json")
+    assert sorted(report["submission"] for report in reports.values()) == sorted(names)

@@ -10,6 +10,10 @@ from grader.formats import Format, RenderContext, exercise_totals, number
 from grader.model import Report
 
 BASE_COLUMNS = ("submission", "score", "max_score", "status")
+#: How a cell a spreadsheet would read as a formula starts (or as a number or a date: "-1", "+81").
+#: A submission's name is the learner's to choose: such a name is written after an apostrophe,
+#: which a spreadsheet takes to mean "text" and does not show.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 #: Problems that mean the file could not be read as a submission at all.
@@ -35,8 +39,13 @@ def header(exercises: Iterable[str]) -> list[str]:
     return list(BASE_COLUMNS) + list(exercises)
 
 
+def as_text(name: str) -> str:
+    """``name`` as a spreadsheet cell that shows it as it is, never computes it."""
+    return "'" + name if name.startswith(FORMULA_START) else name
+
+
 def row(report: Report) -> dict:
-    values = {"submission": report.submission, "score": number(report.score),
+    values = {"submission": as_text(report.submission), "score": number(report.score),
               "max_score": number(report.max_score), "status": report_status(report)}
     for total in exercise_totals(report):
         values[total["exercise"]] = number(round(total["score"], 6))
