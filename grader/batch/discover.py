@@ -79,11 +79,13 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
         if _is_records_folder(path):
             own.append(absolute_path(path))
     listing = Listing([])
+    folder = absolute_path(root / "_").parent  # (each entry's place is in it: resolved once)
+    own_places = [str(output) for output in own]
     for path in paths:
         if path.name in IGNORED or path.name.startswith("."):
             continue
-        place = absolute_path(path)
-        if any(place == output or place in output.parents for output in own):
+        place = str(folder / path.name)  # = absolute_path(path)
+        if any(output == place or output.startswith(place + "/") for output in own_places):
             listing.outputs.append(path.name)
         elif path.is_symlink():
             listing.links.append(path.name)
