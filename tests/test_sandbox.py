@@ -290,6 +290,73 @@ def test_the_prepared_filter_is_the_filter_built_for_the_pid():
         assert bytes(prepared.buffer)[: len(built)] == built
 
 
+#: System calls the filter refuses, each with arguments that make it fail harmlessly without the
+#: filter: key 0x4752 exists nowhere, no file descriptor is -1, and no pointer is NULL's.
+_CALLS_THAT_OUTLIVE_OR_WATCH = {
+    "shmget": (0x4752, 0, 0), "msgget": (0x4752, 0), "semget": (0x4752, 0, 0), "shmat": (-1, 0, 0),
+    "mq_open": (0, 0, 0, 0), "fanotify_init": (0xFFFFFFFF, 0), "inotify_init1": (0xFFFFFFFF,),
+    "open_by_handle_at": (-1, 0, 0), "fsopen": (0, 0), "sethostname": (0, 1 << 20), "syslog": (-1, 0, 0),
+    "clock_settime": (-1, 0), "kcmp": (0, 0, -1, 0, 0),
+}
+
+
+def _errors_in_child(calls: dict, filtered: bool) -> dict:
+    """{call: errno} of each raw system call made in a forked child, under the seccomp filter
+    or not."""
+    import ctypes
+    import json
+    import os
+
+    from grader.sandbox import seccomp
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if filtered:
+                seccomp.install(os.getpid())
+            errors = {}
+            for name, arguments in calls.items():
+                ctypes.set_errno(0)
+                done = libc.syscall(seccomp._DENIED[name], *(ctypes.c_long(a) for a in arguments))
+                errors[name] = ctypes.get_errno() if done == -1 else 0
+            os.write(writer, json.dumps(errors).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 10000).decode()
+    os.waitpid(pid, 0)
+    os.close(reader)
+    return json.loads(answer)
+
+
+def test_the_filter_refuses_what_would_outlive_the_process_or_watch_others_files():
+    """System V segments and queues outlive the process and its memory limit; a fanotify mark
+    could hold up every open on the file system. Without the filter each of these calls fails
+    for its arguments (or not at all); with it, every one is refused before it is looked at."""
+    import errno
+
+    from grader.sandbox import seccomp
+
+    if not seccomp.available():
+        pytest.skip("the seccomp filter is built for x86_64 Linux")
+    assert set(_errors_in_child(_CALLS_THAT_OUTLIVE_OR_WATCH, filtered=True).values()) == {errno.EPERM}
+    unfiltered = _errors_in_child(_CALLS_THAT_OUTLIVE_OR_WATCH, filtered=False)
+    for name in ("shmget", "msgget", "semget", "fanotify_init", "inotify_init1", "mq_open", "kcmp"):
+        assert unfiltered[name] != errno.EPERM, (name, unfiltered[name])
+
+
+def test_a_learner_process_keeps_no_capability_even_as_root(grader, write, correct_source):
+    """Where the learner's process cannot become a user of its own, it keeps root's uid but
+    none of root's powers: giving its own file to another user needs CAP_CHOWN."""
+    code = "import os\nopen('mine', 'w').close()\nos.chown('mine', 4242, 4242)\n"
+    report = grader.grade(write("s.py", code + correct_source))
+    assert report.score == 100
+    assert [p.message.id for p in report.problems] == ["refused.system"]  # EPERM, from the kernel
+
+
 def test_the_host_takes_the_graders_modules_out_before_it_forks_and_puts_them_back_to_import():
     """Taken out once in the host, not in each learner's process; put back before the host
     imports a probe module, which must find the grader's modules in use, not new copies."""

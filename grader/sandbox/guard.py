@@ -1,7 +1,7 @@
 """What a learner's process may not do, enforced from inside it before any learner code runs.
 
-Two layers: resource limits and, where the machine allows, an unprivileged user (the kernel
-enforces these, even against native code); and a PEP 578 audit hook that refuses, at the Python
+Two layers: resource limits and an unprivileged user where the machine allows, else no
+capabilities (the kernel enforces these, even against native code); and a PEP 578 audit hook that refuses, at the Python
 level, imports of the grader's packages, reading outside the Python installation and the
 scratch folder, writing outside the scratch folder, starting processes, signalling other
 processes, the network and ctypes. A refusal is a PermissionError (ImportError for imports)
@@ -15,6 +15,7 @@ import builtins
 import os
 import resource
 import signal
+import struct
 import sys
 import types
 from dataclasses import dataclass
@@ -47,12 +48,14 @@ class Policy:
 def install_audit_hook(policy: Policy) -> None:
     """Install the hook; it cannot be removed for the life of the process.
 
-    No learner code ever runs inside the hook, so a submission can neither reach it through
-    frames nor change what it does: it only checks exact built-in types (a path is a str, bytes
-    or a ``DirEntry``, never an object whose methods a submission could have replaced), it calls
-    only builtins and C functions bound here (it resolves paths itself rather than through
-    ``os.path``, whose helpers are module attributes), its table of handlers is read-only, and
-    it refuses the garbage collector's object walks, the one way to find it from outside.
+    No learner code ever runs inside the hook: it only checks exact built-in types (a path is a
+    str, bytes or a ``DirEntry``, never an object whose methods a submission could have
+    replaced), it calls only builtins and C functions bound here (it resolves paths itself
+    rather than through ``os.path``, whose helpers are module attributes), its table of handlers
+    is read-only, and it refuses the garbage collector's object walks. A submission that reaches
+    the hook's frame (through a refusal's traceback, or a signal handler's frame) can still
+    change what it does: the hook is the first line, the kernel's limits (Landlock, seccomp, no
+    capabilities) the boundary.
     """
     own_pid = os.getpid()
     lstat, readlink, getcwd, isdir_stat = os.lstat, os.readlink, os.getcwd, os.stat
@@ -321,11 +324,31 @@ def _set(which: int, value: int) -> None:
 
 
 _prctl = None
+#: libc's capset, empty capability sets to give it, and the highest capability this kernel has
+#: (made in the host before it forks: ``prepare``).
+_capset = None
+_NO_CAPABILITIES: tuple = ()
+_CAP_LAST = 63
+_PR_CAPBSET_DROP = 24
+_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def prepare() -> None:
     """Look up what the learner's process will call, once, in the host before it forks."""
+    global _capset, _NO_CAPABILITIES, _CAP_LAST
     _libc_prctl()
+    import ctypes
+
+    _capset = ctypes.CDLL(None, use_errno=True).capset
+    # struct __user_cap_header_struct {u32 version; int pid;}, then two __user_cap_data_struct
+    # {u32 effective, permitted, inheritable;} of zeros: no capability in any set.
+    _NO_CAPABILITIES = (ctypes.create_string_buffer(struct.pack("Ii", _CAPABILITY_VERSION_3, 0), 8),
+                        ctypes.create_string_buffer(24))
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", "rb") as last:
+            _CAP_LAST = int(last.read())
+    except (OSError, ValueError):
+        pass
 
 
 def _libc_prctl():
@@ -353,6 +376,23 @@ def die_with_parent(parent_pid: int) -> None:
     _libc_prctl()(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     if os.getppid() != parent_pid:
         os._exit(0)
+
+
+def drop_capabilities() -> None:
+    """Keep root's uid but none of its powers (the learner's process runs as root when no user
+    of its own can read the Python installation): with CAP_SYS_ADMIN, say, it could mark the
+    whole file system for fanotify and refuse every file its classmates' processes and the
+    grader open. Emptied: the bounding set (nothing can come back), then every other set."""
+    if _capset is None:
+        prepare()
+    prctl = _libc_prctl()
+    for capability in range(_CAP_LAST + 1):
+        prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)  # (refused without CAP_SETPCAP: none to drop)
+    header, data = _NO_CAPABILITIES
+    if _capset(header, data) != 0:
+        import ctypes
+
+        raise OSError(ctypes.get_errno(), "capset failed: the learner's process keeps root's capabilities")
 
 
 def drop_privileges(uid: int) -> None:

@@ -5,9 +5,11 @@ Refused with EPERM: creating processes (fork, vfork, clone without CLONE_THREAD,
 signalling any process but itself (kill, tgkill, pidfd; and asking the kernel to signal one
 for it: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN/SIOCSPGRP), acting on other processes'
 scheduling or limits (setpriority, sched_*, ioprio_set, prlimit64 but for itself), tracing others
-(ptrace, process_vm_*), device files and pipes on disk (mknod), new sockets, and kernel
-interfaces a sandbox escape would start from (mount, unshare, setns, bpf, io_uring, userfaultfd,
-keyrings, module loading, perf events). Threads stay possible.
+(ptrace, process_vm_*), device files and pipes on disk (mknod), new sockets, kernel interfaces a
+sandbox escape would start from (mount and the new mount API, unshare, setns, bpf, io_uring,
+userfaultfd, keyrings, module loading, perf events, file handles), and what outlives the process
+or watches others' files (System V IPC, POSIX message queues, fanotify, inotify), besides the
+machine's own settings (host name, clock, kernel log, I/O ports, quotas). Threads stay possible.
 
 Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
 stands (see ``available``).
@@ -53,6 +55,21 @@ _DENIED = {
     "personality": 135, "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169,
     "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144, "sched_setattr": 314,
     "ioprio_set": 251,
+    # What outlives the process or reaches beyond it: System V IPC (segments and queues stay
+    # after it ends, outside its memory limit), POSIX message queues, fanotify marks and
+    # inotify watches (on files anyone opens), file handles (open_by_handle_at opens any
+    # inode), the new mount API, the host name, the kernel's log, the clock, I/O ports, quotas.
+    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
+    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
+    "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
+    "mq_getsetattr": 245,
+    "fanotify_init": 300, "fanotify_mark": 301, "inotify_init": 253, "inotify_init1": 294,
+    "name_to_handle_at": 303, "open_by_handle_at": 304,
+    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+    "mount_setattr": 442,
+    "sethostname": 170, "setdomainname": 171, "syslog": 103, "vhangup": 153,
+    "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "clock_adjtime": 305,
+    "iopl": 172, "ioperm": 173, "quotactl": 179, "quotactl_fd": 443, "kcmp": 312,
 }
 _CLONE, _CLONE3 = 56, 435
 #: Calls whose first argument is a process: allowed only for this process itself (or 0, itself

@@ -275,6 +275,8 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     )
     if uid is not None:
         guard.drop_privileges(uid)
+    else:
+        guard.drop_capabilities()
     guard.die_with_parent(config["host_pid"])
     if seccomp.available():
         seccomp.install(os.getpid())
