@@ -272,7 +272,7 @@ def merge(inputs, out, junit, lang):
     summary = api.merge_batches(list(inputs), out, junit, lang)
     click.echo(api.render_summary(summary, lang), err=True)
     # Shards not given: the class result is incomplete, which a CI step must not take for done.
-    incomplete = summary.get("missing_shards") or summary.get("incomplete_split")
+    incomplete = any(summary.get(key) for key in ("missing_shards", "incomplete_split", "ungraded", "classes_differ"))
     return ExitCode.NOT_FULL_MARKS if incomplete else ExitCode.OK
 
 

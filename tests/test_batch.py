@@ -230,6 +230,38 @@ def test_merge_of_splits_that_leave_a_gap_warns_and_exits_1(run, klass, tmp_path
     assert summary["incomplete_split"] == ["1/2", "2/4"]
 
 
+def test_merge_of_a_shard_interrupted_before_the_end_names_what_it_never_graded_and_exits_1(run, klass, tmp_path):
+    """A CI job killed mid-shard leaves its listed learners without records: merging must not
+    pass their absence off as a whole class."""
+    from grader.batch.discover import entry_key
+
+    parts = [tmp_path / "s1.csv", tmp_path / "s2.csv"]
+    for index, part in enumerate(parts, 1):
+        assert run("batch", klass, "--out", part, "--seed", 13, "--shard", f"{index}/2").exit_code == 0
+    listed = {part: json.loads((tmp_path / f"{part.stem}.state" / "batch.json").read_text(encoding="utf-8"))["names"]
+              for part in parts}
+    part = max(parts, key=lambda p: len(listed[p]))
+    lost = listed[part][0]
+    (tmp_path / f"{part.stem}.state" / "records" / f"{entry_key(lost)}.json").unlink()  # as if cut off before it
+    result = run("merge", *parts, "--out", tmp_path / "merged.csv")
+    assert result.exit_code == 1
+    assert "1 submission(s) a shard listed were never graded" in result.output and lost in result.output
+    summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
+    assert summary["ungraded"] == [lost] and summary["submissions"] == 5
+
+
+def test_merge_of_shards_graded_from_different_states_of_the_class_warns_and_exits_1(run, klass, tmp_path):
+    """A learner added between two shards' runs may fall in the shard that ran before it came."""
+    parts = [tmp_path / "s1.csv", tmp_path / "s2.csv"]
+    assert run("batch", klass, "--out", parts[0], "--seed", 13, "--shard", "1/2").exit_code == 0
+    (klass / "late.py").write_text(CORRECT, encoding="utf-8")
+    assert run("batch", klass, "--out", parts[1], "--seed", 13, "--shard", "2/2").exit_code == 0
+    result = run("merge", *parts, "--out", tmp_path / "merged.csv")
+    assert result.exit_code == 1 and "different listings of the class" in result.output
+    summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
+    assert summary["classes_differ"] is True
+
+
 def test_merge_refuses_shards_graded_with_different_seeds(run, klass, tmp_path):
     run("batch", klass, "--out", tmp_path / "a.csv", "--seed", 1, "--shard", "1/2")
     run("batch", klass, "--out", tmp_path / "b.csv", "--seed", 2, "--shard", "2/2")

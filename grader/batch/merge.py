@@ -20,7 +20,9 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     own records of its last run count (the names, seed and grader its ``batch.json`` gives).
     Shards of the same K/N split that were not given are warned about and listed in the
     summary as ``missing_shards``; shards of different splits that leave some submissions in
-    none of them, as ``incomplete_split``: either way the result is incomplete. ``messages``
+    none of them, as ``incomplete_split``; submissions a shard listed but never graded (it was
+    interrupted), as ``ungraded``; shards run on different listings of the class, as
+    ``classes_differ``: each way the result is incomplete. ``messages``
     write the JUnit file (from each record's JSON report), if asked. Everything that could
     refuse the merge is checked before anything is written: a refused merge leaves no part
     of a result."""
@@ -51,11 +53,18 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     # Which record comes from which shard, read once to check (records can be many and large:
     # they are read again to be written rather than held).
     chosen: dict[str, BatchState] = {}
+    ungraded: list[str] = []  # listed by a shard's run, which ended before grading them
     for state, meta in shards:
+        graded = set()
         for record in _records_of_last_run(state, meta):
             if record["name"] in chosen:
                 raise UsageError("usage.duplicate_in_shards", name=record["name"])
             chosen[record["name"]] = state
+            graded.add(record["name"])
+        ungraded += [name for name in meta["names"] if type(name) is str and name not in graded]
+    ungraded = sorted(set(ungraded) - set(chosen))
+    if ungraded:
+        warn("summary.ungraded", count=len(ungraded), names=_some(ungraded))
     given = [meta.get("shard") for _, meta in shards]
     missing, count = missing_shards(given)
     if missing:
@@ -63,6 +72,12 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     gaps = [f"{index}/{count}" for index, count in given] if splits_leave_gaps(given) else []
     if gaps:
         warn("summary.split_incomplete", shards=", ".join(gaps))
+    # Each run records which learners the whole class had: shards run while the class changed
+    # may have left a learner in none of them.
+    classes = {meta.get("class") for _, meta in shards if type(meta.get("class")) is str}
+    classes_differ = len(classes) > 1
+    if classes_differ:
+        warn("summary.classes_differ")
     merged_state = BatchState(state_folder(out))
     for state, meta in shards:
         for record in _records_of_last_run(state, meta):
@@ -72,11 +87,18 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     seed = next(iter(seeds))
     merged_state.save_meta({"seed": seed, "fingerprint": next(iter(fingerprints)),
                             "names": ordered, "merged_from": [str(p) for p in inputs],
-                            "missing_shards": missing, "incomplete_split": gaps})
+                            "missing_shards": missing, "incomplete_split": gaps, "ungraded": ungraded,
+                            "classes_differ": classes_differ})
     rows, summary, suites = outputs_of(merged_state.records(ordered), messages if junit else None, seed)
     # (a complete merge: the same summary as one run)
-    extra = {key: value for key, value in (("missing_shards", missing), ("incomplete_split", gaps)) if value} or None
+    incomplete = (("missing_shards", missing), ("incomplete_split", gaps), ("ungraded", ungraded),
+                  ("classes_differ", classes_differ))
+    extra = {key: value for key, value in incomplete if value} or None
     return write_class_outputs(out, columns, rows, summary, junit, suites, extra)
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f", ... (+{len(names) - shown})" if len(names) > shown else "")
 
 
 def _records_of_last_run(state: BatchState, meta: dict) -> Iterator[dict]:

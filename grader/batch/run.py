@@ -155,6 +155,7 @@ class _Batch:
                    if self.output_names[entry.name] != safe_file_name(entry.name)}
         self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
                               "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
+                              "class": class_digest(self.output_names),
                               "names": [entry.name for entry in entries], "renamed_outputs": renamed,
                               "outputs": self.written})
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
@@ -460,6 +461,12 @@ def outputs_of(records: Iterable[dict], messages=None, seed: Optional[int] = Non
             context = contexts.setdefault(lang, RenderContext(messages, lang))
             suites.append(junit.suite_of(record["report"], context))
     return rows, summary, suites
+
+
+def class_digest(names) -> str:
+    """Which learners the whole class had (before sharding): shards that disagree were graded
+    from different states of the class."""
+    return hashlib.sha256("\0".join(sorted(names)).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _digest(path: Path) -> str:
