@@ -37,7 +37,13 @@ def _say(message_id: str, **params) -> str:
     """A sentence of grader.messages in the chosen language (without loading any plugin)."""
     from grader.messages import Messages, default_language, en, ja
 
+    from grader.formats.text import plain
+
     lang = _chosen_language.get("lang") or default_language(os.environ)
+    # Names and paths are the learners' (a file called "\x1b[2J..." would clear the terminal):
+    # their control characters are shown, not obeyed.
+    params = {key: plain(os.fspath(value)) if isinstance(value, (str, os.PathLike)) else value
+              for key, value in params.items()}
     return Messages({"en": en.MESSAGES, "ja": ja.MESSAGES}).text(message_id, lang, **params)
 
 

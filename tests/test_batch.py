@@ -230,6 +230,22 @@ def test_merge_of_splits_that_leave_a_gap_warns_and_exits_1(run, klass, tmp_path
     assert summary["incomplete_split"] == ["1/2", "2/4"]
 
 
+def test_names_the_batch_tells_of_cannot_drive_the_terminal(run, tmp_path):
+    """Files it skips and links it refuses are named on stderr: their control characters are
+    shown, never obeyed (a name could clear the screen or set the window's title)."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ok.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "\x1b[2J\x1b[Hfake.txt").write_text("x", encoding="utf-8")
+    (folder / "l\x1b]0;pwned\x07.py").symlink_to(folder / "ok.py")
+    (folder / "x\rAll graded.txt").write_text("x", encoding="utf-8")
+    result = run("batch", folder, "--out", tmp_path / "out" / "r.csv", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert not any(c in result.output for c in "\x1b\x07\r")
+    assert "\ufffd\ufffdfake.txt" in result.output and "x\ufffdAll graded.txt" in result.output
+    assert "l\ufffd" in result.output and "pwned" in result.output
+
+
 def test_merge_of_a_shard_interrupted_before_the_end_names_what_it_never_graded_and_exits_1(run, klass, tmp_path):
     """A CI job killed mid-shard leaves its listed learners without records: merging must not
     pass their absence off as a whole class."""

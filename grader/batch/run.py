@@ -28,6 +28,7 @@ from grader.formats import RenderContext
 from grader.formats import csv as csv_format
 from grader.formats import gradescope, junit
 from grader.formats.json import report_data
+from grader.formats.text import plain
 from grader.messages import collect_messages
 from grader.model import ExitCode, Location, Message, Problem, Report, Submission
 from grader.runner import Grader, Options
@@ -350,7 +351,7 @@ class _Batch:
                 self._keep(entry, report, outcome)
             except Exception as exc:  # noqa: BLE001 - e.g. a full disk: say so, keep going
                 outcome = "internal_error"
-                print(f"grade: could not write the result of {entry.name}: {exc}", file=sys.stderr)
+                print(plain(f"grade: could not write the result of {entry.name}: {exc}"), file=sys.stderr)
             finished.put(outcome)
 
     def _keep(self, entry: Entry, report: Report, outcome: str) -> None:
