@@ -230,6 +230,28 @@ def test_merge_of_splits_that_leave_a_gap_warns_and_exits_1(run, klass, tmp_path
     assert summary["incomplete_split"] == ["1/2", "2/4"]
 
 
+@pytest.mark.parametrize("outputs", [
+    ("--out", "afile/r.csv"),
+    ("--out", "o/r.csv", "--junit", "o"),
+    ("--out", "o/r.csv", "--junit", "afile/j.xml"),
+    ("--out", "o/r.csv", "--json-dir", "afile/json"),
+    ("--out", "o/r.csv", "--gradescope-dir", "afile/gs"),
+])
+def test_outputs_that_cannot_be_written_are_refused_before_anything_is_graded(run, tmp_path, monkeypatch, outputs):
+    """Not an internal error after grading the whole class: a usage error, at once."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "s.py").write_text(CORRECT, encoding="utf-8")
+    result = run("batch", folder, *outputs, "--seed", 1)
+    assert result.exit_code == 4, result.output
+    assert result.output.startswith("Error: Cannot write ") and "Graded" not in result.output
+    assert not (tmp_path / "o").exists()  # and nothing made for a run that did not start
+    merged = run("merge", tmp_path / "afile", "--out", tmp_path / "afile" / "m.csv")
+    assert merged.exit_code == 4
+
+
 def test_names_the_batch_tells_of_cannot_drive_the_terminal(run, tmp_path):
     """Files it skips and links it refuses are named on stderr: their control characters are
     shown, never obeyed (a name could clear the screen or set the window's title)."""

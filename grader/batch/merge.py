@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from grader.batch.run import outputs_of, write_class_outputs
-from grader.batch.state import BatchState, check_outputs, state_folder, summary_file
+from grader.batch.state import BatchState, check_outputs, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
 from grader.messages import Messages, en, ja
 
@@ -79,6 +79,7 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     if classes_differ:
         warn("summary.classes_differ")
     merged_state = BatchState(state_folder(out))
+    prepare_outputs([out, summary_file(out), junit], [merged_state.folder])
     for state, meta in shards:
         for record in _records_of_last_run(state, meta):
             if chosen.get(record["name"]) is state:

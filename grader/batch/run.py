@@ -22,7 +22,7 @@ from grader.batch import summary as class_summary
 from grader.batch.discover import (
     Entry, Unpacked, absolute_path, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
 )
-from grader.batch.state import BatchState, atomic_write, check_outputs, state_folder, summary_file
+from grader.batch.state import BatchState, atomic_write, check_outputs, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
 from grader.formats import RenderContext
 from grader.formats import csv as csv_format
@@ -107,6 +107,8 @@ class _Batch:
         self.outputs = [p for p in (options.out, self.state.folder, summary_file(options.out), options.json_dir,
                                     options.gradescope_dir, options.junit) if p is not None]
         check_outputs(self.outputs)
+        prepare_outputs([options.out, summary_file(options.out), options.junit],
+                        [self.state.folder, options.json_dir, options.gradescope_dir])
         self.grader = Grader(manager, Options(
             seed=self.seed,
             settings=options.settings,

@@ -6,6 +6,7 @@ CSV, the summary and ``grade merge`` are all rebuilt from them.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -61,6 +62,36 @@ def check_outputs(outputs: Iterable[Optional[Path]], inputs: Iterable[Path] = ()
     for path in inputs:
         if absolute_path(path) in seen:
             raise UsageError("usage.merge_into_input", path=seen[absolute_path(path)])
+
+
+def prepare_outputs(files: Iterable[Optional[Path]], folders: Iterable[Optional[Path]]) -> None:
+    """Make the folders the outputs go in, once sure each can be (tried by writing in it, or in
+    the folder it would be made in), before anything is graded: an output that cannot be
+    written (under a file, in /proc, a file's path that is a folder) is a usage error now (exit
+    4) that makes nothing, not a failure after the whole class."""
+    files = [path for path in files if path is not None]
+    places = [path for path in folders if path is not None] + [path.parent for path in files]
+    for path in files:  # (checked before anything is made: a refused run makes no folder)
+        where = absolute_path(path)
+        if path.is_dir() or any(where == absolute_path(place) or where in absolute_path(place).parents for place in places):
+            raise UsageError("usage.cannot_write", path=path, error=os.strerror(errno.EISDIR))
+    for folder in places:  # each must be, or be made in, a folder this process can write in
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():  # a file where a folder must be, here or above
+            raise UsageError("usage.cannot_write", path=folder, error=os.strerror(errno.ENOTDIR))
+        try:
+            handle, probe = tempfile.mkstemp(dir=existing, prefix=".grade-probe-")
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as exc:
+            raise UsageError("usage.cannot_write", path=folder, error=exc.strerror or exc) from exc
+    for folder in places:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError("usage.cannot_write", path=folder, error=exc.strerror or exc) from exc
 
 
 class BatchState:
