@@ -132,12 +132,13 @@ def test_a_name_a_spreadsheet_would_compute_is_written_to_the_csv_as_text(tmp_pa
     spreadsheet as written, not run as a formula or read as a number. The reports keep it as is."""
     folder = tmp_path / "class"
     folder.mkdir()
-    names = ['=HYPERLINK("http:", "x").py', "-1.py", "+81 90.py", "@SUM(A1).py", "田中 = 1.py"]
+    names = ['=HYPERLINK("http:", "x").py', "-1.py", "+81 90.py", "@SUM(A1).py", "田中 = 1.py", "'-1.py"]
     for name in names:
         (folder / name).write_text(CORRECT, encoding="utf-8")
     batch(folder, "--out", tmp_path / "r.csv", "--seed", 3, "--json-dir", tmp_path / "json")
     text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
     cells = sorted(row[0] for row in list(csv.reader(io.StringIO(text)))[1:])
-    assert cells == sorted("'" + name if name[0] in "=-+@" else name for name in names)
+    assert cells == sorted("'" + name if name[0] in "=-+@'" else name for name in names)
+    assert len(set(cells)) == len(names)  # "'-1.py" is not taken for "-1.py"
     reports = reports_by_file(tmp_path / "json", "*.json")
     assert sorted(report["submission"] for report in reports.values()) == sorted(names)

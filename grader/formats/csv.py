@@ -12,8 +12,9 @@ from grader.model import Report
 BASE_COLUMNS = ("submission", "score", "max_score", "status")
 #: How a cell a spreadsheet would read as a formula starts (or as a number or a date: "-1", "+81").
 #: A submission's name is the learner's to choose: such a name is written after an apostrophe,
-#: which a spreadsheet takes to mean "text" and does not show.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: which a spreadsheet takes to mean "text" and does not show. So is a name that starts with an
+#: apostrophe itself: every cell still reads back as one name (drop the first apostrophe).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 #: Problems that mean the file could not be read as a submission at all.
