@@ -136,7 +136,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
         with session:
             if min_score is not None and min_score > session.grader.catalogue.max_score:
                 # A gate no submission could pass is a mistake in the CI step, not a failing learner.
-                raise UsageError("usage.min_score_too_high", min_score=f"{min_score:g}",
+                raise UsageError("usage.min_score_too_high", min_score=f"{min_score:.15g}",
                                  max_score=f"{session.grader.catalogue.max_score:g}")
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
             report = session.grader.grade(path, entry=entry, early=early)

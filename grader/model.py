@@ -256,4 +256,6 @@ class Report:
 
     @property
     def full_marks(self) -> bool:
-        return self.score >= self.max_score
+        # (0 of 0 is full marks only for a file that loaded: not for an empty or binary one
+        # graded on extras alone)
+        return self.score >= self.max_score and (self.max_score > 0 or not self.problems)

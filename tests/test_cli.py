@@ -123,6 +123,21 @@ def test_a_min_score_above_the_maximum_is_a_usage_error(run, broken):
     assert run("submit", broken, "--min-score", 100, "--seed", 1).exit_code == 1  # possible, just not met
 
 
+def test_a_min_score_just_above_the_maximum_says_so_exactly(run, broken):
+    result = run("submit", broken, "--min-score", "100.0000001", "--seed", 1)
+    assert result.exit_code == 4 and "--min-score 100.0000001" in result.output
+
+
+def test_an_empty_file_graded_on_extras_alone_is_not_full_marks(run, tmp_path):
+    """0 of 0 points: full marks only for a file that loaded."""
+    empty = tmp_path / "empty.py"
+    empty.write_text("", encoding="utf-8")
+    assert run("submit", empty, "-k", "softmax.batch", "--seed", 1).exit_code == 1
+    correct = tmp_path / "correct.py"
+    correct.write_text((EXAMPLES / "student.py").read_text(encoding="utf-8"), encoding="utf-8")
+    assert run("submit", correct, "-k", "softmax.batch", "--seed", 1).exit_code == 0
+
+
 def test_k_grades_one_function_only(run, broken):
     report = json.loads(run("submit", broken, "-k", "numerical_diff", "--format", "json", "--seed", 1).output)
     assert {c["function"] for c in report["checks"]} == {"numerical_diff"}
