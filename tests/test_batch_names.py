@@ -142,3 +142,42 @@ def test_a_name_a_spreadsheet_would_compute_is_written_to_the_csv_as_text(tmp_pa
     assert len(set(cells)) == len(names)  # "'-1.py" is not taken for "-1.py"
     reports = reports_by_file(tmp_path / "json", "*.json")
     assert sorted(report["submission"] for report in reports.values()) == sorted(names)
+
+
+def test_reports_of_learners_gone_or_renamed_since_an_earlier_run_are_removed(tmp_path):
+    """An upload of --gradescope-dir must hold no report that no longer belongs to anyone: a
+    learner removed from the class, or whose name now clashes with another's (renamed)."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("Alice.py", "bob.py", "gone.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    outputs = ("--out", tmp_path / "o" / "r.csv", "--seed", 1, "--json-dir", tmp_path / "json", "--gradescope-dir", tmp_path / "gs")
+    batch(folder, *outputs)
+    (tmp_path / "gs" / "bob.py" / "notes.txt").write_text("the instructor's own", encoding="utf-8")
+    (folder / "gone.py").unlink()
+    (folder / "alice.py").write_text(CORRECT, encoding="utf-8")  # Alice.py's file names now clash
+    batch(folder, *outputs, "--resume")
+    names = output_names(["Alice.py", "alice.py", "bob.py"])
+    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == sorted(f"{names[n]}.json" for n in names)
+    assert sorted(p.name for p in (tmp_path / "gs").iterdir()) == sorted(names.values())
+    assert (tmp_path / "gs" / "bob.py" / "notes.txt").exists()
+
+
+def test_a_folder_of_reports_given_up_for_another_is_left_as_it_was(tmp_path):
+    """Stale reports are removed only from the folders a run writes its own in; the records
+    remember which files their runs wrote."""
+    import json as json_module
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("a.py", "gone.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    outputs = ("--out", tmp_path / "o" / "r.csv", "--seed", 1, "--json-dir", tmp_path / "json")
+    batch(folder, *outputs)
+    (folder / "gone.py").unlink()
+    meta_file = tmp_path / "o" / "r.state" / "batch.json"
+    meta = json_module.loads(meta_file.read_text(encoding="utf-8"))
+    assert any(path.endswith("gone.py.json") for path in meta["reports"])
+    batch(folder, *outputs, "--json-dir", tmp_path / "other")  # (the last --json-dir counts)
+    assert (tmp_path / "json" / "gone.py.json").exists()  # a folder given up for another: left as it was
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["a.py.json"]

@@ -156,11 +156,16 @@ class _Batch:
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
         renamed = {entry.name: self.output_names[entry.name] for entry in entries
                    if self.output_names[entry.name] != safe_file_name(entry.name)}
-        self.state.save_meta({"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
-                              "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
-                              "class": class_digest(self.output_names),
-                              "names": [entry.name for entry in entries], "renamed_outputs": renamed,
-                              "outputs": self.written})
+        # Report files earlier runs into these records wrote (a learner since gone or renamed may
+        # have one): kept in the list until this run ends, then removed if this run has none.
+        earlier_reports = self._earlier_reports()
+        reports = self._report_files([entry.name for entry in entries])
+        meta = {"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
+                "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
+                "class": class_digest(self.output_names),
+                "names": [entry.name for entry in entries], "renamed_outputs": renamed,
+                "outputs": self.written, "reports": list(dict.fromkeys(reports + earlier_reports))}
+        self.state.save_meta(meta)
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
                              zip_refused=self.unpacked.refused,
                              found=len(listing.entries))
@@ -210,7 +215,41 @@ class _Batch:
                 thread.join()
             self.grader.close()
         result.summary = self._write_outputs([entry.name for entry in entries])
+        if not result.interrupted:
+            self._remove_reports(set(earlier_reports) - set(reports))
+            self.state.save_meta({**meta, "reports": reports})
         return result
+
+    def _report_files(self, names: list[str]) -> list[str]:
+        """The report files (--json-dir, --gradescope-dir) of ``names``, as absolute paths."""
+        files = []
+        for name in names:
+            if self.options.json_dir:
+                files.append(str(absolute_path(self.options.json_dir / f"{self.output_names[name]}.json")))
+            if self.options.gradescope_dir:
+                files.append(str(absolute_path(self.options.gradescope_dir / self.output_names[name] / "results.json")))
+        return files
+
+    def _earlier_reports(self) -> list[str]:
+        earlier = (self.state.meta() or {}).get("reports")
+        return [path for path in earlier if type(path) is str and os.path.isfile(path)] if type(earlier) is list else []
+
+    def _remove_reports(self, stale: set) -> None:
+        """Remove report files an earlier run wrote for learners this run has not (gone from the
+        class, or renamed): only in the folders this run writes its own, so a folder of an
+        earlier run's reports given up for another is left as it was."""
+        json_dir = str(absolute_path(self.options.json_dir)) if self.options.json_dir else None
+        gradescope_dir = str(absolute_path(self.options.gradescope_dir)) if self.options.gradescope_dir else None
+        for path in sorted(stale):
+            folder = os.path.dirname(path)
+            if folder == json_dir and path.endswith(".json"):
+                _remove_file(path)
+            elif os.path.dirname(folder) == gradescope_dir and os.path.basename(path) == "results.json":
+                _remove_file(path)
+                try:
+                    os.rmdir(folder)  # (only if nothing else is in it)
+                except OSError:
+                    pass
 
     def _of_this_run(self, record: dict) -> bool:
         """Graded with this run's seed and grader (not left over from an earlier run)."""
@@ -404,6 +443,13 @@ class _Batch:
         if self.options.junit:
             suites = [junit.suite_of(record["report"], self.context) for record in self._records(names)]
         return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites)
+
+
+def _remove_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
