@@ -61,11 +61,12 @@ def batch_usage(submissions: Path, out: Path) -> tuple[int, float, float, int]:
         "me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
         "print(me.ru_maxrss, me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime, children.ru_minflt)\n"
     )
-    # One BLAS thread in the grader's numpy, as the grade command sets before numpy loads
-    # (grader.launch): else an idle BLAS thread's spinning counts as the grader's CPU.
+    # One BLAS thread in the grader's numpy unless the environment says otherwise, as the grade
+    # command does before numpy loads (grader.launch): else an idle BLAS thread's spinning
+    # counts as the grader's CPU.
     from grader.sandbox.control import SINGLE_THREADED
 
-    environment = {**os.environ, **SINGLE_THREADED}
+    environment = {**SINGLE_THREADED, **os.environ}
     output = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
                             env=environment).stdout
     rss, grader_cpu, sandbox_cpu, faults = output.split()

@@ -8,7 +8,7 @@ Plugin authors need only ``hookimpl``::
     def grader_exercises(register):
         register(my_exercise)
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "hookimpl"]
 

@@ -195,12 +195,14 @@ def merge_batches(inputs: list[Path], out: Path, junit: Optional[Path] = None, l
     import sys
 
     from grader.batch.merge import merge
+    from grader.formats.text import plain
     from grader.model import Message
 
     catalog, chosen = messages(), language(lang)
 
     def warn(message_id: str, **params) -> None:
-        print(catalog.render(Message(message_id, params), chosen), file=sys.stderr)
+        # (learners' names among them: their control characters shown as "\ufffd", not obeyed)
+        print(plain(catalog.render(Message(message_id, params), chosen)), file=sys.stderr)
 
     return merge([Path(p) for p in inputs], Path(out), junit, warn=warn, messages=catalog)
 

@@ -41,7 +41,7 @@ def _say(message_id: str, **params) -> str:
 
     lang = _chosen_language.get("lang") or default_language(os.environ)
     # Names and paths are the learners' (a file called "\x1b[2J..." would clear the terminal):
-    # their control characters are shown, not obeyed.
+    # their control characters are shown as "\ufffd", not obeyed.
     params = {key: plain(os.fspath(value)) if isinstance(value, (str, os.PathLike)) else value
               for key, value in params.items()}
     return Messages({"en": en.MESSAGES, "ja": ja.MESSAGES}).text(message_id, lang, **params)
@@ -136,7 +136,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
         with session:
             if min_score is not None and min_score > session.grader.catalogue.max_score:
                 # A gate no submission could pass is a mistake in the CI step, not a failing learner.
-                raise UsageError("usage.min_score_too_high", min_score=f"{min_score:.15g}",
+                raise UsageError("usage.min_score_too_high", min_score=_exactly(min_score),
                                  max_score=f"{session.grader.catalogue.max_score:g}")
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
             report = session.grader.grade(path, entry=entry, early=early)
@@ -280,6 +280,12 @@ def merge(inputs, out, junit, lang):
     # Shards not given: the class result is incomplete, which a CI step must not take for done.
     incomplete = any(summary.get(key) for key in ("missing_shards", "incomplete_split", "ungraded", "classes_differ"))
     return ExitCode.NOT_FULL_MARKS if incomplete else ExitCode.OK
+
+
+def _exactly(value: float) -> str:
+    """``value`` as given (100, 100.5, 100.00000000000001), never rounded to look like another."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def _check_min_score(value: Optional[float]) -> Optional[float]:

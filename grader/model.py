@@ -256,6 +256,8 @@ class Report:
 
     @property
     def full_marks(self) -> bool:
-        # (0 of 0 is full marks only for a file that loaded: not for an empty or binary one
-        # graded on extras alone)
-        return self.score >= self.max_score and (self.max_score > 0 or not self.problems)
+        if self.max_score > 0:
+            return self.score >= self.max_score
+        # Checks worth 0 points (extras, chosen with -k): full marks when every one passed,
+        # never for an empty or binary file, whose checks all fail.
+        return all(result.status is Status.PASSED for result in self.results)

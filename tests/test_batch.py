@@ -250,6 +250,9 @@ def test_outputs_that_cannot_be_written_are_refused_before_anything_is_graded(ru
     assert not (tmp_path / "o").exists()  # and nothing made for a run that did not start
     merged = run("merge", tmp_path / "afile", "--out", tmp_path / "afile" / "m.csv")
     assert merged.exit_code == 4
+    not_a_class = run("batch", tmp_path / "afile", "--out", "nd/r.csv", "--json-dir", "nj", "--gradescope-dir", "ng")
+    assert not_a_class.exit_code == 4
+    assert not any((tmp_path / name).exists() for name in ("nd", "nj", "ng"))
 
 
 def test_names_the_batch_tells_of_cannot_drive_the_terminal(run, tmp_path):

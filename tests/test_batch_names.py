@@ -132,13 +132,15 @@ def test_a_name_a_spreadsheet_would_compute_is_written_to_the_csv_as_text(tmp_pa
     spreadsheet as written, not run as a formula or read as a number. The reports keep it as is."""
     folder = tmp_path / "class"
     folder.mkdir()
-    names = ['=HYPERLINK("http:", "x").py', "-1.py", "+81 90.py", "@SUM(A1).py", "田中 = 1.py", "'-1.py"]
-    for name in names:
+    names = ['=HYPERLINK("http:", "x").py', "-1.py", "+81 90.py", "@SUM(A1).py", "田中 = 1.py", "'-1.py", "0012345"]
+    for name in names[:-1]:
         (folder / name).write_text(CORRECT, encoding="utf-8")
+    (folder / names[-1]).mkdir()  # a student number: a project folder
+    (folder / names[-1] / "main.py").write_text(CORRECT, encoding="utf-8")
     batch(folder, "--out", tmp_path / "r.csv", "--seed", 3, "--json-dir", tmp_path / "json")
     text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
     cells = sorted(row[0] for row in list(csv.reader(io.StringIO(text)))[1:])
-    assert cells == sorted("'" + name if name[0] in "=-+@'" else name for name in names)
+    assert cells == sorted("'" + name if name[0] in "=-+@'0" else name for name in names)
     assert len(set(cells)) == len(names)  # "'-1.py" is not taken for "-1.py"
     reports = reports_by_file(tmp_path / "json", "*.json")
     assert sorted(report["submission"] for report in reports.values()) == sorted(names)
@@ -181,3 +183,19 @@ def test_a_folder_of_reports_given_up_for_another_is_left_as_it_was(tmp_path):
     batch(folder, *outputs, "--json-dir", tmp_path / "other")  # (the last --json-dir counts)
     assert (tmp_path / "json" / "gone.py.json").exists()  # a folder given up for another: left as it was
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["a.py.json"]
+
+
+def test_a_shard_removes_no_report_of_a_learner_still_in_the_class(tmp_path, monkeypatch):
+    """A shard grades part of the class: the other shards' learners' reports stay, also when an
+    earlier whole run wrote them into the same records. A folder given as ``.`` is found again."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("a.py", "b.py", "c.py", "d.py", "gone.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    (tmp_path / "json").mkdir()
+    monkeypatch.chdir(tmp_path / "json")
+    outputs = ("--out", tmp_path / "o" / "r.csv", "--seed", 1, "--json-dir", ".")
+    batch(folder, *outputs)
+    (folder / "gone.py").unlink()
+    batch(folder, *outputs, "--shard", "1/2")
+    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == ["a.py.json", "b.py.json", "c.py.json", "d.py.json"]

@@ -124,8 +124,9 @@ def test_a_min_score_above_the_maximum_is_a_usage_error(run, broken):
 
 
 def test_a_min_score_just_above_the_maximum_says_so_exactly(run, broken):
-    result = run("submit", broken, "--min-score", "100.0000001", "--seed", 1)
-    assert result.exit_code == 4 and "--min-score 100.0000001" in result.output
+    for given in ("100.0000001", "100.00000000000001"):
+        result = run("submit", broken, "--min-score", given, "--seed", 1)
+        assert result.exit_code == 4 and f"--min-score {given}:" in result.output
 
 
 def test_an_empty_file_graded_on_extras_alone_is_not_full_marks(run, tmp_path):
@@ -134,8 +135,13 @@ def test_an_empty_file_graded_on_extras_alone_is_not_full_marks(run, tmp_path):
     empty.write_text("", encoding="utf-8")
     assert run("submit", empty, "-k", "softmax.batch", "--seed", 1).exit_code == 1
     correct = tmp_path / "correct.py"
-    correct.write_text((EXAMPLES / "student.py").read_text(encoding="utf-8"), encoding="utf-8")
+    source = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+    correct.write_text(source + "\nload_mnist()\n", encoding="utf-8")  # a line that fails, as with a full run
     assert run("submit", correct, "-k", "softmax.batch", "--seed", 1).exit_code == 0
+    assert run("submit", correct, "--seed", 1).exit_code == 0
+    wrong = tmp_path / "wrong.py"  # a 1-D softmax only: the 2-D extra fails
+    wrong.write_text(source.replace("    if a.ndim == 2:", "    if False:"), encoding="utf-8")
+    assert run("submit", wrong, "-k", "softmax.batch", "--seed", 1).exit_code == 1
 
 
 def test_k_grades_one_function_only(run, broken):

@@ -296,7 +296,7 @@ _CALLS_THAT_OUTLIVE_OR_WATCH = {
     "shmget": (0x4752, 0, 0), "msgget": (0x4752, 0), "semget": (0x4752, 0, 0), "shmat": (-1, 0, 0),
     "mq_open": (0, 0, 0, 0), "fanotify_init": (0xFFFFFFFF, 0), "inotify_init1": (0xFFFFFFFF,),
     "open_by_handle_at": (-1, 0, 0), "fsopen": (0, 0), "sethostname": (0, 1 << 20), "syslog": (-1, 0, 0),
-    "clock_settime": (-1, 0), "kcmp": (0, 0, -1, 0, 0),
+    "clock_settime": (-1, 0), "kcmp": (0, 0, -1, 0, 0), "memfd_create": (0, 0), "fallocate": (-1, 0, 0, 4096),
 }
 
 
@@ -344,14 +344,92 @@ def test_the_filter_refuses_what_would_outlive_the_process_or_watch_others_files
         pytest.skip("the seccomp filter is built for x86_64 Linux")
     assert set(_errors_in_child(_CALLS_THAT_OUTLIVE_OR_WATCH, filtered=True).values()) == {errno.EPERM}
     unfiltered = _errors_in_child(_CALLS_THAT_OUTLIVE_OR_WATCH, filtered=False)
-    for name in ("shmget", "msgget", "semget", "fanotify_init", "inotify_init1", "mq_open", "kcmp"):
+    for name in ("shmget", "msgget", "semget", "fanotify_init", "inotify_init1", "mq_open", "kcmp", "memfd_create", "fallocate"):
         assert unfiltered[name] != errno.EPERM, (name, unfiltered[name])
 
 
-def test_a_learner_process_keeps_no_capability_even_as_root(grader, write, correct_source):
-    """Where the learner's process cannot become a user of its own, it keeps root's uid but
-    none of root's powers: giving its own file to another user needs CAP_CHOWN."""
+def test_a_learners_temporary_folders_and_trees_are_removed_as_at_home(grader, write, correct_source):
+    """tempfile.TemporaryDirectory and shutil.rmtree in the learner's own folder work (rmtree by
+    folder descriptors, which the hook refuses, used to end in RecursionError)."""
+    code = (
+        "import os, shutil, tempfile\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        "    os.makedirs(os.path.join(d, 'a', 'b'))\n"
+        "    open(os.path.join(d, 'a', 'b', 'x'), 'w').write('1')\n"
+        "os.makedirs('t/u')\n"
+        "shutil.rmtree('t')\n"
+        "assert not os.path.exists('t') and not os.path.exists(d)\n"
+    )
+    report = grader.grade(write("s.py", code + correct_source))
+    assert report.problems == () and report.score == 100
+
+
+def _as_learner_user(keep_read_search: bool) -> dict:
+    """{CapEff, CapPrm, CapBnd, CapInh, Uid} of a forked child after ``drop_privileges(4242)``."""
+    import os
+
+    from grader.sandbox import guard
+
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            guard.drop_privileges(4242, keep_read_search)
+            with open("/proc/self/status") as status:
+                lines = [line for line in status if line.startswith(("Cap", "Uid"))]
+            os.write(writer, "".join(lines).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 10000).decode()
+    os.waitpid(pid, 0)
+    os.close(reader)
+    fields = dict(line.split(":", 1) for line in answer.splitlines())
+    found = {name: int(fields[name], 16) for name in ("CapEff", "CapPrm", "CapBnd", "CapInh")}
+    return {**found, "Uid": {int(uid) for uid in fields["Uid"].split()}}
+
+
+def test_a_learner_user_has_no_capability_or_only_reading_and_searching_folders():
+    import os
+
+    if os.getuid() != 0:
+        pytest.skip("only root can become another user")
+    assert _as_learner_user(False) == {"CapEff": 0, "CapPrm": 0, "CapBnd": 0, "CapInh": 0, "Uid": {4242}}
+    read_search = 1 << 2  # CAP_DAC_READ_SEARCH
+    assert _as_learner_user(True) == {"CapEff": read_search, "CapPrm": read_search, "CapBnd": read_search,
+                                      "CapInh": 0, "Uid": {4242}}
+
+
+def test_a_learner_user_keeps_reading_folders_only_where_the_python_installation_needs_it():
+    """Where the learner's user could not read the Python installation (a pyenv under /root,
+    a private home under sudo), and only there, its process keeps CAP_DAC_READ_SEARCH."""
+    import os
+
+    from grader.sandbox.host import UID_BASE, readable_by
+
+    if os.getuid() != 0:
+        pytest.skip("only root can become another user")
+    import shutil
+    import tempfile
+
+    public = tempfile.mkdtemp(dir="/tmp")  # (under /tmp: pytest's own folders are root's alone)
+    try:
+        os.chmod(public, 0o755)
+        os.mkdir(os.path.join(public, "private"), mode=0o700)
+        assert readable_by(UID_BASE, [public])
+        assert not readable_by(UID_BASE, [public, os.path.join(public, "private")])
+    finally:
+        shutil.rmtree(public)
+
+
+def test_a_learner_process_is_never_root_nor_has_roots_powers(grader, write, correct_source):
+    """As root, each learner process is a user of its own: it owns no file outside its scratch
+    folder, and giving its own file to another user (CAP_CHOWN) is refused by the kernel."""
+    import os
+
     code = "import os\nopen('mine', 'w').close()\nos.chown('mine', 4242, 4242)\n"
+    if os.getuid() == 0:
+        code = "import os\nassert os.getuid() != 0 and os.geteuid() != 0\n" + code
     report = grader.grade(write("s.py", code + correct_source))
     assert report.score == 100
     assert [p.message.id for p in report.problems] == ["refused.system"]  # EPERM, from the kernel

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import lzma
 import stat
 import unicodedata
@@ -117,8 +118,10 @@ def readable_name(name: str) -> str:
 def absolute_path(path: Path) -> Path:
     """``path`` made absolute through its folder's real path, the last part not followed: so a
     class folder given by another path still meets its outputs, and a link is not taken for
-    what it points to."""
-    return path.absolute().parent.resolve() / path.name
+    what it points to. (``.`` and ``..`` are taken as parts of the path first: ``.`` is the
+    current folder, not its last part.)"""
+    path = Path(os.path.abspath(path))
+    return path.parent.resolve() / path.name
 
 
 @dataclass(frozen=True)

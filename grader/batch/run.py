@@ -107,8 +107,6 @@ class _Batch:
         self.outputs = [p for p in (options.out, self.state.folder, summary_file(options.out), options.json_dir,
                                     options.gradescope_dir, options.junit) if p is not None]
         check_outputs(self.outputs)
-        prepare_outputs([options.out, summary_file(options.out), options.junit],
-                        [self.state.folder, options.json_dir, options.gradescope_dir])
         self.grader = Grader(manager, Options(
             seed=self.seed,
             settings=options.settings,
@@ -150,6 +148,9 @@ class _Batch:
         # may have been others): none of it is a learner.
         self.written = self._outputs_written()
         listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
+        # (once nothing can refuse the run: a refused run makes no folder)
+        prepare_outputs([self.options.out, summary_file(self.options.out), self.options.junit],
+                        [self.state.folder, self.options.json_dir, self.options.gradescope_dir])
         entries = listing.entries
         # From the whole class, before sharding: every shard and every run agree on the names.
         self.output_names = output_names(entry.name for entry in entries)
@@ -157,7 +158,8 @@ class _Batch:
         renamed = {entry.name: self.output_names[entry.name] for entry in entries
                    if self.output_names[entry.name] != safe_file_name(entry.name)}
         # Report files earlier runs into these records wrote (a learner since gone or renamed may
-        # have one): kept in the list until this run ends, then removed if this run has none.
+        # have one): kept in the list until this run ends, then removed if no learner of the
+        # whole class (this shard's or another's) has it.
         earlier_reports = self._earlier_reports()
         reports = self._report_files([entry.name for entry in entries])
         meta = {"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
@@ -216,40 +218,65 @@ class _Batch:
             self.grader.close()
         result.summary = self._write_outputs([entry.name for entry in entries])
         if not result.interrupted:
-            self._remove_reports(set(earlier_reports) - set(reports))
-            self.state.save_meta({**meta, "reports": reports})
+            removed = self._remove_reports(set(earlier_reports) - set(self._report_files(list(self.output_names))))
+            kept = [path for path in earlier_reports if path not in removed]  # (in folders not written now)
+            self.state.save_meta({**meta, "reports": list(dict.fromkeys(reports + kept))})
         return result
 
     def _report_files(self, names: list[str]) -> list[str]:
-        """The report files (--json-dir, --gradescope-dir) of ``names``, as absolute paths."""
+        """The report files (--json-dir, --gradescope-dir) of ``names``, each in its folder's real
+        path (``.`` or a link given for the folder is the same folder next time)."""
         files = []
+        json_dir, gradescope_dir = self._report_folders()
         for name in names:
-            if self.options.json_dir:
-                files.append(str(absolute_path(self.options.json_dir / f"{self.output_names[name]}.json")))
-            if self.options.gradescope_dir:
-                files.append(str(absolute_path(self.options.gradescope_dir / self.output_names[name] / "results.json")))
+            if json_dir:
+                files.append(os.path.join(json_dir, f"{self.output_names[name]}.json"))
+            if gradescope_dir:
+                files.append(os.path.join(gradescope_dir, self.output_names[name], "results.json"))
         return files
+
+    def _report_folders(self) -> tuple[Optional[str], Optional[str]]:
+        return tuple(os.path.realpath(folder) if folder else None
+                     for folder in (self.options.json_dir, self.options.gradescope_dir))
 
     def _earlier_reports(self) -> list[str]:
         earlier = (self.state.meta() or {}).get("reports")
         return [path for path in earlier if type(path) is str and os.path.isfile(path)] if type(earlier) is list else []
 
-    def _remove_reports(self, stale: set) -> None:
-        """Remove report files an earlier run wrote for learners this run has not (gone from the
-        class, or renamed): only in the folders this run writes its own, so a folder of an
-        earlier run's reports given up for another is left as it was."""
-        json_dir = str(absolute_path(self.options.json_dir)) if self.options.json_dir else None
-        gradescope_dir = str(absolute_path(self.options.gradescope_dir)) if self.options.gradescope_dir else None
+    def _remove_reports(self, stale: set) -> set:
+        """Remove the report files an earlier run wrote for learners the class no longer has
+        (gone, or renamed): only in the folders this run writes its own in (a folder of an
+        earlier run's reports given up for another is left as it was), and never a file that
+        is one of this run's (on a file system that ignores case, ``Alice.py.json`` is
+        ``alice.py.json``). Returns those removed."""
+        json_dir, gradescope_dir = self._report_folders()
+        stale = {path for path in stale if (os.path.dirname(path) == json_dir and path.endswith(".json")) or (
+            os.path.dirname(os.path.dirname(path)) == gradescope_dir and os.path.basename(path) == "results.json")}
+        if not stale:
+            return set()
+        live = set()
+        for path in self._report_files(list(self.output_names)) + [str(p) for p in self.outputs]:
+            try:
+                info = os.stat(path)
+                live.add((info.st_dev, info.st_ino))
+            except OSError:
+                pass
+        removed = set()
         for path in sorted(stale):
-            folder = os.path.dirname(path)
-            if folder == json_dir and path.endswith(".json"):
-                _remove_file(path)
-            elif os.path.dirname(folder) == gradescope_dir and os.path.basename(path) == "results.json":
-                _remove_file(path)
+            try:
+                info = os.stat(path)
+                if (info.st_dev, info.st_ino) in live:
+                    continue
+                os.unlink(path)
+                removed.add(path)
+            except OSError:
+                continue
+            if os.path.basename(path) == "results.json":
                 try:
-                    os.rmdir(folder)  # (only if nothing else is in it)
+                    os.rmdir(os.path.dirname(path))  # (only if nothing else is in it)
                 except OSError:
                     pass
+        return removed
 
     def _of_this_run(self, record: dict) -> bool:
         """Graded with this run's seed and grader (not left over from an earlier run)."""
@@ -443,13 +470,6 @@ class _Batch:
         if self.options.junit:
             suites = [junit.suite_of(record["report"], self.context) for record in self._records(names)]
         return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites)
-
-
-def _remove_file(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _put(target: queue.Queue, item, stop: threading.Event) -> bool:

@@ -41,8 +41,17 @@ def header(exercises: Iterable[str]) -> list[str]:
 
 
 def as_text(name: str) -> str:
-    """``name`` as a spreadsheet cell that shows it as it is, never computes it."""
-    return "'" + name if name.startswith(FORMULA_START) else name
+    """``name`` as a spreadsheet cell that shows it as it is, never computes it (nor reads a
+    student number ``0012345`` as the number 12345)."""
+    return "'" + name if name.startswith(FORMULA_START) or _a_number(name) else name
+
+
+def _a_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def row(report: Report) -> dict:

@@ -88,10 +88,20 @@ class Host:
 
     @property
     def can_drop_privileges(self) -> bool:
+        """Whether each learner process becomes a user of its own (the grader runs as root)."""
+        return bool(self._hello_field("can_drop"))
+
+    @property
+    def keeps_read_search(self) -> bool:
+        """Whether those users keep CAP_DAC_READ_SEARCH, to read a Python installation they
+        could not (a pyenv under /root)."""
+        return bool(self._hello_field("keep_read_search"))
+
+    def _hello_field(self, name: str):
         with self._lock:
             if self._hello is None:
                 self._call_with_restart(lambda: None)
-            return bool(self._hello and self._hello.get("can_drop"))
+            return self._hello.get(name) if self._hello else None
 
     def _send(self, message: dict, fds: list[int] | None = None) -> None:
         data = json.dumps(message).encode()

@@ -25,7 +25,7 @@ from typing import Optional
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _DEVICES_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero")
 #: fcntl commands that would make the kernel signal another process (SIGIO to its owner).
-_FCNTL_SIGNALLING = {8, 10, 15}  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_FCNTL_SIGNALLING = {8, 10, 15, 1024, 1026}  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
 _SIGXFSZ = int(signal.SIGXFSZ)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
@@ -298,6 +298,7 @@ class Limits:
     cpu_seconds: int
     file_bytes: int = 16 * 1024 * 1024
     open_files: int = 64
+    threads: int = 32
 
 
 def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = None) -> None:
@@ -313,7 +314,9 @@ def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = No
     _set(resource.RLIMIT_NOFILE, limits.open_files)
     _set(resource.RLIMIT_CORE, 0)
     if unprivileged:
-        _set(resource.RLIMIT_NPROC, 1)
+        # Its user's processes and threads (it may start no process; a few threads, yes): a
+        # loop of threads cannot take the machine's process ids.
+        _set(resource.RLIMIT_NPROC, limits.threads)
 
 
 def _set(which: int, value: int) -> None:
@@ -330,7 +333,12 @@ _capset = None
 _NO_CAPABILITIES: tuple = ()
 _CAP_LAST = 63
 _PR_CAPBSET_DROP = 24
+_PR_SET_KEEPCAPS = 8
 _CAPABILITY_VERSION_3 = 0x20080522
+#: The one capability a learner's process may keep: reading and searching folders whatever
+#: their mode, for a Python installation its user could not read (a pyenv under /root). Kept
+#: only where it is needed (the host tries without it first).
+CAP_DAC_READ_SEARCH = 2
 
 
 def prepare() -> None:
@@ -341,9 +349,11 @@ def prepare() -> None:
 
     _capset = ctypes.CDLL(None, use_errno=True).capset
     # struct __user_cap_header_struct {u32 version; int pid;}, then two __user_cap_data_struct
-    # {u32 effective, permitted, inheritable;} of zeros: no capability in any set.
-    _NO_CAPABILITIES = (ctypes.create_string_buffer(struct.pack("Ii", _CAPABILITY_VERSION_3, 0), 8),
-                        ctypes.create_string_buffer(24))
+    # {u32 effective, permitted, inheritable;}: none at all, and only CAP_DAC_READ_SEARCH.
+    header = ctypes.create_string_buffer(struct.pack("Ii", _CAPABILITY_VERSION_3, 0), 8)
+    read_search = 1 << CAP_DAC_READ_SEARCH
+    _NO_CAPABILITIES = (header, ctypes.create_string_buffer(24),
+                        ctypes.create_string_buffer(struct.pack("6I", read_search, read_search, 0, 0, 0, 0), 24))
     try:
         with open("/proc/sys/kernel/cap_last_cap", "rb") as last:
             _CAP_LAST = int(last.read())
@@ -379,24 +389,43 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def drop_capabilities() -> None:
-    """Keep root's uid but none of its powers (the learner's process runs as root when no user
-    of its own can read the Python installation): with CAP_SYS_ADMIN, say, it could mark the
-    whole file system for fanotify and refuse every file its classmates' processes and the
-    grader open. Emptied: the bounding set (nothing can come back), then every other set."""
+    """No capability left, the bounding set's included (for a process that is not root, where
+    there should be none anyway)."""
     if _capset is None:
         prepare()
-    prctl = _libc_prctl()
-    for capability in range(_CAP_LAST + 1):
-        prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)  # (refused without CAP_SETPCAP: none to drop)
-    header, data = _NO_CAPABILITIES
-    if _capset(header, data) != 0:
+    _drop_bounding_set(keep_read_search=False)
+    header, none, _ = _NO_CAPABILITIES
+    if _capset(header, none) != 0:
         import ctypes
 
-        raise OSError(ctypes.get_errno(), "capset failed: the learner's process keeps root's capabilities")
+        raise OSError(ctypes.get_errno(), "capset failed: the learner's process keeps its capabilities")
 
 
-def drop_privileges(uid: int) -> None:
-    """Become ``uid`` (and a group of the same number), with no supplementary groups."""
+def _drop_bounding_set(keep_read_search: bool) -> None:
+    prctl = _libc_prctl()
+    for capability in range(_CAP_LAST + 1):
+        if not (keep_read_search and capability == CAP_DAC_READ_SEARCH):
+            prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)  # (refused without CAP_SETPCAP: none to drop)
+
+
+def drop_privileges(uid: int, keep_read_search: bool = False) -> None:
+    """Become ``uid`` (and a group of the same number), with no supplementary groups and no
+    capability; but CAP_DAC_READ_SEARCH if ``keep_read_search``, to read a Python installation
+    that user could not (a pyenv under /root): reading is Landlock's to bound, while root's uid
+    would own, and could chmod, lease or set the times of, every root-owned file."""
+    if _capset is None:
+        prepare()
+    _drop_bounding_set(keep_read_search)
+    prctl = _libc_prctl()
+    if keep_read_search:
+        prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0)  # (setuid would clear the permitted set)
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+    if keep_read_search:
+        header, _, read_search = _NO_CAPABILITIES
+        if _capset(header, read_search) != 0:
+            import ctypes
+
+            raise OSError(ctypes.get_errno(), "capset failed: the learner's process keeps root's capabilities")
+        prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)

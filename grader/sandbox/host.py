@@ -53,6 +53,13 @@ def main() -> None:
 
     for name in PRELOADED:
         importlib.import_module(name)
+    # shutil.rmtree opens each folder as a descriptor and removes by name relative to it, which
+    # the audit hook refuses (relative to a descriptor, a name escapes its checks); so
+    # tempfile.TemporaryDirectory's clean-up failed, and retried until RecursionError. Learner
+    # processes get shutil with removal by path instead, which the hook checks name by name.
+    import shutil
+
+    shutil._use_fd_functions = False
     # ``exit()`` and ``quit()``, which a learner's file may call (as a script run by python
     # could): the site module would have made them, but the host starts without it (-S).
     import site
@@ -78,6 +85,9 @@ class Host:
         self.dying: dict[int, tuple[str | None, int | None]] = {}
         self.preloaded: dict = {}
         self.preloaded_modules: set[str] = set()
+        #: Whether a learner process, a user of its own, keeps CAP_DAC_READ_SEARCH, because
+        #: the Python installation is not readable by that user (``readable_by``).
+        self.keep_read_search = False
 
     def reply(self, message: dict) -> None:
         try:
@@ -86,7 +96,12 @@ class Host:
             self._shutdown()
 
     def serve(self) -> None:
-        self.reply({"op": "hello", "pid": os.getpid(), "can_drop": self._can_drop_privileges(),
+        # As root, every learner process becomes a user of its own (a uid owns no file outside
+        # its scratch folder, and has a process limit); it keeps CAP_DAC_READ_SEARCH only if
+        # that user could not read the Python installation (a pyenv under /root).
+        can_drop = os.getuid() == 0
+        self.keep_read_search = can_drop and not readable_by(UID_BASE, _import_roots())
+        self.reply({"op": "hello", "pid": os.getpid(), "can_drop": can_drop, "keep_read_search": self.keep_read_search,
                     "preloaded": sorted(self.preloaded_modules), "preload_error": self.preloaded.get("error")})
         watched = [self.control] + ([self.grader_gone] if self.grader_gone is not None else [])
         while True:
@@ -154,6 +169,7 @@ class Host:
         if pid == 0:
             self.control.close()  # (its signals it sets itself: ``worker.run``)
             config["host_pid"] = os.getppid()
+            config["keep_read_search"] = self.keep_read_search
             if config.get("drop_privileges"):
                 config["uid"] = UID_BASE + os.getpid()
             self.worker.run(config, *fds)
@@ -256,27 +272,6 @@ class Host:
             if not strays:
                 return
 
-    def _can_drop_privileges(self) -> bool:
-        """Only root can become another user, and only helps if that user can still read the
-        Python installation (a pyenv under /root, say, is unreadable to anyone else)."""
-        if os.getuid() != 0:
-            return False
-        import numpy
-
-        needed = [os.path.dirname(os.__file__), os.path.dirname(numpy.__file__)]
-        pid = os.fork()
-        if pid == 0:
-            ok = False
-            try:
-                os.setgroups([])
-                os.setgid(UID_BASE)
-                os.setuid(UID_BASE)
-                ok = all(os.access(path, os.R_OK | os.X_OK) for path in needed)
-            finally:
-                os._exit(0 if ok else 1)
-        _, status = os.waitpid(pid, 0)
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-
     def _shutdown(self) -> None:
         """The grader has gone or is going: end every learner process and remove every scratch
         folder (each once its process is dead, so nothing is written after)."""
@@ -298,6 +293,30 @@ class Host:
         self.dying.clear()
         self._kill_orphans()
         os._exit(0)
+
+
+def _import_roots() -> list[str]:
+    """The folders a learner's imports read: the standard library's and numpy's."""
+    import numpy
+
+    return [os.path.dirname(os.__file__), os.path.dirname(numpy.__file__)]
+
+
+def readable_by(uid: int, roots: list[str]) -> bool:
+    """Whether user ``uid`` (with no capability) can read and search every one of ``roots``:
+    tried in a forked child that becomes that user, as a learner's process would."""
+    pid = os.fork()
+    if pid == 0:
+        readable = False
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            readable = all(os.access(root, os.R_OK | os.X_OK) for root in roots)
+        finally:
+            os._exit(0 if readable else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def _pidfd(pid: int) -> int | None:

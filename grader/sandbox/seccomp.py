@@ -3,13 +3,15 @@ kernel whatever code makes them (Python, a module the audit hook does not watch,
 
 Refused with EPERM: creating processes (fork, vfork, clone without CLONE_THREAD, execve),
 signalling any process but itself (kill, tgkill, pidfd; and asking the kernel to signal one
-for it: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN/SIOCSPGRP), acting on other processes'
-scheduling or limits (setpriority, sched_*, ioprio_set, prlimit64 but for itself), tracing others
-(ptrace, process_vm_*), device files and pipes on disk (mknod), new sockets, kernel interfaces a
-sandbox escape would start from (mount and the new mount API, unshare, setns, bpf, io_uring,
-userfaultfd, keyrings, module loading, perf events, file handles), and what outlives the process
-or watches others' files (System V IPC, POSIX message queues, fanotify, inotify), besides the
-machine's own settings (host name, clock, kernel log, I/O ports, quotas). Threads stay possible.
+for it: fcntl F_SETOWN/F_SETSIG, leases and F_NOTIFY, ioctl FIOSETOWN/SIOCSPGRP), acting on
+other processes' scheduling or limits (setpriority, sched_*, ioprio_set, prlimit64 but for
+itself), tracing others (ptrace, process_vm_*), device files and pipes on disk (mknod), new
+sockets, kernel interfaces a sandbox escape would start from (mount and the new mount API,
+unshare, setns, bpf, io_uring, userfaultfd, keyrings, module loading, perf events, file
+handles), what outlives the process or watches others' files (System V IPC, POSIX message
+queues, fanotify, inotify), memory and disk taken past its limits' sight (memfd_create,
+fallocate), and the machine's own settings (host name, clock, kernel log, I/O ports, quotas).
+Threads stay possible.
 
 Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
 stands (see ``available``).
@@ -70,6 +72,9 @@ _DENIED = {
     "sethostname": 170, "setdomainname": 171, "syslog": 103, "vhangup": 153,
     "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "clock_adjtime": 305,
     "iopl": 172, "ioperm": 173, "quotactl": 179, "quotactl_fd": 443, "kcmp": 312,
+    # Memory no address-space limit counts (a memfd's pages need no mapping), and disk taken
+    # faster than the scratch folder's size is looked at (fallocate reserves gigabytes at once).
+    "memfd_create": 319, "fallocate": 285,
 }
 _CLONE, _CLONE3 = 56, 435
 #: Calls whose first argument is a process: allowed only for this process itself (or 0, itself
@@ -78,7 +83,7 @@ _SELF_ONLY = {"kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueuei
               "prlimit64": 302, "sched_setaffinity": 203}
 #: Calls refused for some values of their second argument.
 _FCNTL, _IOCTL = 72, 16
-_FCNTL_SIGNALLING = (8, 10, 15)  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_FCNTL_SIGNALLING = (8, 10, 15, 1024, 1026)  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
 _IOCTL_SIGNALLING = (0x8901, 0x8902)  # FIOSETOWN, SIOCSPGRP
 
 

@@ -274,7 +274,7 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
         current=address_space,
     )
     if uid is not None:
-        guard.drop_privileges(uid)
+        guard.drop_privileges(uid, keep_read_search=bool(config.get("keep_read_search")))
     else:
         guard.drop_capabilities()
     guard.die_with_parent(config["host_pid"])
