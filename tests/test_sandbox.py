@@ -202,29 +202,41 @@ def test_landlock_grants_reading_the_roots_but_not_what_is_denied_inside_them(tm
     assert site not in granted and not any(path.startswith(f"{site}/grader") for path in granted)
 
 
-def _in_landlocked_child(scratch, read_roots, deny_roots, attempt):
-    """Run ``attempt`` (raw system calls: no audit hook here) in a forked child restricted by
-    Landlock; returns what it wrote back."""
+def _in_child(action) -> str:
+    """What ``action()`` returns (a str), run in a forked child (so that what it does to its
+    process, restrictions it cannot undo, stays there)."""
     import os
 
-    from grader.sandbox import landlock
-
-    landlock.prepare(read_roots, deny_roots)
-    made = landlock.ruleset(scratch)
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
-            landlock.restrict(made)
-            os.write(writer, attempt().encode())
+            os.write(writer, action().encode())
         finally:
             os._exit(0)
-    landlock.discard(made)
     os.close(writer)
-    answer = os.read(reader, 1000).decode()
+    answer = os.read(reader, 100_000).decode()
     os.waitpid(pid, 0)
     os.close(reader)
     return answer
+
+
+def _in_landlocked_child(scratch, read_roots, deny_roots, attempt):
+    """Run ``attempt`` (raw system calls: no audit hook here) in a forked child restricted by
+    Landlock; returns what it returned."""
+    from grader.sandbox import landlock
+
+    landlock.prepare(read_roots, deny_roots)
+    made = landlock.ruleset(scratch)
+
+    def restricted() -> str:
+        landlock.restrict(made)
+        return attempt()
+
+    try:
+        return _in_child(restricted)
+    finally:
+        landlock.discard(made)
 
 
 def test_landlock_stops_native_file_access_the_audit_hook_cannot_see(tmp_path):
@@ -311,25 +323,18 @@ def _errors_in_child(calls: dict, filtered: bool) -> dict:
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            if filtered:
-                seccomp.install(os.getpid())
-            errors = {}
-            for name, arguments in calls.items():
-                ctypes.set_errno(0)
-                done = libc.syscall(seccomp._DENIED[name], *(ctypes.c_long(a) for a in arguments))
-                errors[name] = ctypes.get_errno() if done == -1 else 0
-            os.write(writer, json.dumps(errors).encode())
-        finally:
-            os._exit(0)
-    os.close(writer)
-    answer = os.read(reader, 10000).decode()
-    os.waitpid(pid, 0)
-    os.close(reader)
-    return json.loads(answer)
+
+    def attempt() -> str:
+        if filtered:
+            seccomp.install(os.getpid())
+        errors = {}
+        for name, arguments in calls.items():
+            ctypes.set_errno(0)
+            done = libc.syscall(seccomp._DENIED[name], *(ctypes.c_long(a) for a in arguments))
+            errors[name] = ctypes.get_errno() if done == -1 else 0
+        return json.dumps(errors)
+
+    return json.loads(_in_child(attempt))
 
 
 def test_the_filter_refuses_what_would_outlive_the_process_or_watch_others_files():
@@ -366,24 +371,15 @@ def test_a_learners_temporary_folders_and_trees_are_removed_as_at_home(grader, w
 
 def _as_learner_user(keep_read_search: bool) -> dict:
     """{CapEff, CapPrm, CapBnd, CapInh, Uid} of a forked child after ``drop_privileges(4242)``."""
-    import os
 
     from grader.sandbox import guard
 
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            guard.drop_privileges(4242, keep_read_search)
-            with open("/proc/self/status") as status:
-                lines = [line for line in status if line.startswith(("Cap", "Uid"))]
-            os.write(writer, "".join(lines).encode())
-        finally:
-            os._exit(0)
-    os.close(writer)
-    answer = os.read(reader, 10000).decode()
-    os.waitpid(pid, 0)
-    os.close(reader)
+    def become() -> str:
+        guard.drop_privileges(4242, keep_read_search)
+        with open("/proc/self/status") as status:
+            return "".join(line for line in status if line.startswith(("Cap", "Uid")))
+
+    answer = _in_child(become)
     fields = dict(line.split(":", 1) for line in answer.splitlines())
     found = {name: int(fields[name], 16) for name in ("CapEff", "CapPrm", "CapBnd", "CapInh")}
     return {**found, "Uid": {int(uid) for uid in fields["Uid"].split()}}
