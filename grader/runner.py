@@ -42,7 +42,7 @@ class Options:
     settings: Settings = Settings()
     keyword: Optional[str] = None  #: only the checks of this exercise or function (``-k``)
     deny_paths: tuple[str, ...] = ()  #: more folders learner code may not read (batch outputs)
-    drop_privileges: bool = True  #: as root, run learner code as an unprivileged user if possible
+    drop_privileges: bool = True  #: as root, run learner code as a user of its own (else as root, without capabilities)
 
 
 class Grader:

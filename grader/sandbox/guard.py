@@ -1,7 +1,7 @@
 """What a learner's process may not do, enforced from inside it before any learner code runs.
 
-Two layers: resource limits and an unprivileged user where the machine allows, else no
-capabilities (the kernel enforces these, even against native code); and a PEP 578 audit hook that refuses, at the Python
+Two layers: resource limits and, as root, a user of its own with no capabilities (the kernel
+enforces these, even against native code); and a PEP 578 audit hook that refuses, at the Python
 level, imports of the grader's packages, reading outside the Python installation and the
 scratch folder, writing outside the scratch folder, starting processes, signalling other
 processes, the network and ctypes. A refusal is a PermissionError (ImportError for imports)
@@ -54,8 +54,8 @@ def install_audit_hook(policy: Policy) -> None:
     rather than through ``os.path``, whose helpers are module attributes), its table of handlers
     is read-only, and it refuses the garbage collector's object walks. A submission that reaches
     the hook's frame (through a refusal's traceback, or a signal handler's frame) can still
-    change what it does: the hook is the first line, the kernel's limits (Landlock, seccomp, no
-    capabilities) the boundary.
+    change what it does: the hook is the first line, the kernel's limits (Landlock, seccomp, a
+    user of its own) the boundary.
     """
     own_pid = os.getpid()
     lstat, readlink, getcwd, isdir_stat = os.lstat, os.readlink, os.getcwd, os.stat
