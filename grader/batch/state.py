@@ -70,28 +70,30 @@ def prepare_outputs(files: Iterable[Optional[Path]], folders: Iterable[Optional[
     written (under a file, in /proc, a file's path that is a folder) is a usage error now (exit
     4) that makes nothing, not a failure after the whole class."""
     files = [path for path in files if path is not None]
-    places = [path for path in folders if path is not None] + [path.parent for path in files]
+    # (each folder to make, and the output a refusal names: the file asked for, if it is one's)
+    places = [(path, path) for path in folders if path is not None] + [(path.parent, path) for path in files]
     for path in files:  # (checked before anything is made: a refused run makes no folder)
         where = absolute_path(path)
-        if path.is_dir() or any(where == absolute_path(place) or where in absolute_path(place).parents for place in places):
+        if path.is_dir() or any(where == absolute_path(folder) or where in absolute_path(folder).parents
+                                for folder, _ in places):
             raise UsageError("usage.cannot_write", path=path, error=os.strerror(errno.EISDIR))
-    for folder in places:  # each must be, or be made in, a folder this process can write in
+    for folder, output in places:  # each must be, or be made in, a folder this process can write in
         existing = folder
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
         if not existing.is_dir():  # a file where a folder must be, here or above
-            raise UsageError("usage.cannot_write", path=folder, error=os.strerror(errno.ENOTDIR))
+            raise UsageError("usage.cannot_write", path=output, error=os.strerror(errno.ENOTDIR))
         try:
             handle, probe = tempfile.mkstemp(dir=existing, prefix=".grade-probe-")
             os.close(handle)
             os.unlink(probe)
         except OSError as exc:
-            raise UsageError("usage.cannot_write", path=folder, error=exc.strerror or exc) from exc
-    for folder in places:
+            raise UsageError("usage.cannot_write", path=output, error=exc.strerror or exc) from exc
+    for folder, output in places:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError("usage.cannot_write", path=folder, error=exc.strerror or exc) from exc
+            raise UsageError("usage.cannot_write", path=output, error=exc.strerror or exc) from exc
 
 
 class BatchState:
