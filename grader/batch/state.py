@@ -71,7 +71,7 @@ def prepare_outputs(files: Iterable[Optional[Path]], folders: Iterable[Optional[
     4) that makes nothing, not a failure after the whole class."""
     files = [path for path in files if path is not None]
     # (each folder to make, and the output a refusal names: the file asked for, if it is one's)
-    places = [(path, path) for path in folders if path is not None] + [(path.parent, path) for path in files]
+    places = [(path.parent, path) for path in files] + [(path, path) for path in folders if path is not None]
     for path in files:  # (checked before anything is made: a refused run makes no folder)
         where = absolute_path(path)
         if path.is_dir() or any(where == absolute_path(folder) or where in absolute_path(folder).parents
