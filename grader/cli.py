@@ -278,7 +278,9 @@ def merge(inputs, out, junit, lang):
     summary = api.merge_batches(list(inputs), out, junit, lang)
     click.echo(api.render_summary(summary, lang), err=True)
     # Shards not given: the class result is incomplete, which a CI step must not take for done.
-    incomplete = any(summary.get(key) for key in ("missing_shards", "incomplete_split", "ungraded", "classes_differ"))
+    from grader.batch.merge import INCOMPLETE
+
+    incomplete = any(summary.get(key) for key in INCOMPLETE)
     return ExitCode.NOT_FULL_MARKS if incomplete else ExitCode.OK
 
 

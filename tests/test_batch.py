@@ -291,6 +291,51 @@ def test_merge_of_a_shard_interrupted_before_the_end_names_what_it_never_graded_
     assert summary["ungraded"] == [lost] and summary["submissions"] == 5
 
 
+def test_merge_takes_no_record_an_interrupted_run_left_from_an_earlier_one(run, klass, tmp_path):
+    """A run cut off before grading a resubmitted file again must not pass the earlier run's
+    result off as its own (records of the same seed and grader, but another run)."""
+    out = tmp_path / "r.csv"
+    assert run("batch", klass, "--out", out, "--seed", 13).exit_code == 0
+    meta_file = tmp_path / "r.state" / "batch.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta_file.write_text(json.dumps({**meta, "run": "a-later-run", "kept": meta["names"][1:]}), encoding="utf-8")
+    result = run("merge", out, "--out", tmp_path / "m.csv")
+    assert result.exit_code == 1
+    summary = json.loads((tmp_path / "m.summary.json").read_text(encoding="utf-8"))
+    assert summary["ungraded"] == [meta["names"][0]]
+
+
+def test_merge_of_whole_runs_of_two_classes_is_complete_and_of_an_incomplete_merge_is_not(run, tmp_path):
+    """Two sections graded apart and merged: nothing is missing. A merge of a merge that lacked
+    a shard: still lacking."""
+    for section, names in (("A", ("alice.py", "bob.py")), ("B", ("carol.py",))):
+        (tmp_path / section).mkdir()
+        for name in names:
+            (tmp_path / section / name).write_text(CORRECT, encoding="utf-8")
+        assert run("batch", tmp_path / section, "--out", tmp_path / f"{section}.csv", "--seed", 1).exit_code == 0
+    assert run("merge", tmp_path / "A.csv", tmp_path / "B.csv", "--out", tmp_path / "AB.csv").exit_code == 0
+    assert run("batch", tmp_path / "A", "--out", tmp_path / "s1.csv", "--seed", 1, "--shard", "1/3").exit_code == 0
+    assert run("merge", tmp_path / "s1.csv", "--out", tmp_path / "partial.csv").exit_code == 1
+    again = run("merge", tmp_path / "partial.csv", "--out", tmp_path / "again.csv")
+    assert again.exit_code == 1 and "an incomplete merge itself" in again.output
+
+
+def test_outputs_that_would_replace_a_device_a_pipe_or_a_link_or_go_into_a_shards_records_are_refused(run, klass, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    for outputs in (("--junit", tmp_path / "fifo"), ("--json-dir", tmp_path / "link" / "j"), ("--out", tmp_path / "link")):
+        result = run("batch", klass, "--out", tmp_path / "o" / "r.csv", *outputs, "--seed", 1)
+        assert result.exit_code == 4 and "Cannot write" in result.output, result.output
+    assert not (tmp_path / "o").exists() and (tmp_path / "fifo").is_fifo()
+    assert run("batch", klass, "--out", tmp_path / "s.csv", "--seed", 1).exit_code == 0
+    into_records = run("merge", tmp_path / "s.csv", "--out", tmp_path / "m.csv", "--junit", tmp_path / "s.state" / "batch.json")
+    assert into_records.exit_code == 4 and (tmp_path / "s.state" / "batch.json").read_text(encoding="utf-8").startswith("{")
+    into_class = run("batch", klass, "--out", tmp_path / "t.csv", "--gradescope-dir", klass)
+    assert into_class.exit_code == 4 and "it is the class folder" in into_class.output
+
+
 def test_merge_of_shards_graded_from_different_states_of_the_class_warns_and_exits_1(run, klass, tmp_path):
     """A learner added between two shards' runs may fall in the shard that ran before it came."""
     parts = [tmp_path / "s1.csv", tmp_path / "s2.csv"]

@@ -179,7 +179,7 @@ def test_a_folder_of_reports_given_up_for_another_is_left_as_it_was(tmp_path):
     (folder / "gone.py").unlink()
     meta_file = tmp_path / "o" / "r.state" / "batch.json"
     meta = json_module.loads(meta_file.read_text(encoding="utf-8"))
-    assert any(path.endswith("gone.py.json") for path in meta["reports"])
+    assert any(path.endswith("gone.py.json") and type(written) is int for path, written in meta["reports"])
     batch(folder, *outputs, "--json-dir", tmp_path / "other")  # (the last --json-dir counts)
     assert (tmp_path / "json" / "gone.py.json").exists()  # a folder given up for another: left as it was
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["a.py.json"]

@@ -309,6 +309,7 @@ _CALLS_THAT_OUTLIVE_OR_WATCH = {
     "mq_open": (0, 0, 0, 0), "fanotify_init": (0xFFFFFFFF, 0), "inotify_init1": (0xFFFFFFFF,),
     "open_by_handle_at": (-1, 0, 0), "fsopen": (0, 0), "sethostname": (0, 1 << 20), "syslog": (-1, 0, 0),
     "clock_settime": (-1, 0), "kcmp": (0, 0, -1, 0, 0), "memfd_create": (0, 0), "fallocate": (-1, 0, 0, 4096),
+    "memfd_secret": (0xFFFFFFFF,), "io_setup": (0, 0),
 }
 
 
@@ -349,7 +350,8 @@ def test_the_filter_refuses_what_would_outlive_the_process_or_watch_others_files
         pytest.skip("the seccomp filter is built for x86_64 Linux")
     assert set(_errors_in_child(_CALLS_THAT_OUTLIVE_OR_WATCH, filtered=True).values()) == {errno.EPERM}
     unfiltered = _errors_in_child(_CALLS_THAT_OUTLIVE_OR_WATCH, filtered=False)
-    for name in ("shmget", "msgget", "semget", "fanotify_init", "inotify_init1", "mq_open", "kcmp", "memfd_create", "fallocate"):
+    for name in ("shmget", "msgget", "semget", "fanotify_init", "inotify_init1", "mq_open", "kcmp", "memfd_create", "fallocate",
+                 "memfd_secret", "io_setup"):
         assert unfiltered[name] != errno.EPERM, (name, unfiltered[name])
 
 

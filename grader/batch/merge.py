@@ -29,7 +29,8 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     if junit and messages is None:
         messages = Messages({"en": en.MESSAGES, "ja": ja.MESSAGES})  # the built-in sentences
     check_outputs([out, state_folder(out), summary_file(out), junit],
-                   [part for path in inputs for part in (path, state_folder(path), summary_file(path))])
+                   [part for path in inputs for part in (path, state_folder(path), summary_file(path))],
+                   inside=[state_folder(path) for path in inputs])
     shards, columns, seeds, fingerprints = [], [], set(), set()
     for path in inputs:
         state = BatchState(state_folder(path))
@@ -74,10 +75,16 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
         warn("summary.split_incomplete", shards=", ".join(gaps))
     # Each run records which learners the whole class had: shards run while the class changed
     # may have left a learner in none of them.
-    classes = {meta.get("class") for _, meta in shards if type(meta.get("class")) is str}
+    # (slices only: two whole runs are two classes, sections of a course, merged on purpose)
+    classes = {meta.get("class") for _, meta in shards if type(meta.get("class")) is str and _is_shard(meta.get("shard"))}
     classes_differ = len(classes) > 1
     if classes_differ:
         warn("summary.classes_differ")
+    # An input that is itself an incomplete merge passes its incompleteness on.
+    incomplete_inputs = [str(path) for path, (_, meta) in zip(inputs, shards)
+                         if any(meta.get(key) for key in INCOMPLETE)]
+    if incomplete_inputs:
+        warn("summary.input_incomplete", inputs=", ".join(incomplete_inputs))
     merged_state = BatchState(state_folder(out))
     prepare_outputs([out, summary_file(out), junit], [merged_state.folder])
     for state, meta in shards:
@@ -89,13 +96,17 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     merged_state.save_meta({"seed": seed, "fingerprint": next(iter(fingerprints)),
                             "names": ordered, "merged_from": [str(p) for p in inputs],
                             "missing_shards": missing, "incomplete_split": gaps, "ungraded": ungraded,
-                            "classes_differ": classes_differ})
+                            "classes_differ": classes_differ, "incomplete_inputs": incomplete_inputs})
     rows, summary, suites = outputs_of(merged_state.records(ordered), messages if junit else None, seed)
     # (a complete merge: the same summary as one run)
     incomplete = (("missing_shards", missing), ("incomplete_split", gaps), ("ungraded", ungraded),
-                  ("classes_differ", classes_differ))
+                  ("classes_differ", classes_differ), ("incomplete_inputs", incomplete_inputs))
     extra = {key: value for key, value in incomplete if value} or None
     return write_class_outputs(out, columns, rows, summary, junit, suites, extra)
+
+
+#: The summary's keys that say a merged result is incomplete (and ``grade merge`` exits 1).
+INCOMPLETE = ("missing_shards", "incomplete_split", "ungraded", "classes_differ", "incomplete_inputs")
 
 
 def _some(names: list[str], shown: int = 5) -> str:
@@ -103,9 +114,14 @@ def _some(names: list[str], shown: int = 5) -> str:
 
 
 def _records_of_last_run(state: BatchState, meta: dict) -> Iterator[dict]:
-    """A shard's records of the run its ``batch.json`` describes (not left over from an earlier one)."""
+    """A shard's records of the run its ``batch.json`` describes: graded by that run (its id)
+    or kept by it (--resume), not left over from an earlier one. (A merged result's records,
+    and an older run's, have no run id: their seed and grader tell.)"""
+    run, kept = meta.get("run"), set(meta.get("kept") or ()) if type(meta.get("kept")) is list else set()
     for record in state.records(meta["names"]):
-        if record.get("seed") == meta.get("seed") and record.get("fingerprint") == meta.get("fingerprint"):
+        if record.get("seed") != meta.get("seed") or record.get("fingerprint") != meta.get("fingerprint"):
+            continue
+        if run is None or record.get("run") == run or record.get("name") in kept:
             yield record
 
 

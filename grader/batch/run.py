@@ -7,6 +7,7 @@ import io
 import json
 import os
 import queue
+import secrets
 import sys
 import tempfile
 import threading
@@ -107,6 +108,15 @@ class _Batch:
         self.outputs = [p for p in (options.out, self.state.folder, summary_file(options.out), options.json_dir,
                                     options.gradescope_dir, options.junit) if p is not None]
         check_outputs(self.outputs)
+        # Its per-learner folders, and learners' own folders, take no other file: a report folder
+        # that is the class folder would write into learners' projects.
+        for folder in (options.json_dir, options.gradescope_dir):
+            if folder is not None and absolute_path(folder) == absolute_path(options.submissions):
+                raise UsageError("usage.cannot_write", path=folder, error="it is the class folder")
+        for path in (options.out, options.junit):
+            if path is not None and options.gradescope_dir is not None and \
+                    absolute_path(path).parent == absolute_path(options.gradescope_dir):
+                raise UsageError("usage.outputs_clash", path=path, other=options.gradescope_dir)
         self.grader = Grader(manager, Options(
             seed=self.seed,
             settings=options.settings,
@@ -123,6 +133,9 @@ class _Batch:
         self.last_csv_write = 0.0
         #: Each submission's name -> the name of its report files; set once the class is listed.
         self.output_names: dict[str, str] = {}
+        #: This run, as its records say; and the names of the records it kept (--resume).
+        self.run_id = secrets.token_hex(8)
+        self.kept: set[str] = set()
 
     def _seed(self) -> int:
         meta = self.state.meta() if self.options.resume else None
@@ -162,12 +175,6 @@ class _Batch:
         # whole class (this shard's or another's) has it.
         earlier_reports = self._earlier_reports()
         reports = self._report_files([entry.name for entry in entries])
-        meta = {"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
-                "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
-                "class": class_digest(self.output_names),
-                "names": [entry.name for entry in entries], "renamed_outputs": renamed,
-                "outputs": self.written, "reports": list(dict.fromkeys(reports + earlier_reports))}
-        self.state.save_meta(meta)
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
                              zip_refused=self.unpacked.refused,
                              found=len(listing.entries))
@@ -177,11 +184,23 @@ class _Batch:
             if record and self._still_valid(record, entry):
                 self.rows[entry.name] = record["row"]
                 self.summary.add(record)
+                self.kept.add(entry.name)
                 # Reports asked for now may not have been asked for (or kept) last time.
                 self._write_reports(entry.name, record["report"])
                 result.resumed += 1
             else:
                 to_grade.append(entry)
+        # Which records are this run's: those it grades (marked with its id) and those it kept.
+        # A record of an earlier run, of a file changed since, is not, even if the run is cut
+        # off before grading it again (merge then names it as never graded).
+        meta = {"seed": self.seed, "grader_version": __version__, "shard": self.options.shard,
+                "fingerprint": self.fingerprint, "submissions": str(self.options.submissions),
+                "class": class_digest(self.output_names), "run": self.run_id, "kept": sorted(self.kept),
+                "names": [entry.name for entry in entries], "renamed_outputs": renamed,
+                "outputs": self.written,
+                "reports": [[path, None] for path in reports if path not in earlier_reports] + [
+                    [path, mtime] for path, mtime in earlier_reports.items()]}
+        self.state.save_meta(meta)
         done = result.resumed
         if progress:
             progress(done, len(entries))
@@ -218,9 +237,15 @@ class _Batch:
             self.grader.close()
         result.summary = self._write_outputs([entry.name for entry in entries])
         if not result.interrupted:
-            removed = self._remove_reports(set(earlier_reports) - set(self._report_files(list(self.output_names))))
-            kept = [path for path in earlier_reports if path not in removed]  # (in folders not written now)
-            self.state.save_meta({**meta, "reports": list(dict.fromkeys(reports + kept))})
+            of_the_class = set(self._report_files(list(self.output_names)))
+            removed = self._remove_reports({path: mtime for path, mtime in earlier_reports.items()
+                                            if path not in of_the_class})
+            # Each report file with the time it was last written: one written since by another
+            # run (another section's, into the same folder) is no longer this records' to remove.
+            written = [[path, _mtime(path)] for path in reports]
+            ours = set(reports) | removed
+            earlier = [[path, mtime] for path, mtime in earlier_reports.items() if path not in ours]
+            self.state.save_meta({**meta, "reports": written + earlier})
         return result
 
     def _report_files(self, names: list[str]) -> list[str]:
@@ -239,19 +264,26 @@ class _Batch:
         return tuple(os.path.realpath(folder) if folder else None
                      for folder in (self.options.json_dir, self.options.gradescope_dir))
 
-    def _earlier_reports(self) -> list[str]:
+    def _earlier_reports(self) -> dict:
+        """{report file an earlier run into these records wrote: when it was written (None:
+        not known, for a run cut off)}, of those still there."""
         earlier = (self.state.meta() or {}).get("reports")
-        return [path for path in earlier if type(path) is str and os.path.isfile(path)] if type(earlier) is list else []
+        found = {}
+        for entry in earlier if type(earlier) is list else []:
+            if type(entry) is list and len(entry) == 2 and type(entry[0]) is str and os.path.isfile(entry[0]):
+                found[entry[0]] = entry[1] if type(entry[1]) is int else None
+        return found
 
-    def _remove_reports(self, stale: set) -> set:
+    def _remove_reports(self, stale: dict) -> set:
         """Remove the report files an earlier run wrote for learners the class no longer has
         (gone, or renamed): only in the folders this run writes its own in (a folder of an
         earlier run's reports given up for another is left as it was), and never a file that
         is one of this run's (on a file system that ignores case, ``Alice.py.json`` is
         ``alice.py.json``). Returns those removed."""
         json_dir, gradescope_dir = self._report_folders()
-        stale = {path for path in stale if (os.path.dirname(path) == json_dir and path.endswith(".json")) or (
-            os.path.dirname(os.path.dirname(path)) == gradescope_dir and os.path.basename(path) == "results.json")}
+        stale = {path for path, mtime in stale.items() if mtime is not None and _mtime(path) == mtime and (
+            (os.path.dirname(path) == json_dir and path.endswith(".json"))
+            or (os.path.dirname(os.path.dirname(path)) == gradescope_dir and os.path.basename(path) == "results.json"))}
         if not stale:
             return set()
         live = set()
@@ -278,15 +310,19 @@ class _Batch:
                     pass
         return removed
 
-    def _of_this_run(self, record: dict) -> bool:
-        """Graded with this run's seed and grader (not left over from an earlier run)."""
+    def _graded_alike(self, record: dict) -> bool:
+        """Graded with this run's seed and grader."""
         return record.get("fingerprint") == self.fingerprint and record.get("seed") == self.seed
+
+    def _of_this_run(self, record: dict) -> bool:
+        """Graded by this run, or kept by it (--resume), not left over from an earlier run."""
+        return self._graded_alike(record) and (record.get("run") == self.run_id or record.get("name") in self.kept)
 
     def _still_valid(self, record: dict, entry: Entry) -> bool:
         """Worth keeping on --resume: this run's, of the same content, and not a failure of the
         grader's own (that is worth another try)."""
         return (
-            self._of_this_run(record)
+            self._graded_alike(record)
             and record.get("row", {}).get("status") != "internal error"
             and isinstance(record.get("report"), dict)  # every output is written from it
             and record.get("digest") == _digest(entry.path)
@@ -431,7 +467,7 @@ class _Batch:
         # written from it, so --resume and grade merge can write any output for any record.
         record = {
             "name": entry.name, "digest": report.digest or _digest(entry.path), "seed": self.seed,
-            "fingerprint": self.fingerprint, "grader_version": __version__,
+            "fingerprint": self.fingerprint, "grader_version": __version__, "run": self.run_id,
             "row": row, "report": data,
         }
         self.state.write(record)
@@ -530,6 +566,13 @@ def outputs_of(records: Iterable[dict], messages=None, seed: Optional[int] = Non
             context = contexts.setdefault(lang, RenderContext(messages, lang))
             suites.append(junit.suite_of(record["report"], context))
     return rows, summary, suites
+
+
+def _mtime(path: str) -> Optional[int]:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def class_digest(names) -> str:

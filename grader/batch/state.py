@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -48,9 +49,10 @@ def summary_file(out: Path) -> Path:
     return out.with_name(out.stem + ".summary.json")
 
 
-def check_outputs(outputs: Iterable[Optional[Path]], inputs: Iterable[Path] = ()) -> None:
+def check_outputs(outputs: Iterable[Optional[Path]], inputs: Iterable[Path] = (), inside: Iterable[Path] = ()) -> None:
     """Refuse (exit 4) two outputs at one path (``--junit`` given the CSV's name: one of them
-    would be lost) and an output at an input's path (a merge writing over one of its shards)."""
+    would be lost), and an output at an input's path or ``inside`` an input's folder (a merge
+    writing over one of its shards, or into a shard's records)."""
     seen: dict[Path, Path] = {}
     for path in outputs:
         if path is None:
@@ -62,6 +64,10 @@ def check_outputs(outputs: Iterable[Optional[Path]], inputs: Iterable[Path] = ()
     for path in inputs:
         if absolute_path(path) in seen:
             raise UsageError("usage.merge_into_input", path=seen[absolute_path(path)])
+    for folder in inside:
+        for key, path in seen.items():
+            if absolute_path(folder) in key.parents:
+                raise UsageError("usage.merge_into_input", path=path)
 
 
 def prepare_outputs(files: Iterable[Optional[Path]], folders: Iterable[Optional[Path]]) -> None:
@@ -77,11 +83,15 @@ def prepare_outputs(files: Iterable[Optional[Path]], folders: Iterable[Optional[
         if path.is_dir() or any(where == absolute_path(folder) or where in absolute_path(folder).parents
                                 for folder, _ in places):
             raise UsageError("usage.cannot_write", path=path, error=os.strerror(errno.EISDIR))
+        if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+            # Written by replacing it: a device (/dev/null), a pipe or a link would be replaced by
+            # a file, root's /dev/null for every later step of a CI job.
+            raise UsageError("usage.cannot_write", path=path, error="not a regular file (a device, a pipe or a link)")
     for folder, output in places:  # each must be, or be made in, a folder this process can write in
         existing = folder
-        while not existing.exists() and existing != existing.parent:
+        while not os.path.lexists(existing) and existing != existing.parent:
             existing = existing.parent
-        if not existing.is_dir():  # a file where a folder must be, here or above
+        if not existing.is_dir():  # a file (or a link to nowhere) where a folder must be
             raise UsageError("usage.cannot_write", path=output, error=os.strerror(errno.ENOTDIR))
         try:
             handle, probe = tempfile.mkstemp(dir=existing, prefix=".grade-probe-")

@@ -170,5 +170,6 @@ MESSAGES = {
     "summary.split_incomplete": "Warning: the shards given ({shards}) are of different splits and leave some submissions in none of them, so the merged results are incomplete. Merge every shard of one split (the same N).",
     "summary.ungraded": "Warning: {count} submission(s) a shard listed were never graded (was it interrupted?), so the merged results are incomplete: {names}. Run that shard again with --resume, then merge.",
     "summary.classes_differ": "Warning: the shards were graded from different listings of the class (learners added or removed between their runs), so some submissions may be in none of them. Grade every shard from the same class folder, then merge.",
+    "summary.input_incomplete": "Warning: {inputs}: an incomplete merge itself, so this one is incomplete too.",
     "summary.interrupted": "Interrupted: {out} holds the submissions graded so far; run again with --resume to finish.",
 }

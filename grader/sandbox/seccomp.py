@@ -10,7 +10,8 @@ sockets, kernel interfaces a sandbox escape would start from (mount and the new 
 unshare, setns, bpf, io_uring, userfaultfd, keyrings, module loading, perf events, file
 handles), what outlives the process or watches others' files (System V IPC, POSIX message
 queues, fanotify, inotify), memory and disk taken past its limits' sight (memfd_create,
-fallocate), and the machine's own settings (host name, clock, kernel log, I/O ports, quotas).
+memfd_secret, fallocate), the machine's asynchronous I/O contexts (io_setup), and the
+machine's own settings (host name, clock, kernel log, I/O ports, quotas).
 Threads stay possible.
 
 Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
@@ -74,7 +75,9 @@ _DENIED = {
     "iopl": 172, "ioperm": 173, "quotactl": 179, "quotactl_fd": 443, "kcmp": 312,
     # Memory no address-space limit counts (a memfd's pages need no mapping), and disk taken
     # faster than the scratch folder's size is looked at (fallocate reserves gigabytes at once).
-    "memfd_create": 319, "fallocate": 285,
+    "memfd_create": 319, "memfd_secret": 447, "fallocate": 285,
+    # Kernel-wide tables one process can drain: the machine's asynchronous I/O contexts.
+    "io_setup": 206,
 }
 _CLONE, _CLONE3 = 56, 435
 #: Calls whose first argument is a process: allowed only for this process itself (or 0, itself
