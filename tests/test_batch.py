@@ -334,6 +334,12 @@ def test_outputs_that_would_replace_a_device_a_pipe_or_a_link_or_go_into_a_shard
     assert into_records.exit_code == 4 and (tmp_path / "s.state" / "batch.json").read_text(encoding="utf-8").startswith("{")
     into_class = run("batch", klass, "--out", tmp_path / "t.csv", "--gradescope-dir", klass)
     assert into_class.exit_code == 4 and "it is the class folder" in into_class.output
+    gradescope = tmp_path / "gs"
+    over_a_report = run("batch", klass, "--out", tmp_path / "u.csv", "--junit", gradescope / "suzuki.py",
+                        "--gradescope-dir", gradescope)
+    assert over_a_report.exit_code == 4 and "is where the report of suzuki.py goes" in over_a_report.output
+    beside_reports = run("batch", klass, "--out", gradescope / "r.csv", "--gradescope-dir", gradescope, "--seed", 1)
+    assert beside_reports.exit_code == 0 and (gradescope / "suzuki.py" / "results.json").is_file()
 
 
 def test_merge_of_shards_graded_from_different_states_of_the_class_warns_and_exits_1(run, klass, tmp_path):

@@ -108,15 +108,10 @@ class _Batch:
         self.outputs = [p for p in (options.out, self.state.folder, summary_file(options.out), options.json_dir,
                                     options.gradescope_dir, options.junit) if p is not None]
         check_outputs(self.outputs)
-        # Its per-learner folders, and learners' own folders, take no other file: a report folder
-        # that is the class folder would write into learners' projects.
+        # A report folder that is the class folder would write into learners' projects.
         for folder in (options.json_dir, options.gradescope_dir):
             if folder is not None and absolute_path(folder) == absolute_path(options.submissions):
                 raise UsageError("usage.cannot_write", path=folder, error="it is the class folder")
-        for path in (options.out, options.junit):
-            if path is not None and options.gradescope_dir is not None and \
-                    absolute_path(path).parent == absolute_path(options.gradescope_dir):
-                raise UsageError("usage.outputs_clash", path=path, other=options.gradescope_dir)
         self.grader = Grader(manager, Options(
             seed=self.seed,
             settings=options.settings,
@@ -161,12 +156,13 @@ class _Batch:
         # may have been others): none of it is a learner.
         self.written = self._outputs_written()
         listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
-        # (once nothing can refuse the run: a refused run makes no folder)
-        prepare_outputs([self.options.out, summary_file(self.options.out), self.options.junit],
-                        [self.state.folder, self.options.json_dir, self.options.gradescope_dir])
         entries = listing.entries
         # From the whole class, before sharding: every shard and every run agree on the names.
         self.output_names = output_names(entry.name for entry in entries)
+        self._refuse_outputs_among_reports()
+        # (once nothing can refuse the run: a refused run makes no folder)
+        prepare_outputs([self.options.out, summary_file(self.options.out), self.options.junit],
+                        [self.state.folder, self.options.json_dir, self.options.gradescope_dir])
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
         renamed = {entry.name: self.output_names[entry.name] for entry in entries
                    if self.output_names[entry.name] != safe_file_name(entry.name)}
@@ -247,6 +243,20 @@ class _Batch:
             earlier = [[path, mtime] for path, mtime in earlier_reports.items() if path not in ours]
             self.state.save_meta({**meta, "reports": written + earlier})
         return result
+
+    def _refuse_outputs_among_reports(self) -> None:
+        """The CSV, its summary or the JUnit file where a learner's report goes (``--junit
+        G/alice.py`` with ``--gradescope-dir G``): one of them would be lost."""
+        places = {}
+        for name in self.output_names:
+            for report in self._report_files([name]):
+                places[report] = name
+                if os.path.basename(report) == "results.json":  # (and its folder)
+                    places[os.path.dirname(report)] = name
+        for path in (self.options.out, summary_file(self.options.out), self.options.junit):
+            name = places.get(os.path.join(os.path.realpath(path.parent), path.name)) if path is not None else None
+            if name is not None:
+                raise UsageError("usage.output_is_a_report", path=path, name=name)
 
     def _report_files(self, names: list[str]) -> list[str]:
         """The report files (--json-dir, --gradescope-dir) of ``names``, each in its folder's real

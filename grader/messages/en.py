@@ -139,6 +139,7 @@ MESSAGES = {
     "usage.seeds_differ": "The shards were graded with different seeds ({seeds}); grade every shard with the same --seed so results are comparable.",
     "usage.merge_into_input": "{path}: this is where one of the merged shards keeps its results; give --out a path of its own.",
     "usage.outputs_clash": "{path} is also {other}: two outputs cannot share a path (one of them would be lost). Give each its own.",
+    "usage.output_is_a_report": "{path} is where the report of {name} goes: give the output another name or folder.",
     "usage.graders_differ": "The shards were graded by different versions or settings of grade; grade them all with the same.",
     "usage.duplicate_in_shards": "Submission {name} appears in more than one shard.",
     "usage.not_a_class": "{path}: not a folder or a .zip of submissions.",

@@ -139,6 +139,7 @@ MESSAGES = {
     "usage.seeds_differ": "分割した採点が違うシードで行われています（{seeds}）。結果を比べられるよう、すべて同じ --seed で採点してください。",
     "usage.merge_into_input": "{path}: 結合する分割の 1 つが結果を置いている場所です。--out には別のパスを指定してください。",
     "usage.outputs_clash": "{path} は {other} と同じパスです。2 つの出力は同じパスを使えません（片方が失われます）。それぞれ別のパスを指定してください。",
+    "usage.output_is_a_report": "{path} は {name} のレポートの保存先です。出力には別の名前かフォルダーを指定してください。",
     "usage.graders_differ": "分割した採点が、grade の違う版または違う設定で行われています。すべて同じもので採点してください。",
     "usage.duplicate_in_shards": "提出物 {name} が複数の分割に含まれています。",
     "usage.not_a_class": "{path}: 提出物のフォルダでも .zip でもありません。",
