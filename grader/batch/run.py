@@ -128,6 +128,7 @@ class _Batch:
         self.last_csv_write = 0.0
         #: Each submission's name -> the name of its report files; set once the class is listed.
         self.output_names: dict[str, str] = {}
+        self.class_reports: dict[str, str] = {}
         #: This run, as its records say; and the names of the records it kept (--resume).
         self.run_id = secrets.token_hex(8)
         self.kept: set[str] = set()
@@ -159,6 +160,8 @@ class _Batch:
         entries = listing.entries
         # From the whole class, before sharding: every shard and every run agree on the names.
         self.output_names = output_names(entry.name for entry in entries)
+        #: Every learner's report files, this shard's or not: none is ever removed as stale.
+        self.class_reports = self._report_files(self.output_names)
         self._refuse_outputs_among_reports()
         # (once nothing can refuse the run: a refused run makes no folder)
         prepare_outputs([self.options.out, summary_file(self.options.out), self.options.junit],
@@ -170,7 +173,7 @@ class _Batch:
         # have one): kept in the list until this run ends, then removed if no learner of the
         # whole class (this shard's or another's) has it.
         earlier_reports = self._earlier_reports()
-        reports = self._report_files([entry.name for entry in entries])
+        reports = list(self._report_files(entry.name for entry in entries))
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
                              zip_refused=self.unpacked.refused,
                              found=len(listing.entries))
@@ -233,9 +236,8 @@ class _Batch:
             self.grader.close()
         result.summary = self._write_outputs([entry.name for entry in entries])
         if not result.interrupted:
-            of_the_class = set(self._report_files(list(self.output_names)))
             removed = self._remove_reports({path: mtime for path, mtime in earlier_reports.items()
-                                            if path not in of_the_class})
+                                            if path not in self.class_reports})
             # Each report file with the time it was last written: one written since by another
             # run (another section's, into the same folder) is no longer this records' to remove.
             written = [[path, _mtime(path)] for path in reports]
@@ -247,27 +249,24 @@ class _Batch:
     def _refuse_outputs_among_reports(self) -> None:
         """The CSV, its summary or the JUnit file where a learner's report goes (``--junit
         G/alice.py`` with ``--gradescope-dir G``): one of them would be lost."""
-        places = {}
-        for name in self.output_names:
-            for report in self._report_files([name]):
-                places[report] = name
-                if os.path.basename(report) == "results.json":  # (and its folder)
-                    places[os.path.dirname(report)] = name
+        places = dict(self.class_reports)
+        places.update({os.path.dirname(path): name for path, name in self.class_reports.items()
+                       if os.path.basename(path) == "results.json"})  # (a Gradescope report's folder too)
         for path in (self.options.out, summary_file(self.options.out), self.options.junit):
             name = places.get(os.path.join(os.path.realpath(path.parent), path.name)) if path is not None else None
             if name is not None:
                 raise UsageError("usage.output_is_a_report", path=path, name=name)
 
-    def _report_files(self, names: list[str]) -> list[str]:
-        """The report files (--json-dir, --gradescope-dir) of ``names``, each in its folder's real
-        path (``.`` or a link given for the folder is the same folder next time)."""
-        files = []
+    def _report_files(self, names) -> dict[str, str]:
+        """{report file (--json-dir, --gradescope-dir) of each of ``names``: its name}, each in its
+        folder's real path (``.`` or a link given for the folder is the same folder next time)."""
+        files = {}
         json_dir, gradescope_dir = self._report_folders()
         for name in names:
             if json_dir:
-                files.append(os.path.join(json_dir, f"{self.output_names[name]}.json"))
+                files[os.path.join(json_dir, f"{self.output_names[name]}.json")] = name
             if gradescope_dir:
-                files.append(os.path.join(gradescope_dir, self.output_names[name], "results.json"))
+                files[os.path.join(gradescope_dir, self.output_names[name], "results.json")] = name
         return files
 
     def _report_folders(self) -> tuple[Optional[str], Optional[str]]:
@@ -297,7 +296,7 @@ class _Batch:
         if not stale:
             return set()
         live = set()
-        for path in self._report_files(list(self.output_names)) + [str(p) for p in self.outputs]:
+        for path in [*self.class_reports, *(str(p) for p in self.outputs)]:
             try:
                 info = os.stat(path)
                 live.add((info.st_dev, info.st_ino))

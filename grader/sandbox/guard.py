@@ -394,8 +394,12 @@ def drop_capabilities() -> None:
     if _capset is None:
         prepare()
     _drop_bounding_set(keep_read_search=False)
-    header, none, _ = _NO_CAPABILITIES
-    if _capset(header, none) != 0:
+    _set_capabilities(keep_read_search=False)
+
+
+def _set_capabilities(keep_read_search: bool) -> None:
+    header, none, read_search = _NO_CAPABILITIES
+    if _capset(header, read_search if keep_read_search else none) != 0:
         import ctypes
 
         raise OSError(ctypes.get_errno(), "capset failed: the learner's process keeps its capabilities")
@@ -423,9 +427,5 @@ def drop_privileges(uid: int, keep_read_search: bool = False) -> None:
     os.setgid(uid)
     os.setuid(uid)
     if keep_read_search:
-        header, _, read_search = _NO_CAPABILITIES
-        if _capset(header, read_search) != 0:
-            import ctypes
-
-            raise OSError(ctypes.get_errno(), "capset failed: the learner's process keeps root's capabilities")
+        _set_capabilities(keep_read_search=True)
         prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
