@@ -866,12 +866,18 @@ def test_an_earlier_runs_outputs_in_the_class_folder_are_left_out_whatever_this_
 
 def test_a_learners_folder_that_looks_like_records_cannot_leave_out_a_classmate(run, tmp_path):
     folder = tmp_path / "class"
-    (folder / "mallory" / "records").mkdir(parents=True)
-    (folder / "mallory" / "batch.json").write_text(json.dumps({"outputs": [str(folder / "alice.py")]}))
+    for name in ("mallory", "trudy.state"):
+        (folder / name / "records").mkdir(parents=True)
+        (folder / name / "batch.json").write_text(json.dumps({"outputs": [str(folder / "alice.py")]}))
     (folder / "alice.py").write_text(CORRECT, encoding="utf-8")
     out = tmp_path / "results.csv"
-    assert run("batch", folder, "--out", out, "--seed", 3).exit_code == 0
-    assert [row["submission"] for row in read_csv(out)] == ["alice.py"]
+    result = run("batch", folder, "--out", out, "--seed", 3)
+    assert result.exit_code == 0
+    # Only a folder named as records are (``NAME.state``) is left out as one, and said so: a
+    # learner's folder that merely holds such files is graded, not quietly dropped from the class.
+    rows = {row["submission"]: row["status"] for row in read_csv(out)}
+    assert rows == {"alice.py": "graded", "mallory": "unreadable"}
+    assert "trudy.state" in result.output
 
 
 @pytest.mark.parametrize("extra", [["--junit", "{out}"], ["--junit", "{summary}"], ["--json-dir", "{state}"]])

@@ -297,6 +297,61 @@ def test_a_hang_that_swallows_the_timeout_is_killed_within_its_limits(grader, wr
     assert elapsed < 2 * (3.0 + 1.0) + 2.0, f"took {elapsed:.1f} s"
 
 
+#: One top-level statement that writes replies of its own onto the learner process's channel
+#: (found among its descriptors) every ``PAUSE`` seconds, swallowing every timeout, for a minute.
+FORGE_REPLIES = """
+if True:
+    import json, os, stat, time
+    def channel():
+        return next(fd for fd in range(3, 256) if _is_socket(fd))
+    def _is_socket(fd):
+        try:
+            return stat.S_ISSOCK(os.fstat(fd).st_mode)
+        except OSError:
+            return False
+    started, sent = time.monotonic(), 0
+    while time.monotonic() - started < 60:
+        try:
+            while time.monotonic() - started < 60:
+                body = json.dumps({"type": "replies", "items": [ITEM]}).encode()
+                os.write(channel(), len(body).to_bytes(4, "big") + body)
+                sent += 1
+                time.sleep(PAUSE)
+        except BaseException:
+            pass
+"""
+
+
+def test_forged_out_of_time_notices_do_not_hold_off_the_time_limit(grader, write, correct_source):
+    """Each "expired" notice gave the process another grace period: one a second kept a batch's
+    slot for as long as the code liked. A notice only ever brings the deadline nearer."""
+    forge = FORGE_REPLIES.replace("ITEM", '{"kind": "expired", "at": "units", "index": 0}').replace("PAUSE", "0.3")
+    started = time.monotonic()
+    report = grade(grader, write, forge + correct_source)
+    assert time.monotonic() - started < 15
+    assert problem_ids(report) == ["load.timeout"] and report.problems[0].where.line == 2
+    assert report.score == 100
+
+
+def test_forged_unit_replies_do_not_hold_off_the_files_time_budget(host, manager, write, correct_source):
+    """Replies for statements not yet run moved each one's deadline on: a file of many
+    statements could hold its slot for minutes. The file's whole budget holds in the grader too,
+    for each process, and reloading has its own (``RELOAD_BUDGETS``). Slow: ~9 s."""
+    from grader.runner import Grader, Options
+    from grader.sandbox import session
+    from grader.sandbox.client import Settings
+
+    forge = FORGE_REPLIES.replace("ITEM", '{"kind": "units", "index": sent, "error": None}').replace("PAUSE", "0.4")
+    settings = Settings(check_timeout=3.0, load_timeout=1.0, load_budget=1.0)
+    started = time.monotonic()
+    with Grader(manager, Options(seed=1, settings=settings), host) as grader:
+        report = grade(grader, write, forge + correct_source + "x = 1\n" * 200)
+    elapsed = time.monotonic() - started
+    bound = (1 + session.RELOAD_BUDGETS) * (1.0 + session.GRACE_SECONDS + session.STARTUP_SECONDS) + 5
+    assert elapsed < bound, f"took {elapsed:.1f} s"
+    assert "load.budget" in problem_ids(report)
+
+
 # --- 2. allocates without bound -------------------------------------------------------------------
 
 HOG = "hoard = []\nwhile True:\n    hoard.append(bytearray(10**7))\n"
@@ -1005,6 +1060,8 @@ FORGED = {
     # a plain value a verify function does not expect: it raises TypeError in the grader
     "verify-gets-a-number": ("__init__", "5"),
 }
+#: Outcomes of a kind no outcome has: a list or a dict is not even hashable.
+FORGED_KINDS = {"list": "[1]", "dict": '{"a": 1}', "unknown": '"passed"'}
 
 
 @pytest.mark.parametrize("case", FORGED.keys())
@@ -1012,6 +1069,15 @@ def test_a_forged_result_frame_does_not_crash_the_grader(grader, write, correct_
     function, value = FORGED[case]
     report = grade(grader, write, inject(correct_source, function, FORGE.replace("VALUE", value)))
     assert isinstance(report, Report)
+
+
+@pytest.mark.parametrize("case", FORGED_KINDS.keys())
+def test_a_forged_outcome_of_no_known_kind_costs_only_its_check(grader, write, correct_source, case):
+    """An unhashable kind was a grader crash ("internal error", exit 3), not the learner's own loss."""
+    forge = FORGE.replace('{"kind": "value", "value": VALUE}', '{"kind": %s}' % FORGED_KINDS[case])
+    report = grade(grader, write, inject(correct_source, "function_tmp2", forge))
+    assert lost(report) == {TMP2}
+    assert report.score == 98
 
 
 def test_a_forged_frame_of_lone_surrogates_still_gives_a_report_that_can_be_written(grader, write, correct_source):

@@ -98,8 +98,9 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
 
 
 def _is_records_folder(path: Path) -> bool:
-    """Whether ``path`` is a batch's ``.state`` folder (``state.BatchState``)."""
-    return (not path.is_symlink() and path.is_dir() and (path / "batch.json").is_file()
+    """Whether ``path`` is a batch's ``.state`` folder (``state.BatchState``). (By its name too:
+    a learner's project folder holding a ``batch.json`` and a ``records`` folder is graded.)"""
+    return (path.name.endswith(".state") and not path.is_symlink() and path.is_dir() and (path / "batch.json").is_file()
             and (path / "records").is_dir())
 
 

@@ -161,7 +161,9 @@ class Session:
                 kind = item.get("kind")
                 if kind == "expired":
                     self.expired = (item.get("at"), item.get("index"))
-                    deadline[0] = time.monotonic() + GRACE_SECONDS
+                    # Only ever sooner: learner code can write such notices itself, and one
+                    # every second would otherwise hold its slot for ever.
+                    deadline[0] = min(deadline[0], time.monotonic() + GRACE_SECONDS)
                     continue
                 if self.expired and (kind, item.get("index", item.get("seq"))) == self.expired:
                     self.expired = ()  # it answered after all: the notice is spent
@@ -196,7 +198,10 @@ class Session:
         if process is None:
             raise error
         waiting = [unit["index"] for unit in self.program.units if unit["index"] not in self.skip]
-        deadline = [time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS]
+        # The file's whole load budget, held here too: the process keeps it itself, but learner
+        # code can write replies that move each unit's deadline on.
+        load_ends = time.monotonic() + self.settings.total_load_seconds + GRACE_SECONDS + STARTUP_SECONDS
+        deadline = [min(time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS, load_ends)]
         # What the code prints is kept from its first run only: a fresh process runs it again.
         self.output.muted = self.starts > 1
         try:
@@ -213,7 +218,7 @@ class Session:
                         waiting.clear()
                     else:
                         waiting.pop(0)
-                    deadline[0] = time.monotonic() + self.settings.load_timeout + GRACE_SECONDS
+                    deadline[0] = min(time.monotonic() + self.settings.load_timeout + GRACE_SECONDS, load_ends)
                 elif kind == "loaded" and not waiting:
                     names = item.get("names")
                     if type(names) is list and not self.loaded.names:
@@ -228,6 +233,12 @@ class Session:
             self.output.muted = False
             if not waiting:
                 raise  # after its last unit: not any unit's fault
+            if gone.reason == "timeout" and time.monotonic() >= load_ends:
+                # Out of the whole budget without saying so: what did not run is not run.
+                self.expired = ()
+                self.loaded.problems.setdefault(waiting[0], {"kind": "budget", "skipped": len(waiting) - 1})
+                self.skip.update(waiting)
+                raise _Restart() from None
             if not self._blame(gone, "units", waiting[0]):
                 raise _Restart() from None
             # Units run in order: the first not reported was running. It takes the blame,
@@ -279,7 +290,7 @@ class Session:
                 outcome = item.get("outcome")
                 if item.get("kind") != "results" or item.get("seq") != pending[0] or type(outcome) is not dict:
                     raise self._malformed("a result out of order")
-                if outcome.get("kind") not in OUTCOME_KINDS:
+                if type(outcome.get("kind")) is not str or outcome["kind"] not in OUTCOME_KINDS:
                     raise self._malformed("unknown outcome")
                 on_outcome(pending.pop(0), outcome)
                 deadline[0] = time.monotonic() + self.settings.check_timeout + GRACE_SECONDS
