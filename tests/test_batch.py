@@ -248,8 +248,10 @@ def test_outputs_that_cannot_be_written_are_refused_before_anything_is_graded(ru
     assert result.exit_code == 4, result.output
     assert result.output.startswith("Error: Cannot write ") and "Graded" not in result.output
     assert not (tmp_path / "o").exists()  # and nothing made for a run that did not start
-    merged = run("merge", tmp_path / "afile", "--out", tmp_path / "afile" / "m.csv")
-    assert merged.exit_code == 4
+    assert run("batch", folder, "--out", tmp_path / "s.csv", "--seed", 1, "--shard", "1/2").exit_code == 0
+    merged = run("merge", tmp_path / "s.csv", "--out", tmp_path / "afile" / "m.csv")
+    # (refused before a word about the missing slice 2/2: there is no result to warn of)
+    assert merged.exit_code == 4 and "Cannot write" in merged.output and "2" not in merged.output.split("Error:")[0]
     not_a_class = run("batch", tmp_path / "afile", "--out", "nd/r.csv", "--json-dir", "nj", "--gradescope-dir", "ng")
     assert not_a_class.exit_code == 4
     assert not any((tmp_path / name).exists() for name in ("nd", "nj", "ng"))
@@ -332,6 +334,8 @@ def test_outputs_that_would_replace_a_device_a_pipe_or_a_link_or_go_into_a_shard
     assert run("batch", klass, "--out", tmp_path / "s.csv", "--seed", 1).exit_code == 0
     into_records = run("merge", tmp_path / "s.csv", "--out", tmp_path / "m.csv", "--junit", tmp_path / "s.state" / "batch.json")
     assert into_records.exit_code == 4 and (tmp_path / "s.state" / "batch.json").read_text(encoding="utf-8").startswith("{")
+    own_records = run("batch", klass, "--out", tmp_path / "s.csv", "--junit", tmp_path / "s.state" / "batch.json")
+    assert own_records.exit_code == 4 and (tmp_path / "s.state" / "batch.json").read_text(encoding="utf-8").startswith("{")
     into_class = run("batch", klass, "--out", tmp_path / "t.csv", "--gradescope-dir", klass)
     assert into_class.exit_code == 4 and "it is the class folder" in into_class.output
     gradescope = tmp_path / "gs"
@@ -936,3 +940,41 @@ def test_a_zip_whose_member_name_is_not_the_utf8_it_claims_is_refused_not_a_cras
     archive.write_bytes(bytes(data))
     result = run("batch", archive, "--out", tmp_path / "r.csv")
     assert result.exit_code == 4 and "not a readable .zip" in result.output
+
+
+def test_an_output_whose_name_is_too_long_is_refused_before_anything_is_graded(run, tmp_path):
+    """246 letters and ".csv" make a file's name, but not its summary's (``.summary.json``) nor
+    the temporary file it is written through: that failed after grading the whole class."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "s.py").write_text(CORRECT, encoding="utf-8")
+    result = run("batch", folder, "--out", tmp_path / "o" / ("a" * 246 + ".csv"), "--seed", 1)
+    assert result.exit_code == 4 and "Cannot write" in result.output and "Graded" not in result.output
+    assert not (tmp_path / "o").exists()
+    long_enough = run("batch", folder, "--out", tmp_path / "o" / ("a" * 240 + ".csv"), "--seed", 1)
+    assert long_enough.exit_code == 0, long_enough.output
+    assert read_csv(tmp_path / "o" / ("a" * 240 + ".csv"))[0]["status"] == "graded"
+
+
+def test_the_records_folder_where_a_learners_report_goes_is_refused(run, tmp_path):
+    folder = tmp_path / "class"
+    (folder / "r.state").mkdir(parents=True)
+    (folder / "r.state" / "main.py").write_text(CORRECT, encoding="utf-8")
+    gradescope = tmp_path / "gs"
+    result = run("batch", folder, "--out", gradescope / "r.csv", "--gradescope-dir", gradescope, "--seed", 1)
+    assert result.exit_code == 4 and "is where the report of r.state goes" in result.output
+
+
+@pytest.mark.parametrize("damage", [{"names": [1, "s.py"]}, {"names": "s.py"}, {"kept": [["s.py"]]}, {"kept": [{}]}])
+def test_merge_of_records_damaged_by_hand_is_no_internal_error(run, tmp_path, damage):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "s.py").write_text(CORRECT, encoding="utf-8")
+    assert run("batch", folder, "--out", tmp_path / "s.csv", "--seed", 1).exit_code == 0
+    meta_file = tmp_path / "s.state" / "batch.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text(encoding="utf-8")), **damage}), encoding="utf-8")
+    (tmp_path / "s.state" / "records" / "junk.json").write_text("[1, 2]", encoding="utf-8")
+    result = run("merge", tmp_path / "s.csv", "--out", tmp_path / "m.csv")
+    assert result.exit_code in (0, 1, 4) and "Internal error" not in result.output, result.output
+    if "names" in damage:
+        assert result.exit_code == 4 and "records" in result.output

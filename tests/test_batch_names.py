@@ -199,3 +199,37 @@ def test_a_shard_removes_no_report_of_a_learner_still_in_the_class(tmp_path, mon
     (folder / "gone.py").unlink()
     batch(folder, *outputs, "--shard", "1/2")
     assert sorted(p.name for p in (tmp_path / "json").iterdir()) == ["a.py.json", "b.py.json", "c.py.json", "d.py.json"]
+
+
+def test_a_report_rewritten_by_a_run_cut_off_is_still_removed_once_its_learner_is_gone(tmp_path, monkeypatch):
+    """A run cut off after rewriting a report used to leave the records remembering the time
+    the run before wrote it: the file looked like another run's, and was never removed."""
+    import threading
+
+    from grader.batch import run as batch_run
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("s1.py", "s2.py", "s3.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    outputs = ("--out", tmp_path / "o" / "r.csv", "--seed", 1, "--json-dir", tmp_path / "json", "--jobs", 1)
+    batch(folder, *outputs)
+    (folder / "s1.py").write_text(CORRECT + "# resubmitted\n", encoding="utf-8")
+    (folder / "s4.py").write_text(CORRECT, encoding="utf-8")
+    real_get, results = batch_run._get, []
+
+    def cut_off_after_one_result(source, stop=None):
+        if threading.current_thread() is threading.main_thread():
+            if results:
+                raise KeyboardInterrupt
+            results.append(real_get(source, stop))
+            return results[-1]
+        return real_get(source, stop)
+
+    monkeypatch.setattr(batch_run, "_get", cut_off_after_one_result)
+    cut_off = CliRunner().invoke(cli, ["batch", str(folder), *map(str, outputs), "--resume"])
+    assert cut_off.exit_code == 2, cut_off.output
+    monkeypatch.setattr(batch_run, "_get", real_get)
+    (folder / "s1.py").unlink()
+    batch(folder, *outputs, "--resume")
+    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == ["s2.py.json", "s3.py.json", "s4.py.json"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from grader.batch.run import outputs_of, write_class_outputs
-from grader.batch.state import BatchState, check_outputs, prepare_outputs, state_folder, summary_file
+from grader.batch.state import BatchState, check_outputs, of_run, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
 from grader.messages import Messages, en, ja
 
@@ -35,7 +35,7 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     for path in inputs:
         state = BatchState(state_folder(path))
         meta = state.meta()
-        if meta is None or type(meta.get("names")) is not list:
+        if meta is None or type(meta.get("names")) is not list or not all(type(name) is str for name in meta["names"]):
             raise UsageError("usage.no_records", path=path, folder=state.folder)
         seeds.add(meta.get("seed"))
         fingerprints.add(meta.get("fingerprint"))
@@ -62,8 +62,11 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
                 raise UsageError("usage.duplicate_in_shards", name=record["name"])
             chosen[record["name"]] = state
             graded.add(record["name"])
-        ungraded += [name for name in meta["names"] if type(name) is str and name not in graded]
+        ungraded += [name for name in meta["names"] if name not in graded]
     ungraded = sorted(set(ungraded) - set(chosen))
+    merged_state = BatchState(state_folder(out))
+    # (once nothing can refuse the merge: a refused merge makes no folder, and warns of nothing)
+    prepare_outputs([out, summary_file(out), junit], [merged_state.folder])
     if ungraded:
         warn("summary.ungraded", count=len(ungraded), names=_some(ungraded))
     given = [meta.get("shard") for _, meta in shards]
@@ -85,8 +88,6 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
                          if any(meta.get(key) for key in INCOMPLETE)]
     if incomplete_inputs:
         warn("summary.input_incomplete", inputs=", ".join(incomplete_inputs))
-    merged_state = BatchState(state_folder(out))
-    prepare_outputs([out, summary_file(out), junit], [merged_state.folder])
     for state, meta in shards:
         for record in _records_of_last_run(state, meta):
             if chosen.get(record["name"]) is state:
@@ -117,11 +118,9 @@ def _records_of_last_run(state: BatchState, meta: dict) -> Iterator[dict]:
     """A shard's records of the run its ``batch.json`` describes: graded by that run (its id)
     or kept by it (--resume), not left over from an earlier one. (A merged result's records,
     and an older run's, have no run id: their seed and grader tell.)"""
-    run, kept = meta.get("run"), set(meta.get("kept") or ()) if type(meta.get("kept")) is list else set()
+    kept = {name for name in meta.get("kept") or () if type(name) is str} if type(meta.get("kept")) is list else set()
     for record in state.records(meta["names"]):
-        if record.get("seed") != meta.get("seed") or record.get("fingerprint") != meta.get("fingerprint"):
-            continue
-        if run is None or record.get("run") == run or record.get("name") in kept:
+        if of_run(record, meta.get("seed"), meta.get("fingerprint"), meta.get("run"), kept):
             yield record
 
 

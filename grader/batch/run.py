@@ -23,7 +23,7 @@ from grader.batch import summary as class_summary
 from grader.batch.discover import (
     Entry, Unpacked, absolute_path, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
 )
-from grader.batch.state import BatchState, atomic_write, check_outputs, prepare_outputs, state_folder, summary_file
+from grader.batch.state import BatchState, atomic_write, check_outputs, of_run, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
 from grader.formats import RenderContext
 from grader.formats import csv as csv_format
@@ -107,7 +107,7 @@ class _Batch:
         #: Every file or folder this batch writes.
         self.outputs = [p for p in (options.out, self.state.folder, summary_file(options.out), options.json_dir,
                                     options.gradescope_dir, options.junit) if p is not None]
-        check_outputs(self.outputs)
+        check_outputs(self.outputs, inside=[self.state.folder])
         # A report folder that is the class folder would write into learners' projects.
         for folder in (options.json_dir, options.gradescope_dir):
             if folder is not None and absolute_path(folder) == absolute_path(options.submissions):
@@ -132,6 +132,8 @@ class _Batch:
         #: This run, as its records say; and the names of the records it kept (--resume).
         self.run_id = secrets.token_hex(8)
         self.kept: set[str] = set()
+        #: Each report file this run wrote (as ``_report_files`` names it): when it wrote it.
+        self.report_times: dict[str, Optional[int]] = {}
 
     def _seed(self) -> int:
         meta = self.state.meta() if self.options.resume else None
@@ -235,15 +237,17 @@ class _Batch:
                 thread.join()
             self.grader.close()
         result.summary = self._write_outputs([entry.name for entry in entries])
+        removed = set()
         if not result.interrupted:
             removed = self._remove_reports({path: mtime for path, mtime in earlier_reports.items()
                                             if path not in self.class_reports})
-            # Each report file with the time it was last written: one written since by another
-            # run (another section's, into the same folder) is no longer this records' to remove.
-            written = [[path, _mtime(path)] for path in reports]
-            ours = set(reports) | removed
-            earlier = [[path, mtime] for path, mtime in earlier_reports.items() if path not in ours]
-            self.state.save_meta({**meta, "reports": written + earlier})
+        # Each report file with the time it was last written, by this run if it got to it (also
+        # when cut off: the next run must know the file it rewrote is still this records'); one
+        # written since by another run (another section's, into the same folder) is no longer
+        # this records' to remove.
+        ours = {path: self.report_times.get(path, earlier_reports.get(path)) for path in reports}
+        earlier = [[path, mtime] for path, mtime in earlier_reports.items() if path not in ours and path not in removed]
+        self.state.save_meta({**meta, "reports": [[path, mtime] for path, mtime in ours.items()] + earlier})
         return result
 
     def _refuse_outputs_among_reports(self) -> None:
@@ -252,7 +256,7 @@ class _Batch:
         places = dict(self.class_reports)
         places.update({os.path.dirname(path): name for path, name in self.class_reports.items()
                        if os.path.basename(path) == "results.json"})  # (a Gradescope report's folder too)
-        for path in (self.options.out, summary_file(self.options.out), self.options.junit):
+        for path in (self.options.out, summary_file(self.options.out), self.options.junit, self.state.folder):
             name = places.get(os.path.join(os.path.realpath(path.parent), path.name)) if path is not None else None
             if name is not None:
                 raise UsageError("usage.output_is_a_report", path=path, name=name)
@@ -325,7 +329,7 @@ class _Batch:
 
     def _of_this_run(self, record: dict) -> bool:
         """Graded by this run, or kept by it (--resume), not left over from an earlier run."""
-        return self._graded_alike(record) and (record.get("run") == self.run_id or record.get("name") in self.kept)
+        return of_run(record, self.seed, self.fingerprint, self.run_id, self.kept)
 
     def _still_valid(self, record: dict, entry: Entry) -> bool:
         """Worth keeping on --resume: this run's, of the same content, and not a failure of the
@@ -494,12 +498,15 @@ class _Batch:
     def _write_reports(self, name: str, data: dict) -> None:
         """``name``'s own report files (--json-dir, --gradescope-dir), from its JSON report."""
         output_name = self.output_names[name]
-        if self.options.json_dir:
-            atomic_write(self.options.json_dir / f"{output_name}.json",
-                         json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        if self.options.gradescope_dir:
-            atomic_write(self.options.gradescope_dir / output_name / "results.json",
-                         gradescope.render_data(data, self.context))
+        json_dir, gradescope_dir = self._report_folders()
+        if json_dir:
+            path = os.path.join(json_dir, f"{output_name}.json")
+            atomic_write(Path(path), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            self.report_times[path] = _mtime(path)
+        if gradescope_dir:
+            path = os.path.join(gradescope_dir, output_name, "results.json")
+            atomic_write(Path(path), gradescope.render_data(data, self.context))
+            self.report_times[path] = _mtime(path)
 
     def _columns(self) -> list[str]:
         return csv_format.header(exercise.id for exercise in self.grader.catalogue.exercises)

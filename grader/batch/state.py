@@ -18,6 +18,8 @@ from grader.batch.discover import absolute_path, entry_key
 from grader.errors import UsageError
 
 RECORD_FORMAT = 1
+#: The longest name of a file or folder, in bytes, on Linux's file systems and macOS's.
+NAME_MAX = 255
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -25,7 +27,8 @@ def atomic_write(path: Path, text: str) -> None:
     an interrupted or killed grade leaves no torn file. (No fsync: surviving a power cut is not
     worth a disk flush per learner.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # (the name cut short: a name of 250 bytes is a file's, but not with a prefix and a suffix)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
@@ -37,6 +40,15 @@ def atomic_write(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def of_run(record: dict, seed, fingerprint, run: Optional[str], kept) -> bool:
+    """Whether ``record`` belongs to run ``run`` (graded by it, or kept by it on --resume), not
+    left over from an earlier one. A run with no id (a merged result's, an older grade's) goes
+    by its seed and grader alone."""
+    if record.get("seed") != seed or record.get("fingerprint") != fingerprint:
+        return False
+    return run is None or record.get("run") == run or record.get("name") in kept
 
 
 def state_folder(out: Path) -> Path:
@@ -78,6 +90,9 @@ def prepare_outputs(files: Iterable[Optional[Path]], folders: Iterable[Optional[
     files = [path for path in files if path is not None]
     # (each folder to make, and the output a refusal names: the file asked for, if it is one's)
     places = [(path.parent, path) for path in files] + [(path, path) for path in folders if path is not None]
+    for _, path in places:
+        if any(len(os.fsencode(part)) > NAME_MAX for part in path.parts):
+            raise UsageError("usage.cannot_write", path=path, error=os.strerror(errno.ENAMETOOLONG))
     for path in files:  # (checked before anything is made: a refused run makes no folder)
         where = absolute_path(path)
         if path.is_dir() or any(where == absolute_path(folder) or where in absolute_path(folder).parents
@@ -128,7 +143,7 @@ class BatchState:
             record = json.loads(self.path_of(name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return record if record.get("format") == RECORD_FORMAT and record.get("name") == name else None
+        return record if type(record) is dict and record.get("format") == RECORD_FORMAT and record.get("name") == name else None
 
     def write(self, record: dict) -> None:
         record = {"format": RECORD_FORMAT, **record}
