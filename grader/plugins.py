@@ -34,7 +34,8 @@ def get_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
                 module = importlib.import_module(name)
             except ImportError as exc:
                 raise PluginError(f"{EXTRA_PLUGINS_ENV} names {name!r}, which cannot be imported: {exc}") from exc
-            manager.register(module, name)
+            if not manager.is_registered(module):  # (installed too: its entry point has it)
+                manager.register(module, name)
     for plugin in extra:
         manager.register(plugin)
     try:
@@ -96,6 +97,8 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
                 plugin = getattr(plugin, part)
         except Exception as exc:  # noqa: BLE001 - name the broken plugin, whatever broke
             raise PluginError(f"the plugin {name!r} of {distribution} (entry point {value}) cannot be loaded: {exc}") from exc
+        if manager.is_registered(plugin):
+            continue  # (a built-in, or the same module under two entry points' names)
         manager.register(plugin, name)
         _DISTRIBUTIONS[id(plugin)] = distribution
 

@@ -174,3 +174,18 @@ def test_a_misspelled_hook_fails_loudly():
 
     with pytest.raises(PluginError):
         get_plugin_manager(extra=[Typo()])
+
+
+def test_a_pack_both_installed_and_named_in_the_environment_is_loaded_once(pack, write, tmp_path, monkeypatch):
+    name = pack("testpack_twice")
+    dist = tmp_path / "testpack_twice-1.0.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text(f"[grader]\nactivation = {name}\n", encoding="utf-8")
+    monkeypatch.delenv("GRADE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.setenv("GRADE_PLUGINS", name)
+    manager = get_plugin_manager()
+    assert [n for n, p in manager.list_name_plugin() if getattr(p, "__name__", "") == name] == ["activation"]
+    listing = CliRunner().invoke(cli, ["list", "--format", "json"])
+    assert listing.exit_code == 0, listing.output
+    ids = [c["id"] for e in json.loads(listing.output)["exercises"] for c in e["checks"]]
+    assert ids.count("activation.sigmoid.random") == 1
