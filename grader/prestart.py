@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from grader import isolation
 from grader.defaults import DEFAULT_PROBE_MODULES
@@ -61,15 +61,19 @@ class EarlyStart:
         except Exception:  # noqa: BLE001 - the grader's own path will meet and report it
             self._started = None
 
-    def take(self, submission: Submission, config: dict) -> Optional[Session]:
-        """The started session, if it is the one the grader would start for ``submission``."""
+    def take(self, submission: Submission, config: dict, probe_modules: Iterable[str]) -> Optional[Session]:
+        """The started session, if it is the one the grader would start for ``submission``,
+        in a process that holds every module of ``probe_modules`` (a plugin's probes are known
+        only once the plugins have loaded, which may be after the process was forked)."""
         self._thread.join()
         started, self._started = self._started, None
         if started is None:
             return None
         early_submission, early_config, session = started
+        forked_with = set(session.process.probe_modules) if session.process is not None else set()
         if (early_config == config and early_submission.digest == submission.digest
-                and isolation.program(early_submission) == isolation.program(submission)):
+                and isolation.program(early_submission) == isolation.program(submission)
+                and forked_with.issuperset(probe_modules)):
             return session
         session.close()
         return None

@@ -102,7 +102,7 @@ class Grader:
         session = started
         if session is None:
             config = self._config(submission)
-            session = early.take(submission, config) if early is not None else None
+            session = early.take(submission, config, probe_modules(self.catalogue)) if early is not None else None
             session = session or self._session(submission, config)
         outcomes: dict[int, Mapping[str, Any]] = {}
         try:

@@ -189,3 +189,35 @@ def test_a_pack_both_installed_and_named_in_the_environment_is_loaded_once(pack,
     assert listing.exit_code == 0, listing.output
     ids = [c["id"] for e in json.loads(listing.output)["exercises"] for c in e["checks"]]
     assert ids.count("activation.sigmoid.random") == 1
+
+
+
+def test_a_process_forked_before_a_packs_probe_module_was_known_is_not_taken_over(tmp_path, write, monkeypatch):
+    """`grade submit` forks the learner's process before the plugins load, so a pack's probe
+    module, in a module of its own, may not be in it: the grader starts another rather than
+    send it probes it cannot run."""
+    from grader.prestart import EarlyStart
+    from grader.runner import Grader, Options
+    from grader.sandbox.client import Settings
+    from grader.sandbox.control import Host
+
+    package = tmp_path / "splitpack"
+    package.mkdir()
+    probes, _, hook = PACK.partition("@hookimpl")
+    (package / "checks.py").write_text(probes, encoding="utf-8")
+    (package / "__init__.py").write_text(
+        "from grader import hookimpl\nfrom grader.model import Check, Exercise\n"
+        "from splitpack.checks import probe_sigmoid\n\n@hookimpl" + hook.replace("{pack}_reference", "splitpack.reference"),
+        encoding="utf-8")
+    (package / "reference.py").write_text(REFERENCE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("GRADE_PLUGINS", "splitpack")
+    path = write("learner.py", SUBMISSION.replace("np.exp(-x)", "np.exp(x)"))
+    options = Options(seed=3, keyword="activation")
+    with Host() as host:
+        early = EarlyStart(host, path, None, Settings(), options.seed)
+        early._thread.join()  # forked with the built-in probe modules only
+        with Grader(options=options, host=host) as grader:
+            report = grader.grade(path, early=early)
+    assert [(r.check.id, r.status) for r in report.results] == [("activation.sigmoid.random", "failed")]
+    assert "KeyError" not in report.output.stdout + report.output.stderr

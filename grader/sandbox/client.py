@@ -91,7 +91,7 @@ class LearnerProcess:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            self.pid = host.spawn({**config, "scratch": self.scratch}, [theirs.fileno(), out_w, err_w])
+            self.pid, self.probe_modules = host.spawn({**config, "scratch": self.scratch}, [theirs.fileno(), out_w, err_w])
         except BaseException:
             for fd in (out_r, out_w, err_r, err_w):
                 os.close(fd)

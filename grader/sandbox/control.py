@@ -129,13 +129,14 @@ class Host:
                     raise SandboxError(f"the sandbox host failed: {exc}") from exc
                 self._stop_locked()
 
-    def spawn(self, config: dict, fds: list[int]) -> int:
+    def spawn(self, config: dict, fds: list[int]) -> tuple[int, tuple[str, ...]]:
+        """(pid, the probe modules it was forked with) of a new learner process."""
         def action():
             self._send({"op": "spawn", "config": config}, fds)
             reply = self._receive()
             if type(reply.get("pid")) is not int:
                 raise SandboxError(f"the sandbox host could not start a learner process: {reply.get('error')}")
-            return reply["pid"]
+            return reply["pid"], self._started_preload
 
         with self._lock:
             return self._call_with_restart(action)
