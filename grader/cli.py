@@ -5,6 +5,7 @@ error, 4 usage error.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -27,10 +28,14 @@ def _remember_language(ctx, param, value):
     return value
 
 
-LANG_OPTION = click.option(
-    "--lang", type=click.Choice(["en", "ja"]), default=None, callback=_remember_language, is_eager=True,
-    help="Language of the report (default: from LANG/LC_ALL; Japanese when it starts with 'ja').",
-)
+def language_option(what: str = "the report"):
+    return click.option(
+        "--lang", type=click.Choice(["en", "ja"]), default=None, callback=_remember_language, is_eager=True,
+        help=f"Language of {what} (default: from LANG/LC_ALL; Japanese when it starts with 'ja').",
+    )
+
+
+LANG_OPTION = language_option()
 
 
 def _say(message_id: str, **params) -> str:
@@ -155,7 +160,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
 @cli.command("list")
 @click.option("--format", "format_name", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-k", "keyword", help="Only the checks of this exercise or function.")
-@LANG_OPTION
+@language_option("the titles")
 def list_checks(format_name, keyword, lang):
     """Show the catalogue: every exercise, check and its points."""
     from grader import api
@@ -201,7 +206,7 @@ def plugins(format_name):
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
-@LANG_OPTION
+@language_option("the line printed (the starter's comments are in English)")
 def init(path, force, lang):
     """Write a starter .py or .ipynb with every graded function, ready to fill in."""
     from grader import api
@@ -306,10 +311,17 @@ def _write(text: str, path: Optional[Path], color: bool = False) -> None:
     if path is None:
         click.echo(text, nl=False, color=color)  # click keeps the colour only if told to
         return
+    from grader.batch.state import atomic_write
+
     try:
-        path.write_text(text, encoding="utf-8")
+        if path.exists() and not path.is_file():  # (/dev/stdout, a pipe: written to, never replaced)
+            path.write_text(text, encoding="utf-8")
+        else:  # whole or not at all, its folders made as needed (/autograder/results/ on a fresh box)
+            atomic_write(path, text)
     except OSError as exc:
-        raise UsageError("usage.cannot_write", path=path, error=exc.strerror or exc) from exc
+        # (making its folders, EEXIST means a file stands where a folder of the path must be)
+        error = os.strerror(errno.ENOTDIR) if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise UsageError("usage.cannot_write", path=path, error=error) from exc
 
 
 def main() -> None:

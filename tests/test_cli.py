@@ -82,6 +82,23 @@ def test_load_errors_are_listed_with_their_line(run, write):
     assert report["errors"][0]["line"] == 2 and "NameError" in report["errors"][0]["message"]
 
 
+def test_a_report_file_is_written_whole_into_folders_made_for_it(run, tmp_path):
+    out = tmp_path / "autograder" / "results" / "results.json"
+    result = run("submit", STUDENT, "--format", "gradescope", "-o", out, "--junit", tmp_path / "ci" / "r.xml", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["score"] == 100
+    assert ElementTree.parse(tmp_path / "ci" / "r.xml").getroot().tag == "testsuites"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["results.json"]  # no temporary file left
+
+
+def test_a_report_file_under_a_file_is_a_usage_error(run, tmp_path):
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = run("submit", STUDENT, "-o", blocker / "results.json", "--seed", 1)
+    assert result.exit_code == 4
+    assert f"Cannot write {blocker / 'results.json'}: Not a directory." in result.output
+
+
 @pytest.mark.parametrize("fmt", ["gradescope", "junit", "csv"])
 def test_each_output_format_renders(run, fmt, tmp_path):
     out = tmp_path / f"report.{fmt}"
