@@ -21,11 +21,11 @@ import types
 from dataclasses import dataclass
 from typing import Optional
 
+from grader.sandbox.seccomp import FCNTL_SIGNALLING
+
 #: flags of os.open that mean the file is written.
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _DEVICES_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero")
-#: fcntl commands that would make the kernel signal another process (SIGIO to its owner).
-_FCNTL_SIGNALLING = {8, 10, 15, 1024, 1026}  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
 _SIGXFSZ = int(signal.SIGXFSZ)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
@@ -63,7 +63,7 @@ def install_audit_hook(policy: Policy) -> None:
         builtins.type, builtins.str, builtins.bytes, builtins.int, builtins.len, builtins.any, builtins.frozenset)
     Refused, Unimportable, OSError_ = builtins.PermissionError, builtins.ImportError, builtins.OSError
     DirEntry = os.DirEntry  # a C type: its path cannot be made to change between check and use
-    write_flags, devices_read, fcntl_signalling = _WRITE_FLAGS, _DEVICES_READ, frozenset_(_FCNTL_SIGNALLING)
+    write_flags, devices_read, fcntl_signalling = _WRITE_FLAGS, _DEVICES_READ, frozenset_(FCNTL_SIGNALLING)
     hidden = frozenset_(policy.hidden_packages)
     unwatched = _UNWATCHED_MODULES
 
@@ -389,8 +389,8 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def drop_capabilities() -> None:
-    """No capability left, the bounding set's included (for a process that is not root, where
-    there should be none anyway)."""
+    """No capability left, the bounding set's included: for a learner process that keeps the
+    grader's user (root, when it may not have one of its own; or a user without capabilities)."""
     if _capset is None:
         prepare()
     _drop_bounding_set(keep_read_search=False)

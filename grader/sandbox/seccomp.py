@@ -86,7 +86,9 @@ _SELF_ONLY = {"kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueuei
               "prlimit64": 302, "sched_setaffinity": 203}
 #: Calls refused for some values of their second argument.
 _FCNTL, _IOCTL = 72, 16
-_FCNTL_SIGNALLING = (8, 10, 15, 1024, 1026)  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
+#: fcntl commands that would make the kernel signal another process (SIGIO to its owner); the
+#: audit hook (``guard``) refuses them too, with a message, where Python's fcntl is called.
+FCNTL_SIGNALLING = (8, 10, 15, 1024, 1026)  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
 _IOCTL_SIGNALLING = (0x8901, 0x8902)  # FIOSETOWN, SIOCSPGRP
 
 
@@ -128,7 +130,7 @@ def program(own_pid: int) -> list[tuple[int, int, int, int]]:
             (_RET_K, 0, 0, deny),
             (_RET_K, 0, 0, _RET_ALLOW),
         ]
-    for number, refused in ((_FCNTL, _FCNTL_SIGNALLING), (_IOCTL, _IOCTL_SIGNALLING)):
+    for number, refused in ((_FCNTL, FCNTL_SIGNALLING), (_IOCTL, _IOCTL_SIGNALLING)):
         code += [(_JEQ_K, 0, 2 + len(refused) + 1, number), (_LD_W_ABS, 0, 0, _ARG + 8)]
         code += [(_JEQ_K, len(refused) - i, 0, value) for i, value in enumerate(refused)]
         code += [(_RET_K, 0, 0, _RET_ALLOW), (_RET_K, 0, 0, deny)]
