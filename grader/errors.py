@@ -21,11 +21,11 @@ class UsageError(GraderError):
         super().__init__(message_id)
 
     def __str__(self) -> str:
-        from grader.messages import en
+        from grader.messages import en, fill
 
         template = en.MESSAGES.get(self.message_id, self.message_id)
         try:
-            return template.format(**self.params)
+            return fill(template, self.params)
         except (KeyError, IndexError, ValueError):
             return template
 

@@ -186,7 +186,7 @@ def two_of_three_shards(run, klass, tmp_path):
 def test_merge_warns_when_a_shard_is_missing_and_the_summary_says_so(run, two_of_three_shards, tmp_path):
     merged = tmp_path / "merged.csv"
     result = run("merge", *two_of_three_shards, "--out", merged)
-    assert "shard(s) 3 of 3 not given" in result.output
+    assert "shard 3 of 3 not given" in result.output and "that shard's submissions" in result.output
     summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
     assert summary["missing_shards"] == [3]
 
@@ -197,7 +197,7 @@ def test_merge_with_a_shard_missing_exits_1(run, two_of_three_shards, tmp_path):
 
 def test_the_missing_shard_warning_follows_lang(run, two_of_three_shards, tmp_path):
     result = run("merge", *two_of_three_shards, "--out", tmp_path / "merged.csv", "--lang", "ja")
-    assert "3" in result.output and "shard(s) 3 of 3" not in result.output
+    assert "3" in result.output and "shard 3 of 3" not in result.output
 
 
 def test_missing_shards_are_told_only_of_a_split_every_input_shares():
@@ -288,7 +288,7 @@ def test_merge_of_a_shard_interrupted_before_the_end_names_what_it_never_graded_
     (tmp_path / f"{part.stem}.state" / "records" / f"{entry_key(lost)}.json").unlink()  # as if cut off before it
     result = run("merge", *parts, "--out", tmp_path / "merged.csv")
     assert result.exit_code == 1
-    assert "1 submission(s) a shard listed were never graded" in result.output and lost in result.output
+    assert "1 submission a shard listed was never graded" in result.output and lost in result.output
     summary = json.loads((tmp_path / "merged.summary.json").read_text(encoding="utf-8"))
     assert summary["ungraded"] == [lost] and summary["submissions"] == 5
 
@@ -978,3 +978,185 @@ def test_merge_of_records_damaged_by_hand_is_no_internal_error(run, tmp_path, da
     assert result.exit_code in (0, 1, 4) and "Internal error" not in result.output, result.output
     if "names" in damage:
         assert result.exit_code == 4 and "records" in result.output
+
+
+def test_a_moodle_online_text_folder_holding_no_code_is_skipped_not_graded(run, tmp_path):
+    """Moodle's "download all submissions" gives each learner a folder per submission plugin:
+    the online text's alone (``onlinetext.html``) is no submission of its own."""
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("山田 太郎_12345_assignsubmission_file_/main.py", CORRECT)
+        bundle.writestr("山田 太郎_12345_assignsubmission_onlinetext_/onlinetext.html", "<p>done</p>")
+        bundle.writestr("佐藤 花子_67890_assignsubmission_onlinetext_/onlinetext.html", "<p>pasted</p>")
+        bundle.writestr("佐藤 花子_67890_assignsubmission_onlinetext_/answer.py", FORWARD)  # code: graded
+        bundle.writestr("鈴木 一郎_24680_assignsubmission_file_/report.pdf", "%PDF")  # no code, other name: graded
+    out = tmp_path / "results.csv"
+    result = run("batch", archive, "--out", out, "--seed", 4)
+    assert result.exit_code == 0, result.output
+    rows = {row["submission"]: row for row in read_csv(out)}
+    assert sorted(rows) == ["佐藤 花子_67890_assignsubmission_onlinetext_", "山田 太郎_12345_assignsubmission_file_",
+                            "鈴木 一郎_24680_assignsubmission_file_"]
+    assert rows["佐藤 花子_67890_assignsubmission_onlinetext_"]["score"] == "91"
+    assert rows["鈴木 一郎_24680_assignsubmission_file_"]["status"] == "unreadable"
+    assert "(skipped, not submissions (1): 山田 太郎_12345_assignsubmission_onlinetext_)" in result.stderr
+    assert json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))["submissions"] == 3
+
+
+def test_an_empty_file_gets_in_a_batch_exactly_what_grade_submit_gives_it(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "empty.py").write_bytes(b"")
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 2, "--json-dir", tmp_path / "json")
+    assert result.exit_code == 0, result.output
+    [row] = read_csv(tmp_path / "r.csv")
+    alone = CliRunner().invoke(cli, ["submit", str(folder / "empty.py"), "--format", "csv", "--seed", "2"])
+    assert row == next(csv.DictReader(io.StringIO(alone.stdout)))
+    assert row["status"] == "load errors" and row["score"] == "0"
+    batched = json.loads((tmp_path / "json" / "empty.py.json").read_text(encoding="utf-8"))
+    report = json.loads(run("submit", folder / "empty.py", "--format", "json", "--seed", 2).stdout)
+    assert batched == report
+    assert [error["message"] for error in batched["errors"]] == ["The file is empty: there is no code to grade."]
+
+
+@pytest.fixture
+def unreadable_class(tmp_path):
+    """Twelve learners whose files are not text, and one readable."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for number in range(12):
+        (folder / f"b{number:02d}.py").write_bytes(b"\x00\xff")
+    (folder / "ok.py").write_text("x = 1\n", encoding="utf-8")
+    return folder
+
+
+def test_the_summary_names_the_submissions_that_could_not_be_read(run, unreadable_class, tmp_path):
+    result = run("batch", unreadable_class, "--out", tmp_path / "r.csv", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    named = ", ".join(f"b{number:02d}.py" for number in range(10))
+    assert f"12 submissions could not be read or graded: {named} and 2 more\n" in result.stderr
+    summary = json.loads((tmp_path / "r.summary.json").read_text(encoding="utf-8"))
+    assert summary["not_graded"] == {"count": 12, "names": [f"b{number:02d}.py" for number in range(10)]}
+    japanese = run("batch", unreadable_class, "--out", tmp_path / "r.csv", "--resume", "--lang", "ja")
+    assert f"読めなかった、または採点できなかった提出物 12 件: {named} ほか 2 件" in japanese.stderr
+
+
+def test_the_names_of_submissions_not_read_cannot_drive_the_terminal(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "\x1b[2Jx.py").write_bytes(b"\x00")
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 1)
+    assert "1 submission could not be read or graded: \ufffdx.py" in result.stderr and "\x1b" not in result.stderr
+
+
+def test_the_names_of_submissions_not_graded_are_the_same_whatever_order_records_come_in():
+    import random
+
+    from grader.batch.summary import ClassSummary
+
+    records = [{"name": f"n{number:02d}", "row": {"status": "internal error" if number % 2 else "unreadable"}}
+               for number in range(30)]
+    records.append({"name": "a-graded", "row": {"status": "graded"}})
+    datas = []
+    for seed in range(3):
+        random.Random(seed).shuffle(records)
+        summary = ClassSummary()
+        for record in records:
+            summary.add(record)
+        datas.append(summary.data()["not_graded"])
+    assert datas[0] == datas[1] == datas[2] == {"count": 30, "names": [f"n{number:02d}" for number in range(10)]}
+
+
+def test_the_batchs_english_counts_of_one_are_singular(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "only.py").write_bytes(b"\x00")
+    first = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 1)
+    assert "Graded 1 submission (seed 1): 1 unreadable\n" in first.stderr
+    again = run("batch", folder, "--out", tmp_path / "r.csv", "--resume")
+    assert "(1 unchanged submission kept from the last run)" in again.stderr
+
+
+#: Each English message with a count, the count at 1, and what it must then say.
+SINGULAR = [
+    ("summary.graded", {"count": 1, "seed": 5, "statuses": ""}, "Graded 1 submission (seed 5)"),
+    ("summary.resumed", {"count": 1}, "(1 unchanged submission kept"),
+    ("summary.not_graded", {"count": 1, "names": "a.py"}, "1 submission could not be read or graded: a.py"),
+    ("summary.ungraded", {"count": 1, "names": "a.py"}, "1 submission a shard listed was never graded"),
+    ("summary.missing_shards", {"missing": "3", "missing_count": 1, "count": 3}, "shard 3 of 3 not given"),
+    ("report.more_failures", {"count": 1}, "and 1 more failed check (use"),
+    ("report.output_dropped", {"count": 1}, "(1 more byte not shown)"),
+    ("outcome.timeout", {"seconds": "1"}, "within 1 second (an"),
+    ("load.timeout", {"seconds": "1"}, "more than 1 second and"),
+    ("load.budget", {"count": 1, "seconds": "3"}, "the 1 statement or cell after it was not run"),
+    ("load.too_many_errors", {"count": 1}, "After 1 syntax error the"),
+    ("load.exhausted", {"starts": 1}, "ended 1 time while"),
+    ("compare.array", {"count": 1, "size": 1, "first": "[0] 1 → 2"}, "1 of 1 value differs;"),
+    ("cli.starter_written", {"path": "s.py", "count": 1}, "1 function or class to fill in"),
+    ("usage.min_score_too_high", {"min_score": "2", "max_score": "1"}, "the 1 point these checks give"),
+    ("usage.zip_too_large", {"path": "a.zip", "count": 1}, "(1 file)"),
+    ("load.too_large", {"size": 1, "limit": 1}, "is 1 byte; grade reads files of up to 1 byte."),
+]
+
+
+@pytest.mark.parametrize("message_id, params, said", SINGULAR, ids=[item[0] for item in SINGULAR])
+def test_english_messages_say_a_count_of_one_in_the_singular_and_others_in_the_plural(message_id, params, said):
+    from grader.messages import Messages, en, ja
+
+    messages = Messages({"en": en.MESSAGES, "ja": ja.MESSAGES})
+    assert said in messages.text(message_id, "en", **params)
+    plural = messages.text(message_id, "en", **{key: 2 if value in (1, "1") else value for key, value in params.items()})
+    assert said not in plural and "1" not in plural.replace("1 →", "")
+
+
+def test_no_english_message_says_one_of_a_plural_noun():
+    """Every parameter at 1: no "1 submissions", "1 seconds", "1 more failed checks"."""
+    import re
+    import string
+
+    from grader.messages import Messages, en
+
+    messages = Messages({"en": en.MESSAGES})
+    nouns = "submissions|seconds|checks|bytes|values|times|errors|points|statements|cells|files|shards|functions|names"
+    plural_after_one = re.compile(rf"\b1 (?:more |failed |unchanged |syntax |top-level )*(?:{nouns})\b")
+    for message_id, template in en.MESSAGES.items():
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        text = messages.text(message_id, "en", **{name: ".py" if name == "suffixes" else 1 for name in names})
+        assert not plural_after_one.search(text), text
+
+
+def test_resuming_with_another_seed_warns_that_everything_is_graded_again(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "only.py").write_bytes(b"\x00")
+    assert run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 1).exit_code == 0
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 2, "--resume")
+    assert result.exit_code == 0
+    warning = "Warning: --seed 2 is not the seed of the run being resumed (1), so every submission is graded again"
+    assert [line for line in result.stderr.splitlines() if "seed 2" in line and "(1)" in line] == [result.stderr.splitlines()[0]]
+    assert result.stderr.startswith(warning) and "unchanged" not in result.stderr
+    same = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 2, "--resume")
+    assert "Warning" not in same.stderr and "(1 unchanged submission kept" in same.stderr
+    japanese = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 3, "--resume", "--lang", "ja")
+    assert japanese.stderr.startswith("警告: --seed 3 は再開する実行のシード（2）と違うため")
+
+
+@pytest.mark.parametrize("flag, where", [("--json-dir", "yamada/reports"), ("--gradescope-dir", "yamada"),
+                                         ("--out", "yamada/out/results.csv"), ("--junit", "yamada/j.xml")])
+def test_an_output_inside_a_learners_folder_in_the_class_is_refused_before_grading(run, klass, tmp_path, flag, where):
+    (klass / "yamada").mkdir()
+    (klass / "yamada" / "main.py").write_text(CORRECT, encoding="utf-8")
+    before = _files(klass)
+    out = ["--out", tmp_path / "r.csv"] if flag != "--out" else []
+    result = run("batch", klass, *out, flag, klass / where, "--seed", 1)
+    assert result.exit_code == 4, result.output
+    assert f"{klass / where}: writing there would change yamada, a learner's submission in the class folder" in result.stderr
+    assert "Graded" not in result.output and _files(klass) == before and not (tmp_path / "r.csv").exists()
+
+
+def test_outputs_in_a_folder_of_their_own_in_the_class_folder_are_still_written(run, klass, tmp_path):
+    outputs = ["--out", klass / "out" / "results.csv", "--json-dir", klass / "reports", "--gradescope-dir", klass / "gs"]
+    for _ in range(2):  # the second time, the folders are there, full of reports
+        result = run("batch", klass, *outputs, "--seed", 1)
+        assert result.exit_code == 0, result.output
+        assert len(read_csv(klass / "out" / "results.csv")) == 6
+    assert "(3): gs, out, reports" in result.stderr

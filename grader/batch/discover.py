@@ -17,6 +17,9 @@ from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES, PROJECT
 
 #: What an LMS export carries besides submissions.
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "Thumbs.db", ".DS_Store"}
+#: How Moodle names the folder of a learner's online text ("download all submissions" gives each
+#: learner one folder per submission plugin): with no code in it, it is no submission of its own.
+MOODLE_ONLINE_TEXT = "_assignsubmission_onlinetext_"
 #: Limits on a .zip, so an archive cannot fill the disk ("zip bomb"): members, and bytes unpacked.
 ZIP_MAX_BYTES = 2 * 1024**3
 ZIP_MAX_FILES = 100_000
@@ -56,7 +59,8 @@ class Listing:
     the instructor should hear of (hidden files and an LMS's clutter are left out silently)."""
 
     entries: list[Entry]
-    #: Neither a submission file nor a folder (``README.txt``).
+    #: Neither a submission file nor a folder (``README.txt``), or a Moodle online-text folder
+    #: holding no code (its learner's code is in the folder beside it).
     skipped: list[str] = field(default_factory=list)
     #: Symbolic links: never followed, so a class folder cannot make the batch read (and hand
     #: to learner code) files from elsewhere.
@@ -90,11 +94,25 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
             listing.outputs.append(path.name)
         elif path.is_symlink():
             listing.links.append(path.name)
+        elif path.is_dir() and path.name.endswith(MOODLE_ONLINE_TEXT) and not holds_gradable(path, suffixes):
+            listing.skipped.append(path.name)
         elif path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes):
             listing.entries.append(Entry(readable_name(path.name), path))
         else:
             listing.skipped.append(path.name)
     return listing
+
+
+def holds_gradable(folder: Path, suffixes: Iterable[str], leaving_out: Iterable[Path] = ()) -> bool:
+    """Whether a file with one of ``suffixes`` lies anywhere in ``folder`` (links not followed),
+    besides the files ``leaving_out`` (absolute paths)."""
+    suffixes = tuple(suffix.lower() for suffix in suffixes)
+    leaving_out = {str(path) for path in leaving_out}
+    for place, _, files in os.walk(folder):
+        for name in files:
+            if os.path.splitext(name)[1].lower() in suffixes and os.path.join(place, name) not in leaving_out:
+                return True
+    return False
 
 
 def _is_records_folder(path: Path) -> bool:

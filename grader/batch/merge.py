@@ -72,7 +72,7 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     given = [meta.get("shard") for _, meta in shards]
     missing, count = missing_shards(given)
     if missing:
-        warn("summary.missing_shards", missing=", ".join(map(str, missing)), count=count)
+        warn("summary.missing_shards", missing=", ".join(map(str, missing)), missing_count=len(missing), count=count)
     gaps = [f"{index}/{count}" for index, count in given] if splits_leave_gaps(given) else []
     if gaps:
         warn("summary.split_incomplete", shards=", ".join(gaps))

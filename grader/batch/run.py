@@ -21,7 +21,8 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, Unpacked, absolute_path, find_submissions, in_shard, output_names, safe_file_name, unpack_zip,
+    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, output_names, safe_file_name,
+    unpack_zip,
 )
 from grader.batch.state import BatchState, atomic_write, check_outputs, of_run, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
@@ -137,10 +138,12 @@ class _Batch:
 
     def _seed(self) -> int:
         meta = self.state.meta() if self.options.resume else None
+        #: The seed of the run --resume takes up (None: no run, or not resuming).
+        self.resumed_seed = meta["seed"] if isinstance(meta, dict) and type(meta.get("seed")) is int else None
         if self.options.seed is not None:
             return self.options.seed
-        if meta and isinstance(meta.get("seed"), int):
-            return meta["seed"]
+        if self.resumed_seed is not None:
+            return self.resumed_seed
         return fresh_seed()
 
     def run(self, progress) -> BatchResult:
@@ -165,9 +168,14 @@ class _Batch:
         #: Every learner's report files, this shard's or not: none is ever removed as stale.
         self.class_reports = self._report_files(self.output_names)
         self._refuse_outputs_among_reports()
+        self._refuse_outputs_in_learners_folders(listing)
         # (once nothing can refuse the run: a refused run makes no folder)
         prepare_outputs([self.options.out, summary_file(self.options.out), self.options.junit],
                         [self.state.folder, self.options.json_dir, self.options.gradescope_dir])
+        if self.resumed_seed is not None and self.resumed_seed != self.seed:
+            # Not an error: results depend on the seed, so none of the records can be kept.
+            print(plain(self.messages.text("summary.seed_differs", self.options.lang, seed=self.seed,
+                                           resumed=self.resumed_seed)), file=sys.stderr)
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
         renamed = {entry.name: self.output_names[entry.name] for entry in entries
                    if self.output_names[entry.name] != safe_file_name(entry.name)}
@@ -260,6 +268,20 @@ class _Batch:
             name = places.get(os.path.join(os.path.realpath(path.parent), path.name)) if path is not None else None
             if name is not None:
                 raise UsageError("usage.output_is_a_report", path=path, name=name)
+
+    def _refuse_outputs_in_learners_folders(self, listing: Listing) -> None:
+        """An output inside a learner's folder of the class (``--json-dir class/yamada/reports``,
+        yamada's project holding its code): writing there would change that learner's
+        submission. A folder of the class holding outputs and no code (``class/reports``) is
+        the batch's own, left out of the class as before."""
+        for name in listing.outputs:
+            place = absolute_path(self.root / name)
+            if place.is_symlink() or not place.is_dir():
+                continue
+            inside = [path for path in self.outputs
+                      if absolute_path(path) == place or place in absolute_path(path).parents]
+            if inside and holds_gradable(place, self.grader.loaders, [absolute_path(path) for path in inside]):
+                raise UsageError("usage.output_in_submission", path=inside[0], name=name)
 
     def _report_files(self, names) -> dict[str, str]:
         """{report file (--json-dir, --gradescope-dir) of each of ``names``: its name}, each in its

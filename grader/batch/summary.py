@@ -1,13 +1,20 @@
 """The class summary: how the scores fall, how each check fared, which mistakes to re-teach."""
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+from grader.formats.text import plain
+
 #: Named mistakes listed in the summary.
 TOP_MISTAKES = 10
+#: Submissions not read or graded named in the summary (the first, by name); the rest counted.
+NAMED_NOT_GRADED = 10
+#: The CSV's statuses of a submission that could not be read or graded at all.
+NOT_GRADED = ("unreadable", "internal error")
 
 
 @dataclass
@@ -26,12 +33,18 @@ class ClassSummary:
     mistakes: Counter = field(default_factory=Counter)
     mistake_texts: dict = field(default_factory=dict)
     seeds: set = field(default_factory=set)
+    #: The first ``NAMED_NOT_GRADED`` names, sorted, of those ``NOT_GRADED``: the same whatever
+    #: order the records come in, and as few whatever the class's size.
+    not_graded: list = field(default_factory=list)
     #: The run's seed: the one a class of no records says it was graded with.
     seed: Optional[int] = None
 
     def add(self, record: dict) -> None:
         self.submissions += 1
         self.statuses[record["row"]["status"]] += 1
+        if record["row"]["status"] in NOT_GRADED and isinstance(record.get("name"), str):
+            bisect.insort(self.not_graded, record["name"])
+            del self.not_graded[NAMED_NOT_GRADED:]
         self.seeds.add(record.get("seed"))
         report = record.get("report") or {}
         if "score" in report:
@@ -69,6 +82,7 @@ class ClassSummary:
                 "full_marks": sum(score >= self.max_score for score in scores) if scores else 0,
                 "distribution": {f"{low}-{low + 10 if low < 90 else 100}%": bins.get(low, 0) for low in range(0, 100, 10)},
             },
+            "not_graded": {"count": sum(self.statuses[status] for status in NOT_GRADED), "names": list(self.not_graded)},
             "checks": {
                 check_id: {"passed": self.check_passed[check_id], "graded": self.check_seen[check_id],
                            "pass_rate": round(self.check_passed[check_id] / self.check_seen[check_id], 4)}
@@ -114,6 +128,9 @@ def render(data: dict, messages, lang: str = "en") -> str:
         lines = [say("summary.graded", count=data["submissions"], seed=data["seed"], statuses=statuses)]
     else:
         lines = [say("summary.graded_none", seed=data["seed"])]
+    not_graded = data.get("not_graded") or {}
+    if not_graded.get("count"):
+        lines.append(say("summary.not_graded", count=not_graded["count"], names=_some(not_graded, say)))
     if scores["mean"] is not None:
         lines.append(say("summary.scores", max_score=f"{scores['max_score']:g}", mean=f"{scores['mean']:g}",
                          median=f"{scores['median']:g}", min=f"{scores['min']:g}", max=f"{scores['max']:g}",
@@ -129,3 +146,11 @@ def render(data: dict, messages, lang: str = "en") -> str:
         lines.append(say("summary.mistakes"))
         lines += [f"  {m['submissions']:4d}  {m['id']}" for m in data["mistakes"][:TOP_MISTAKES]]
     return "\n".join(lines) + "\n"
+
+
+def _some(not_graded: dict, say) -> str:
+    """The names kept, and how many more there are. (Learners' names: their control characters
+    are shown, not obeyed, by the terminal this is printed on.)"""
+    names = ", ".join(plain(name) for name in not_graded.get("names", ()))
+    more = not_graded["count"] - len(not_graded.get("names", ()))
+    return say("summary.and_more", names=names, count=more) if more > 0 else names

@@ -2,6 +2,10 @@
 
 This module is itself a plugin (``grader_messages``); a course can reword any sentence by
 registering the same id later. ``Messages`` renders a ``grader.model.Message`` in one language.
+
+A template names its parameters as ``str.format`` does (``{count}``); ``{count:plural:file|files}``
+says the first word when ``count`` reads as 1, else the second, for languages that have a plural
+(English: "1 file", "2 files", "1.5 files").
 """
 from __future__ import annotations
 
@@ -37,6 +41,22 @@ class _Lenient(dict):
         return "{" + key + "}"
 
 
+class _Templates(string.Formatter):
+    """``str.format``, plus the ``plural:ONE|MANY`` format of a number."""
+
+    def format_field(self, value, format_spec: str):
+        if format_spec.startswith("plural:"):
+            one, _, many = format_spec[len("plural:"):].partition("|")
+            # As the number reads in the sentence: "1" is one, "1.0" and "0.5" are not.
+            return one if format(value, "") in ("1", "-1") else many
+        return super().format_field(value, format_spec)
+
+
+def fill(template: str, params: Mapping) -> str:
+    """``template`` with ``params`` in it; a parameter not given is left as ``{name}``."""
+    return _Templates().vformat(template, (), _Lenient(params))
+
+
 class Messages:
     """Message templates by language and id."""
 
@@ -48,7 +68,7 @@ class Messages:
         template = table.get(message_id) or self.tables["en"].get(message_id)
         if template is None:
             return message_id
-        return string.Formatter().vformat(template, (), _Lenient(params))
+        return fill(template, params)
 
     def render(self, message: Optional[Message], lang: str) -> str:
         if message is None:
