@@ -311,13 +311,11 @@ def _write(text: str, path: Optional[Path], color: bool = False) -> None:
     if path is None:
         click.echo(text, nl=False, color=color)  # click keeps the colour only if told to
         return
-    from grader.batch.state import atomic_write
-
     try:
-        if path.exists() and not path.is_file():  # (/dev/stdout, a pipe: written to, never replaced)
-            path.write_text(text, encoding="utf-8")
-        else:  # whole or not at all, its folders made as needed (/autograder/results/ on a fresh box)
-            atomic_write(path, text)
+        if not path.is_symlink() and not path.exists():  # its folders made as needed (/autograder/results/)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Written into, never replaced: a link (/dev/stdout) is followed, a file keeps its mode and owner.
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         # (making its folders, EEXIST means a file stands where a folder of the path must be)
         error = os.strerror(errno.ENOTDIR) if isinstance(exc, FileExistsError) else exc.strerror or exc

@@ -965,7 +965,8 @@ def test_the_records_folder_where_a_learners_report_goes_is_refused(run, tmp_pat
     assert result.exit_code == 4 and "is where the report of r.state goes" in result.output
 
 
-@pytest.mark.parametrize("damage", [{"names": [1, "s.py"]}, {"names": "s.py"}, {"kept": [["s.py"]]}, {"kept": [{}]}])
+@pytest.mark.parametrize("damage", [{"names": [1, "s.py"]}, {"names": "s.py"}, {"kept": [["s.py"]]}, {"kept": [{}]},
+                                    {"seed": [1]}, {"seed": "1"}, {"fingerprint": {}}])
 def test_merge_of_records_damaged_by_hand_is_no_internal_error(run, tmp_path, damage):
     folder = tmp_path / "class"
     folder.mkdir()
@@ -976,7 +977,7 @@ def test_merge_of_records_damaged_by_hand_is_no_internal_error(run, tmp_path, da
     (tmp_path / "s.state" / "records" / "junk.json").write_text("[1, 2]", encoding="utf-8")
     result = run("merge", tmp_path / "s.csv", "--out", tmp_path / "m.csv")
     assert result.exit_code in (0, 1, 4) and "Internal error" not in result.output, result.output
-    if "names" in damage:
+    if {"names", "seed", "fingerprint"} & set(damage):
         assert result.exit_code == 4 and "records" in result.output
 
 

@@ -82,13 +82,26 @@ def test_load_errors_are_listed_with_their_line(run, write):
     assert report["errors"][0]["line"] == 2 and "NameError" in report["errors"][0]["message"]
 
 
-def test_a_report_file_is_written_whole_into_folders_made_for_it(run, tmp_path):
+def test_a_report_file_is_written_into_folders_made_for_it(run, tmp_path):
     out = tmp_path / "autograder" / "results" / "results.json"
     result = run("submit", STUDENT, "--format", "gradescope", "-o", out, "--junit", tmp_path / "ci" / "r.xml", "--seed", 1)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8"))["score"] == 100
     assert ElementTree.parse(tmp_path / "ci" / "r.xml").getroot().tag == "testsuites"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["results.json"]  # no temporary file left
+
+
+def test_a_report_file_is_written_into_not_replaced(run, tmp_path):
+    """A link is followed (``-o /dev/stdout`` as much as a link to a file); a file keeps its
+    mode, so a private report stays private."""
+    target = tmp_path / "target.json"
+    target.write_text("old", encoding="utf-8")
+    target.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    result = run("submit", STUDENT, "--format", "json", "-o", link, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and json.loads(target.read_text(encoding="utf-8"))["score"] == 100
+    assert target.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_report_file_under_a_file_is_a_usage_error(run, tmp_path):

@@ -35,7 +35,8 @@ def merge(inputs: list[Path], out: Path, junit: Optional[Path], warn: Warn, mess
     for path in inputs:
         state = BatchState(state_folder(path))
         meta = state.meta()
-        if meta is None or type(meta.get("names")) is not list or not all(type(name) is str for name in meta["names"]):
+        if (meta is None or type(meta.get("names")) is not list or not all(type(name) is str for name in meta["names"])
+                or type(meta.get("seed")) is not int or type(meta.get("fingerprint")) is not str):
             raise UsageError("usage.no_records", path=path, folder=state.folder)
         seeds.add(meta.get("seed"))
         fingerprints.add(meta.get("fingerprint"))
