@@ -167,7 +167,7 @@ def write_starter(path: Path, force: bool = False, manager: Optional[pluggy.Plug
 
 def run_batch(submissions: Path, out: Path, host: Optional[Host] = None, jobs: Optional[int] = None,
               json_dir: Optional[Path] = None, gradescope_dir: Optional[Path] = None, junit: Optional[Path] = None,
-              resume: bool = False, seed: Optional[int] = None, shard: Optional[str] = None,
+              resume: bool = False, seed: Optional[int] = None, entry: Optional[str] = None, shard: Optional[str] = None,
               timeout: float = 5.0, load_timeout: float = 10.0, memory: int = 1024, lang: Optional[str] = None,
               progress: bool = True, manager: Optional[pluggy.PluginManager] = None):
     """Grade a class (see ``grade batch --help``); returns a ``grader.batch.run.BatchResult``."""
@@ -177,7 +177,7 @@ def run_batch(submissions: Path, out: Path, host: Optional[Host] = None, jobs: O
 
     options = BatchOptions(
         submissions=Path(submissions), out=Path(out), jobs=jobs or os.cpu_count() or 1,
-        json_dir=json_dir, gradescope_dir=gradescope_dir, junit=junit, resume=resume, seed=seed,
+        json_dir=json_dir, gradescope_dir=gradescope_dir, junit=junit, resume=resume, seed=seed, entry=entry,
         shard=parse_shard(shard), lang=language(lang),
         settings=Settings(check_timeout=timeout, load_timeout=load_timeout, memory_mb=memory),
     )

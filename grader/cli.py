@@ -229,13 +229,15 @@ def init(path, force, lang):
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write one JUnit XML file for the class.")
 @click.option("--resume", is_flag=True, help="Skip submissions already graded with the same content, seed and grader.")
 @click.option("--seed", type=int, help="Seed for every submission's inputs (default: a fresh one, kept for --resume).")
+@click.option("--entry", help="In a learner's folder holding several .py/.ipynb files, the one to grade (e.g. main.py).")
 @click.option("--shard", help="Grade only slice K of N (e.g. 2/4), for CI matrices; join the slices with grade merge.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per check.")
 @click.option("--load-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds for each top-level statement or cell while a file loads.")
 @click.option("--memory", type=click.IntRange(min=64), default=1024, show_default=True, help="Memory per learner, in MB.")
 @LANG_OPTION
-def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed, shard, timeout, load_timeout, memory, lang):
+def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed, entry, shard, timeout, load_timeout, memory,
+          lang):
     """Grade a class: a folder of .py/.ipynb files or project folders, or an LMS's .zip of one."""
     from grader.sandbox.control import take_or_start
 
@@ -246,8 +248,8 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
         manager = api.plugin_manager()  # (once: finding the installed packs reads every package's metadata)
         result = api.run_batch(
             submissions, out, host=host, jobs=jobs, json_dir=json_dir, gradescope_dir=gradescope_dir, junit=junit,
-            resume=resume, seed=seed, shard=shard, timeout=timeout, load_timeout=load_timeout, memory=memory,
-            lang=lang, manager=manager,
+            resume=resume, seed=seed, entry=entry, shard=shard, timeout=timeout, load_timeout=load_timeout,
+            memory=memory, lang=lang, manager=manager,
         )
         click.echo(api.render_summary(result.summary, lang, manager), err=True)
         if result.resumed:

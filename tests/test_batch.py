@@ -1161,3 +1161,34 @@ def test_outputs_in_a_folder_of_their_own_in_the_class_folder_are_still_written(
         assert result.exit_code == 0, result.output
         assert len(read_csv(klass / "out" / "results.csv")) == 6
     assert "(3): gs, out, reports" in result.stderr
+
+
+def test_entry_names_the_file_to_grade_in_a_learners_folder_of_several(run, tmp_path):
+    """`--entry main.py`: a folder of several files is graded through it, exactly as `grade submit
+    FOLDER --entry main.py` grades it; a folder of one file is graded through that one whatever
+    its name; a folder of several without it stays unreadable, naming what it found."""
+    folder = tmp_path / "class"
+    helpers, _, rest = CORRECT.partition("def numerical_diff")
+    (folder / "yamada").mkdir(parents=True)
+    (folder / "yamada" / "utils.py").write_text(helpers, encoding="utf-8")
+    (folder / "yamada" / "main.py").write_text("from utils import *\n\ndef numerical_diff" + rest, encoding="utf-8")
+    (folder / "sato").mkdir()
+    (folder / "sato" / "solution.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "suzuki").mkdir()
+    for name in ("a.py", "b.py"):
+        (folder / "suzuki" / name).write_text(CORRECT, encoding="utf-8")
+    without = run("batch", folder, "--out", tmp_path / "without" / "r.csv", "--seed", 4)
+    assert {row["submission"]: row["status"] for row in read_csv(tmp_path / "without" / "r.csv")}["yamada"] == "unreadable"
+    result = run("batch", folder, "--out", tmp_path / "with" / "r.csv", "--seed", 4, "--entry", "main.py",
+                 "--json-dir", tmp_path / "with" / "json")
+    assert without.exit_code == 0 and result.exit_code == 0, result.output
+    rows = {row["submission"]: (row["status"], row["score"]) for row in read_csv(tmp_path / "with" / "r.csv")}
+    assert rows == {"yamada": ("graded", "100"), "sato": ("graded", "100"), "suzuki": ("unreadable", "0")}
+    report = json.loads((tmp_path / "with" / "json" / "suzuki.json").read_text(encoding="utf-8"))
+    assert "found: a.py, b.py" in report["errors"][0]["message"]
+    alone = json.loads(run("submit", folder / "yamada", "--entry", "main.py", "--format", "json", "--seed", 4).output)
+    batch = json.loads((tmp_path / "with" / "json" / "yamada.json").read_text(encoding="utf-8"))
+    assert batch["checks"] == alone["checks"] and batch["score"] == alone["score"] == 100
+    resumed = run("batch", folder, "--out", tmp_path / "without" / "r.csv", "--seed", 4, "--entry", "main.py", "--resume")
+    assert resumed.exit_code == 0  # another --entry: nothing kept from the run without it
+    assert {row["submission"]: row["status"] for row in read_csv(tmp_path / "without" / "r.csv")}["yamada"] == "graded"

@@ -55,6 +55,8 @@ class BatchOptions:
     junit: Optional[Path] = None
     resume: bool = False
     seed: Optional[int] = None
+    #: In a learner's folder holding several files a loader reads, the one to grade (``--entry``).
+    entry: Optional[str] = None
     shard: Optional[tuple[int, int]] = None
     lang: str = "en"
     settings: Settings = Settings()
@@ -404,6 +406,13 @@ class _Batch:
             return Message(BATCH_MESSAGE_OF[exc.message_id], params)
         return Message("load.unreadable", {"error": self.messages.text(exc.message_id, self.options.lang, **params)})
 
+    def _entry_of(self, entry: Entry) -> Optional[str]:
+        """``--entry`` for a learner's folder that has it; else None: a file is graded as it is,
+        and a folder without it through its only file, as without ``--entry`` (a learner who
+        named it otherwise is still graded)."""
+        wanted = self.options.entry
+        return wanted if wanted and entry.path.is_dir() and (entry.path / wanted).is_file() else None
+
     def _relative(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
@@ -420,7 +429,7 @@ class _Batch:
                 if any(entry.name in found for found in (self.unpacked.left_out, self.unpacked.damaged, self.unpacked.encrypted)):
                     item = (entry, self._left_out_of_zip(entry))
                 else:
-                    item = (entry, self.grader.read(entry.path, name=entry.name))
+                    item = (entry, self.grader.read(entry.path, entry=self._entry_of(entry), name=entry.name))
             except UsageError as exc:
                 item = (entry, _not_a_submission(entry, self._why_unreadable(exc)))
             except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
@@ -633,7 +642,7 @@ def _fingerprint(grader: Grader, options: BatchOptions) -> str:
     catalogue = grader.catalogue
     identity = [
         __version__, options.lang, options.settings.check_timeout, options.settings.load_timeout,
-        options.settings.memory_mb,
+        options.settings.memory_mb, options.entry,
         [(c.id, c.points, c.rtol, c.atol) for c in catalogue.checks],
         [m.id for m in catalogue.mistakes],
     ]
