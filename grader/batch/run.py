@@ -384,9 +384,7 @@ class _Batch:
         else:
             message = Message("load.zip_member_too_large", {"members": paths(self.unpacked.left_out[entry.name]),
                                                             "max_megabytes": f"{self.unpacked.member_limit / MEGABYTE:g}"})
-        problem = Problem(Location(), message)
-        return Submission(name=entry.name, path=str(entry.path), units=(), module_name="__main__",
-                          digest=_digest(entry.path), problems=(problem,))
+        return _not_a_submission(entry, message)
 
     def _outputs_written(self) -> list[str]:
         """What this run writes, and what earlier runs into the same records wrote that is still
