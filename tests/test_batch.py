@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -1192,3 +1193,29 @@ def test_entry_names_the_file_to_grade_in_a_learners_folder_of_several(run, tmp_
     resumed = run("batch", folder, "--out", tmp_path / "without" / "r.csv", "--seed", 4, "--entry", "main.py", "--resume")
     assert resumed.exit_code == 0  # another --entry: nothing kept from the run without it
     assert {row["submission"]: row["status"] for row in read_csv(tmp_path / "without" / "r.csv")}["yamada"] == "graded"
+
+
+def test_a_deeply_nested_folder_is_looked_through_without_an_internal_error(run, tmp_path):
+    """Whether a Moodle online-text folder holds code, and whether an output's folder in the class
+    is a learner's, are found by a walk that does not recurse: a folder nested past Python's
+    recursion limit is no internal error."""
+    folder = tmp_path / "class"
+    (folder / "a.py").parent.mkdir(parents=True)
+    (folder / "a.py").write_text(CORRECT, encoding="utf-8")
+    deep = folder / "x_1_assignsubmission_onlinetext_"
+    deep.mkdir()
+    nested = str(deep)
+    for _ in range(1100):  # (one at a time: Path.mkdir(parents=True) would itself recurse)
+        nested += "/d"
+        os.mkdir(nested)
+    try:
+        result = run("batch", folder, "--out", tmp_path / "o" / "r.csv", "--seed", 1)
+        assert result.exit_code == 0 and "Internal error" not in result.output, result.output
+        assert "x_1_assignsubmission_onlinetext_" in result.output  # named among what was skipped
+        assert [row["submission"] for row in read_csv(tmp_path / "o" / "r.csv")] == ["a.py"]
+        reports = run("batch", folder, "--out", tmp_path / "p" / "r.csv", "--seed", 1, "--json-dir", deep / "reports")
+        assert reports.exit_code == 0 and "Internal error" not in reports.output, reports.output
+    finally:  # (removed one at a time: shutil.rmtree, pytest's cleanup, would recurse too)
+        while nested != str(deep):
+            os.rmdir(nested)
+            nested = os.path.dirname(nested)

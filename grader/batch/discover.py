@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from grader.errors import UsageError
-from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_DEPTH
+from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_DEPTH, project_files
 
 #: What an LMS export carries besides submissions.
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "Thumbs.db", ".DS_Store"}
@@ -104,15 +104,13 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
 
 
 def holds_gradable(folder: Path, suffixes: Iterable[str], leaving_out: Iterable[Path] = ()) -> bool:
-    """Whether a file with one of ``suffixes`` lies anywhere in ``folder`` (links not followed),
+    """Whether a file with one of ``suffixes`` lies in ``folder`` as a project's copy sees it
+    (``project_files``: links not followed, any depth of nesting walked without recursion),
     besides the files ``leaving_out`` (absolute paths)."""
     suffixes = tuple(suffix.lower() for suffix in suffixes)
     leaving_out = {str(path) for path in leaving_out}
-    for place, _, files in os.walk(folder):
-        for name in files:
-            if os.path.splitext(name)[1].lower() in suffixes and os.path.join(place, name) not in leaving_out:
-                return True
-    return False
+    return any(os.path.splitext(path)[1].lower() in suffixes and path not in leaving_out
+               for _, path, _ in project_files(folder))
 
 
 def _is_records_folder(path: Path) -> bool:
