@@ -5,12 +5,15 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -1198,8 +1201,10 @@ def test_entry_names_the_file_to_grade_in_a_learners_folder_of_several(run, tmp_
 def test_a_deeply_nested_folder_is_looked_through_without_an_internal_error(run, tmp_path):
     """Whether a Moodle online-text folder holds code, and whether an output's folder in the class
     is a learner's, are found by a walk that does not recurse: a folder nested past Python's
-    recursion limit is no internal error."""
-    folder = tmp_path / "class"
+    recursion limit is no internal error. (The class is made outside pytest's temporary folders:
+    pytest removes those with shutil.rmtree, which recurses, so a run cut off before this test
+    removes its tree must not leave one there.)"""
+    folder = Path(tempfile.mkdtemp(prefix="grade-deep-")) / "class"
     (folder / "a.py").parent.mkdir(parents=True)
     (folder / "a.py").write_text(CORRECT, encoding="utf-8")
     deep = folder / "x_1_assignsubmission_onlinetext_"
@@ -1215,7 +1220,8 @@ def test_a_deeply_nested_folder_is_looked_through_without_an_internal_error(run,
         assert [row["submission"] for row in read_csv(tmp_path / "o" / "r.csv")] == ["a.py"]
         reports = run("batch", folder, "--out", tmp_path / "p" / "r.csv", "--seed", 1, "--json-dir", deep / "reports")
         assert reports.exit_code == 0 and "Internal error" not in reports.output, reports.output
-    finally:  # (removed one at a time: shutil.rmtree, pytest's cleanup, would recurse too)
+    finally:  # (removed one at a time: shutil.rmtree would recurse too)
         while nested != str(deep):
             os.rmdir(nested)
             nested = os.path.dirname(nested)
+        shutil.rmtree(folder.parent)
