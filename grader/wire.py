@@ -15,6 +15,7 @@ import json
 import math
 import re
 import struct
+import sys
 from typing import Any, Optional
 
 #: Largest frame either side accepts (the learner's side refuses to send more). Probes return
@@ -146,7 +147,7 @@ def _decode_array(spec: Any):
     if count * dtype.itemsize > MAX_ARRAY_BYTES:
         raise WireError("array too large")
     try:
-        raw = binascii.a2b_base64(payload, strict_mode=True)
+        raw = _strict_base64(payload)
     except (binascii.Error, ValueError) as exc:  # (ValueError: characters that are not ASCII)
         raise WireError("malformed array data") from exc
     if len(raw) != count * dtype.itemsize:
@@ -155,6 +156,19 @@ def _decode_array(spec: Any):
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
     except ValueError as exc:  # e.g. a zero-size array with absurd other dimensions
         raise WireError("malformed array shape") from exc
+
+
+if sys.version_info >= (3, 11):
+    def _strict_base64(payload: str) -> bytes:
+        return binascii.a2b_base64(payload, strict_mode=True)
+else:
+    #: What strict_mode (Python 3.11+) accepts: whole groups of four, padding only at the end.
+    _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+    def _strict_base64(payload: str) -> bytes:
+        if not _BASE64.fullmatch(payload):
+            raise binascii.Error("not strict base64")
+        return binascii.a2b_base64(payload)
 
 
 # --- messages and frames --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import nbformat
 import pytest
@@ -305,12 +306,18 @@ def test_a_notebook_of_more_cells_than_the_limit_is_refused(tmp_path, loaders, m
 def test_an_expression_too_deep_to_parse_costs_only_its_statement(correct_source):
     from grader.loaders import split_statements
 
+    rest = [unit.first_line + 1 for unit in split_statements(correct_source, "s.py")[0]]
     for deep in ("x = " + "-" * 50_000 + "1\n", "x = 1" + "+1" * 50_000 + "\n"):
         units, problems = split_statements(deep + correct_source, "s.py")
+        if not problems and deep.startswith("x = 1+") and sys.version_info < (3, 11):
+            # Python 3.10's parser takes a chain of additions of any length; compiling it then
+            # fails in the learner's process, for that statement only (as in test_runner).
+            assert [unit.first_line for unit in units] == [1] + rest
+            continue
         [problem] = problems
         assert problem.where.line == 1 and problem.message.id == "load.unparsable"
         assert problem.message.params["error"] == "nested too deeply to parse"
-        assert [unit.first_line for unit in units] == [u.first_line + 1 for u in split_statements(correct_source, "s.py")[0]]
+        assert [unit.first_line for unit in units] == rest
 
 
 def test_a_python_file_may_declare_its_own_encoding_as_python_allows(tmp_path, loaders):

@@ -91,6 +91,14 @@ def test_malformed_arrays_are_refused_on_the_way_in(data):
         wire.decode_value(data)
 
 
+@pytest.mark.parametrize("payload", ["AAAAAAAAAAA=\n", "AAAA\nAAAAAAA=", "AAAAAAAAAAA==", " AAAAAAAAAAA=", "AAAAAAAAAAA=A"])
+def test_array_data_is_strict_base64_on_every_python(payload):
+    # Each decodes to the 8 bytes of one float if whitespace and stray padding are skipped.
+    assert wire.decode_value({"$nd": ["<f8", [1], "AAAAAAAAAAA="]}).tolist() == [0.0]
+    with pytest.raises(wire.WireError):
+        wire.decode_value({"$nd": ["<f8", [1], payload]})
+
+
 def test_nesting_deeper_than_data_is_refused():
     value = [0]
     for _ in range(wire.MAX_DEPTH + 2):
