@@ -65,6 +65,7 @@ def main() -> None:
     import site
 
     site.setquit()
+    _warm_blas()
     from grader.sandbox import worker
 
     host = Host(control, worker, grader_gone)
@@ -293,6 +294,18 @@ class Host:
         self.dying.clear()
         self._kill_orphans()
         os._exit(0)
+
+
+def _warm_blas() -> None:
+    """One matrix-vector and one matrix-matrix product, so that OpenBLAS takes its working memory
+    here, once, before any fork. The OpenBLAS of numpy 1.x takes it on its first call: in a learner's
+    process whose code had used up its memory limit, that call then waited until its time limit (the
+    first check using a matrix product timed out)."""
+    import numpy
+
+    matrix = numpy.ones((2, 3))
+    numpy.dot(numpy.ones(2), matrix)
+    numpy.dot(numpy.ones((2, 2)), matrix)
 
 
 def _import_roots() -> list[str]:
