@@ -143,7 +143,7 @@ class Grader:
         if when_run is not None:
             when_run()
         results = [CheckResult(check, Status.MISSING, 0.0, Message("outcome.not_loaded")) for check in self.catalogue.checks]
-        return self._report(submission, results, problems, Output())
+        return self._report(submission, results, [_alone(problem) for problem in problems], Output())
 
     def _session(self, submission: Submission, config: dict) -> Session:
         return Session(self.host, isolation.program(submission), self.options.settings, config)
@@ -264,6 +264,14 @@ class Grader:
         modules += [getattr(implementation, "__module__", "") for mistake in self.catalogue.mistakes
                     for implementation in mistake.implementations]
         return isolation.off_limits(modules)
+
+
+def _alone(problem: Problem) -> Problem:
+    """A syntax error says that the rest of the file still ran: where nothing ran (every other
+    statement failed too, or there was none), it says so instead."""
+    if problem.message.id != "load.syntax_error":
+        return problem
+    return dataclasses.replace(problem, message=Message("load.syntax_error_alone", problem.message.params))
 
 
 def probe_groups(checks: list[Check]) -> list[list[Check]]:

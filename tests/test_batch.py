@@ -377,6 +377,7 @@ def test_one_hostile_submission_does_not_change_the_others(run, tmp_path):
     (folder / "c_good.py").write_text(CORRECT, encoding="utf-8")
     (folder / "d_syntax.py").write_text("def softmax(a)\n    return a\n", encoding="utf-8")
     (folder / "e_latin1.py").write_bytes("# café\nx = 1\n".encode("latin-1"))
+    (folder / "f_shift_jis.py").write_bytes("# 損失関数\nx = 1\n".encode("cp932"))
     out = tmp_path / "results.csv"
     result = run("batch", folder, "--out", out, "--seed", 2, "--timeout", 0.5, "--load-timeout", 2)
     assert result.exit_code == 0
@@ -387,7 +388,7 @@ def test_one_hostile_submission_does_not_change_the_others(run, tmp_path):
     assert rows["b_exit.py"]["score"] == "0"
     # code that could be read but did not run is a load error, not an unreadable file
     assert [rows[name]["status"] for name in ("a_hang.py", "b_exit.py", "d_syntax.py")] == ["load errors"] * 3
-    assert rows["e_latin1.py"]["status"] == "unreadable"
+    assert rows["e_latin1.py"]["status"] == rows["f_shift_jis.py"]["status"] == "unreadable"
 
 
 def test_a_zip_export_with_a_wrapping_folder_and_shift_jis_names(run, tmp_path):

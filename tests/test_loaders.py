@@ -148,6 +148,31 @@ def test_invalid_utf8_is_reported_with_its_line(write, loaders):
     assert submission.problems[0].where.line == 3
 
 
+SHIFT_JIS_SOURCE = "x = 1\n# 勾配降下法の練習\ny = '損失'\n"
+
+
+@pytest.mark.parametrize("source, line", [(SHIFT_JIS_SOURCE, 2), ("# 損失関数\n" + SHIFT_JIS_SOURCE, 1)])
+def test_japanese_saved_as_shift_jis_is_named_as_such_at_its_line(write, loaders, source, line):
+    # (On line 1 or 2, Python's own reading of an encoding declaration fails first.)
+    submission = read(write("s.py", source.encode("cp932")), loaders)
+    assert message_ids(submission) == ["load.shift_jis"]
+    assert submission.problems[0].where.line == line and submission.units == ()
+
+
+@pytest.mark.parametrize("data", [
+    "x = 1\n# café olé: résumé\n".encode("latin-1"),
+    "x = 1\n# ÉaÉb\n".encode("latin-1"),  # (read as cp932 without error, but no kana)
+    b"x = 1\n# \x82\n",  # (not cp932 either)
+])
+def test_other_bytes_that_are_not_utf8_are_not_called_shift_jis(write, loaders, data):
+    assert message_ids(read(write("s.py", data), loaders)) == ["load.not_utf8"]
+
+
+def test_shift_jis_declared_as_python_allows_is_read(write, loaders):
+    submission = read(write("s.py", ("# -*- coding: cp932 -*-\n" + SHIFT_JIS_SOURCE).encode("cp932")), loaders)
+    assert submission.problems == () and submission.units[-1].source == "y = '損失'\n"
+
+
 def test_a_bom_is_accepted(write, loaders):
     submission = read(write("s.py", "\ufeffx = 1\n".encode("utf-8")), loaders)
     assert submission.problems == () and len(submission.units) == 1

@@ -75,6 +75,13 @@ def test_errors_far_down_a_file_are_reported_at_their_own_lines(grader, write, c
     assert top_level_return.message.id == "load.syntax_error" and top_level_return.where.line == first + 5
 
 
+@pytest.mark.parametrize("source", ["def f(:\n", "def f(:\n    pass\n\nx = = 2\n"])
+def test_a_syntax_error_does_not_say_the_rest_ran_when_nothing_did(grader, write, source):
+    report = grader.grade(write("s.py", source))
+    assert {p.message.id for p in report.problems} == {"load.syntax_error_alone"}
+    assert {r.message.id for r in report.results} == {"outcome.not_loaded"} and report.score == 0
+
+
 def test_sys_exit_and_exceptions_without_a_message_say_what_happened(grader, write, correct_source):
     source = correct_source + "\nraise ValueError\nimport sys\nsys.exit()\nsys.exit('done')\nsys.exit(3)\nexit(4)\n"
     report = grader.grade(write("student.py", source))

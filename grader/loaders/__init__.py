@@ -61,14 +61,40 @@ def decode(data: bytes, where: Location, python: bool = False) -> tuple[Optional
             if not _text_encoding(encoding):
                 raise SyntaxError(encoding)
         except SyntaxError:  # an encoding Python does not know, contradicts a BOM, or is no text
-            return None, Problem(Location(line=1), Message("load.not_utf8", {"line": 1}))
+            return None, _not_utf8(data, 0)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, Problem(Location(line=line), Message("load.not_utf8", {"line": line}))
+        return None, _not_utf8(data, exc.start)
     # Windows and old-Mac line breaks count as lines too, as they do for Python itself.
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+#: Hiragana and katakana: Japanese prose has them, and bytes of another encoding read as
+#: Shift_JIS almost never make them (their lead bytes are control characters in Latin-1).
+KANA = re.compile("[\u3041-\u30ff]")
+
+
+def _not_utf8(data: bytes, bad: int) -> Problem:
+    """The problem of a file that cannot be read as text, at the line of its byte ``bad`` (that of
+    its first byte that is not UTF-8, when Python's own reading of the first two lines failed)."""
+    if bad == 0:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = exc.start
+    line = data[:bad].count(b"\n") + 1
+    message_id = "load.shift_jis" if _shift_jis(data) else "load.not_utf8"
+    return Problem(Location(line=line), Message(message_id, {"line": line}))
+
+
+def _shift_jis(data: bytes) -> bool:
+    """Whether bytes that are not UTF-8 are Japanese text saved as Shift_JIS (Windows' cp932),
+    as older Japanese editors save it: then the learner is told so, and how to fix it."""
+    try:
+        return bool(KANA.search(data.decode("cp932")))
+    except UnicodeDecodeError:
+        return False
 
 
 def _text_encoding(name: str) -> bool:
