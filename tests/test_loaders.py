@@ -115,9 +115,40 @@ def test_a_notebook_cell_with_a_syntax_error_is_skipped_and_the_rest_run(write, 
 
 
 def test_cell_magics_and_line_magics_are_skipped(write, loaders):
-    submission = read(write("n.ipynb", notebook("%%timeit\nx = 1", "%matplotlib inline\ny = 2", "!ls")), loaders)
-    assert [u.source.strip() for u in submission.units] == ["y = 2"]
-    assert len(submission.notes) == 3
+    submission = read(write("n.ipynb", notebook("%%timeit\nx = 1", "%matplotlib inline\ny = 2", "!ls", "%%bash\necho 1",
+                                                "files = !ls\nz = 3")), loaders)
+    assert [u.source.strip() for u in submission.units] == ["y = 2", "z = 3"]
+    assert len(submission.notes) == 5
+
+
+def test_a_cell_under_time_or_capture_keeps_its_code_as_in_jupyter(write, loaders):
+    # (Jupyter runs such a cell in the notebook's namespace: what it defines is defined after.)
+    submission = read(write("n.ipynb", notebook("%%time\ndef f():\n    return 1", "%%capture out\n%matplotlib inline\ng = 2")), loaders)
+    assert [u.source.strip() for u in submission.units] == ["def f():\n    return 1", "g = 2"]
+    assert [n.params["line"] for n in submission.notes] == ["%%time", "%%capture out", "%matplotlib inline"]
+    assert submission.units[0].location.cell == 1 and submission.problems == ()
+
+
+def test_an_exported_time_cell_keeps_its_code(write, loaders):
+    body = "def f(x):\n    return 2 * x\n"
+    source = f"# In[1]:\n\n\nget_ipython().run_cell_magic('time', '', {body!r})\n\n# In[2]:\n\n\n" \
+             "get_ipython().run_cell_magic('bash', '', 'echo 1\\n')\ny = 2\n"
+    submission = read(write("s.py", source), loaders)
+    assert [u.source.strip() for u in submission.units] == [body.strip(), "y = 2"]
+    assert [n.params["line"] for n in submission.notes][0] == "%%time"
+
+
+@pytest.mark.parametrize("source", [
+    "def f(a, b):\n    if (a\n            != b):\n        return 1\n    return 0\n",
+    "def f(x):\n    return ('%f'\n            % x)\n",
+    "DOC = \"\"\"\n!important\n%magic\n\"\"\"\n",
+])
+def test_python_lines_that_start_like_a_magic_are_left_alone(write, loaders, source):
+    submission = read(write("s.py", source), loaders)
+    assert submission.problems == () and "".join(u.source for u in submission.units) == source
+    if "DOC" not in source:  # beside a real magic, only what is a magic line (not inside a string) goes
+        submission = read(write("s.py", source + "%matplotlib inline\n"), loaders)
+        assert submission.problems == () and "".join(u.source for u in submission.units) == source
 
 
 def test_the_notes_saved_as_a_notebook_load_every_cell(loaders):

@@ -34,10 +34,15 @@ WORD_OR_SYMBOL = re.compile(r"\w+|[^\w\s]")
 #: parsed in all, the rest of a file is not parsed again.
 MAX_SYNTAX_ERRORS = 200
 MAX_PARSED_BYTES = 16 * 1024 * 1024
-#: Lines an IPython kernel would treat as magics or shell commands, not Python.
-MAGIC_LINE = re.compile(r"^\s*(%|!)")
-#: The same, found anywhere in a source (one scan, before looking line by line).
-ANY_MAGIC_LINE = re.compile(r"^[^\S\n]*[%!]", re.M)
+#: Lines an IPython kernel would treat as magics or shell commands, not Python: ``%name``,
+#: ``!command`` and ``files = !ls`` (not a wrapped line that goes on with ``% x)`` or ``!= y``).
+MAGIC_LINE = re.compile(r"^\s*(?:[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*)?(?:%{1,2}[A-Za-z_]|!(?!=))")
+#: A line that may be one of them, found anywhere in a source (one scan, before looking line by line).
+ANY_MAGIC_LINE = re.compile(r"^[\t ]*(?:[\w.][\w., \t]*=[\t ]*)?[%!]", re.M)
+#: Cell magics that run their cell as Python in the notebook's namespace, only timing it or
+#: capturing its output: the cell's code counts. (``%%timeit`` runs it inside a function of
+#: its own, so what it defines is gone after; other cell magics are another language.)
+BODY_MAGICS = frozenset({"time", "capture"})
 
 
 def digest(data: bytes) -> str:
@@ -115,18 +120,34 @@ def syntax_problem(exc: SyntaxError, location: Location) -> Problem:
 
 
 def strip_magics(source: str) -> tuple[str, list[str]]:
-    """Blank out IPython magic and ``!shell`` lines (keeping line numbers); return the lines."""
+    """Blank out IPython magic and ``!shell`` lines (keeping line numbers); return the lines.
+    A cell under ``%%time`` or ``%%capture`` keeps its code; under another cell magic, none."""
     if not ANY_MAGIC_LINE.search(source):
         return source, []
     lines = source.split("\n")
+    first = lines[0].strip()
+    if first.startswith("%%"):
+        name = first[2:].split(maxsplit=1)
+        if name and name[0] in BODY_MAGICS:
+            body, skipped = strip_magics("\n".join([""] + lines[1:]))
+            return body, [first] + skipped
+        return "", [first]
+    if _parses(source):  # Python as it is: a line that looks like a magic is part of a statement
+        return source, []
     skipped = []
-    if lines and lines[0].lstrip().startswith("%%"):
-        return "", [lines[0].strip()]
     for number, line in enumerate(lines):
         if MAGIC_LINE.match(line):
             skipped.append(line.strip())
             lines[number] = ""
     return "\n".join(lines), skipped
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def split_statements(source: str, filename: str, first_line: int = 1,

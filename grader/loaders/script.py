@@ -3,18 +3,20 @@ notebook one cell at a time. A script exported from a notebook (``# In[3]:`` mar
 into its cells instead, and grades as the notebook would."""
 from __future__ import annotations
 
+import ast
 import os
 import re
 from pathlib import Path
 
 from grader import hookimpl
-from grader.loaders import decode, digest, split_statements, strip_magics
+from grader.loaders import BODY_MAGICS, decode, digest, split_statements, strip_magics
 from grader.model import CodeUnit, Location, Message, Submission
 
 #: The cell markers ``jupyter nbconvert --to script`` writes.
 CELL_MARKER = re.compile(r"^# In\[\s*(\d*)\s*\]:\s*$")
-#: What nbconvert writes for a magic: ``get_ipython().run_line_magic('matplotlib', 'inline')``.
-IPYTHON_CALL = re.compile(r"^\s*get_ipython\(\)\.")
+#: What nbconvert writes for a magic: ``get_ipython().run_line_magic('matplotlib', 'inline')``,
+#: or ``files = get_ipython().getoutput('ls')`` for ``files = !ls``.
+IPYTHON_CALL = re.compile(r"^\s*(?:[\w.][\w., \t]*=\s*)?get_ipython\(\)\.")
 
 
 def load(path: Path, name: str) -> Submission:
@@ -47,8 +49,8 @@ def _load_cells(lines, markers, filename, base) -> Submission:
         body = lines[start + 1:end]
         for offset, line in enumerate(body):
             if IPYTHON_CALL.match(line):
-                notes.append(Message("load.skipped_magic", {"line": line.strip()[:80]}))
-                body[offset] = ""
+                magic, body[offset] = _cell_magic_body(line)
+                notes.append(Message("load.skipped_magic", {"line": (magic or line.strip())[:80]}))
         source, skipped = strip_magics("\n".join(body))
         notes.extend(Message("load.skipped_magic", {"line": line[:80]}) for line in skipped)
         if not source.strip():
@@ -61,6 +63,20 @@ def _load_cells(lines, markers, filename, base) -> Submission:
             continue
         units.append(CodeUnit(source + "\n", start + 2, filename, Location(line=start + 2, cell=cell, execution_count=execution_count)))
     return Submission(units=tuple(units), module_name="__main__", problems=tuple(problems), notes=tuple(notes), **base)
+
+
+def _cell_magic_body(line: str) -> tuple[str, str]:
+    """("%%time", its code) for ``get_ipython().run_cell_magic('time', '', 'code')``, a ``%%time``
+    cell as nbconvert writes it, whose code counts as it does in the notebook; else ("", "")."""
+    try:
+        call = ast.parse(line.strip(), mode="eval").body
+    except SyntaxError:
+        return "", ""
+    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "run_cell_magic"
+            and len(call.args) == 3 and all(isinstance(a, ast.Constant) and type(a.value) is str for a in call.args)
+            and call.args[0].value in BODY_MAGICS):
+        return f"%%{call.args[0].value} {call.args[1].value}".strip(), call.args[2].value
+    return "", ""
 
 
 def _module_name(filename: str) -> str:
