@@ -3,8 +3,10 @@
 A bug in the learner's ``numerical_gradient`` is charged to that function's checks, not again
 here: while these probes run, ``gradient_descent`` sees, under the name ``numerical_gradient``, the
 exact gradient of the probe's own quadratic (valid for that function only, so it gives away
-nothing). The learner's function is called positionally with every argument, as the notes call
-it, on fresh copies; the book's ``(x, x_history)`` return is accepted by taking its first element.
+nothing). The learner's function is called with every argument, by keyword as the notes call it
+(``x=``, ``lr=``, ``step_num=``; ``init_x=`` as the book names it) when its parameters have those
+names, else positionally; on fresh copies; the book's ``(x, x_history)`` return is accepted by
+taking its first element.
 """
 import numpy as np
 
@@ -26,10 +28,14 @@ class _Quadratic:
         return 2.0 * self.a * np.asarray(x, dtype=float)
 
 
+#: The names the notes (``x``) and the book (``init_x``) give the arguments after ``f``.
+STARTING_POINT_LR_STEPS = (("x", "init_x"), ("lr",), ("step_num",))
+
+
 def _descend(module, f, init_x, lr, step_num):
     probing.show(init_x=init_x, lr=lr, step_num=step_num)
     with probing.supply(module.gradient_descent, numerical_gradient=f.gradient):
-        result = module.gradient_descent(f, init_x.copy(), lr, step_num)
+        result = probing.call_by_name(module.gradient_descent, (f, init_x.copy(), lr, step_num), STARTING_POINT_LR_STEPS)
     return probing.value(probing.first(result))
 
 

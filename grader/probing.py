@@ -212,6 +212,26 @@ def _parameter_names(function: Callable) -> list[str]:
         return []
 
 
+def call_by_name(function: Callable, args: tuple, names: tuple[tuple[str, ...], ...]) -> Any:
+    """``function(*args)``, but with the arguments that have ``names`` passed by keyword when
+    ``function`` has a parameter of one of each one's names: the notes call
+    ``gradient_descent(function_2, x=init_x, lr=0.1, step_num=100)``, so a learner's function whose
+    parameters are in another order (or named as the book's ``init_x``) works as it does for them.
+    ``names`` lines up with the end of ``args``; the arguments before it are always positional."""
+    leading = len(args) - len(names)
+    try:
+        keywords = {
+            parameter.name for parameter in inspect.signature(function).parameters.values()
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        }
+    except Exception:  # noqa: BLE001 - a learner's object may have any signature, or none
+        keywords = set()
+    chosen = [next((name for name in options if name in keywords), None) for options in names]
+    if None in chosen or len(set(chosen)) < len(chosen):
+        return function(*args)
+    return function(*args[:leading], **dict(zip(chosen, args[leading:])))
+
+
 def _bind(name: str, params: Optional[list], args: tuple, kwargs: dict) -> tuple:
     """``args`` and ``kwargs`` as the positional arguments of a function with parameters
     ``params``; a TypeError such as the function itself would raise, for a call it would not take."""

@@ -75,6 +75,21 @@ def test_errors_far_down_a_file_are_reported_at_their_own_lines(grader, write, c
     assert top_level_return.message.id == "load.syntax_error" and top_level_return.where.line == first + 5
 
 
+@pytest.mark.parametrize("signature, body", [
+    ("f, x, step_num, lr", "x = x"),  # the notes' names, in another order: their call passes keywords
+    ("f, x, lr, step_num", "x = x"),  # the notes' own definition
+    ("func, start, rate, n", "f, x, lr, step_num = func, start, rate, n"),  # other names: by position
+    ("f, init_x, *, lr=0.01, step_num=100", "x = init_x"),  # keyword-only
+])
+def test_gradient_descent_is_called_as_the_notes_call_it(grader, write, correct_source, signature, body):
+    learner = f"def gradient_descent({signature}):\n    {body}\n    for i in range(step_num):\n" \
+              "        x = x - lr * numerical_gradient(f, x)\n    return x\n"
+    start = correct_source.index("def gradient_descent(")
+    end = correct_source.index("def softmax(")
+    report = grader.grade(write("s.py", correct_source[:start] + learner + "\n\n" + correct_source[end:]))
+    assert [r.check.id for r in report.results if not r.passed] == [] and report.score == 100
+
+
 @pytest.mark.parametrize("source", ["def f(:\n", "def f(:\n    pass\n\nx = = 2\n"])
 def test_a_syntax_error_does_not_say_the_rest_ran_when_nothing_did(grader, write, source):
     report = grader.grade(write("s.py", source))
