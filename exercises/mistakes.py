@@ -24,6 +24,17 @@ def cee_missing_delta(y, t):
     return -np.sum(t * np.log(y))
 
 
+def cee_missing_delta_batch(y, t):
+    """The book's batch form without the delta: it picks the correct class's probability, so a
+    0 elsewhere costs nothing (no 0 * -inf), and only a correct class at 0 gives inf."""
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    return -np.sum(np.log(y[np.arange(y.shape[0]), t])) / y.shape[0]
+
+
 def cee_not_averaged(y, t):
     if y.ndim == 1:
         t = t.reshape(1, t.size)
@@ -299,10 +310,12 @@ MISTAKES = (
     Mistake("mean_squared_error.missing_half", "mean_squared_error", (mse_missing_half,), T(
         "The sum of squares is not halved. (4.1) is E = ½ Σ(y_k − t_k)²: return 0.5 * np.sum((y - t)**2).",
         "二乗和が半分になっていません。(4.1) は E = ½ Σ(y_k − t_k)² です。0.5 * np.sum((y - t)**2) を返しましょう。")),
-    Mistake("cross_entropy_error.missing_delta", "cross_entropy_error", (cee_missing_delta,), T(
-        "np.log(0) is -inf, so when the correct class has probability 0 the loss becomes inf and learning cannot go on. "
+    Mistake("cross_entropy_error.missing_delta", "cross_entropy_error", (cee_missing_delta, cee_missing_delta_batch), T(
+        "np.log(0) is -inf: when the correct class has probability 0 the loss becomes inf, and a wrong class with "
+        "probability 0 (t = 0 there) makes 0 * -inf = nan; either way learning cannot go on. "
         "The notes add a tiny delta for exactly this: -np.sum(t * np.log(y + delta)) with delta = 1e-7.",
-        "np.log(0) は -inf なので、正解のクラスの確率が 0 だと損失が inf になり、計算を進められません。"
+        "np.log(0) は -inf なので、正解のクラスの確率が 0 だと損失が inf になり、確率 0 の不正解クラス（そこでは t = 0）"
+        "があると 0 * -inf = nan になります。どちらでも計算を進められません。"
         "ノートはそのために微小な値 delta を足しています: delta = 1e-7 として -np.sum(t * np.log(y + delta))。")),
     Mistake("cross_entropy_error.not_averaged", "cross_entropy_error", (cee_not_averaged,), T(
         "For a batch, the loss is summed but not divided by N. (4.3) is E = −(1/N) Σ_n Σ_k t_nk log y_nk: "
