@@ -329,9 +329,12 @@ MISTAKES = (
         "-np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size。")),
     Mistake("cross_entropy_error.labels_only", "cross_entropy_error", (cee_labels_only,), T(
         "This version expects labels as indices, but t here is one-hot (as in the notes). "
-        "Convert one-hot t to labels first: if t.size == y.size: t = t.argmax(axis=1).",
+        "Convert one-hot t to labels first, after making a single example one row "
+        "(if y.ndim == 1: t = t.reshape(1, t.size); y = y.reshape(1, y.size)): "
+        "if t.size == y.size: t = t.argmax(axis=1).",
         "この版は t がインデックスのラベルであることを前提にしていますが、ここでの t は（ノートと同じく）one-hot です。"
-        "先にラベルに直しましょう: if t.size == y.size: t = t.argmax(axis=1)。")),
+        "1 件のデータを先に 1 行にしてから（if y.ndim == 1: t = t.reshape(1, t.size); y = y.reshape(1, y.size)）、"
+        "ラベルに直しましょう: if t.size == y.size: t = t.argmax(axis=1)。")),
     Mistake("cross_entropy_error.swapped_arguments", "cross_entropy_error", (cee_swapped,), T(
         "y and t are swapped: (4.2) is E = −Σ t_k log y_k, the log of the network's output y weighted by the label t.",
         "y と t が入れ替わっています。(4.2) は E = −Σ t_k log y_k で、ネットワークの出力 y の対数に正解ラベル t を掛けます。")),

@@ -9,7 +9,7 @@ import difflib
 import re
 from typing import Any, Mapping, Optional
 
-from grader import wire
+from grader import probing, wire
 from grader.compare import compare, describe
 from grader.model import Check, CheckResult, Message, Status
 
@@ -75,6 +75,8 @@ def _verdict(check, outcome, expected, names, rng, timeout, arrays):
     if kind == "timeout":
         return Status.TIMEOUT, Message("outcome.timeout", {"seconds": f"{timeout:g}"}), _NOTHING
     if kind == "not_plain":
+        if outcome.get("message") == probing.RETURNED_NONE:
+            return Status.ERROR, Message("outcome.returned_none", {"name": check.function}), _NOTHING
         return Status.ERROR, Message("outcome.not_plain", {"detail": _text(outcome.get("message"))}), _NOTHING
     if kind == "too_large":
         return Status.ERROR, Message("outcome.too_large", {"detail": _text(outcome.get("message"))}), _NOTHING

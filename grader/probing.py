@@ -39,6 +39,10 @@ class NotPlain(TypeError):
     """The learner's code returned something that is not a number or a numeric array."""
 
 
+#: NotPlain's message for None: most often a function that prints its result, or has no return.
+RETURNED_NONE = "None"
+
+
 class Subject:
     """A module's names as a probe sees them: attribute access, MissingName when absent."""
 
@@ -412,4 +416,6 @@ def value(result: Any) -> Any:
             if array.dtype.kind in "biufc":
                 return array
         raise NotPlain("a list that is not a numeric array")
+    if result is None:
+        raise NotPlain(RETURNED_NONE)
     raise NotPlain(f"an object of type {kind.__qualname__}")

@@ -90,6 +90,15 @@ def test_gradient_descent_is_called_as_the_notes_call_it(grader, write, correct_
     assert [r.check.id for r in report.results if not r.passed] == [] and report.score == 100
 
 
+def test_a_function_that_prints_instead_of_returning_is_told_so(grader, write, correct_source):
+    source = correct_source.replace("    return 0.5 * np.sum((y - t) ** 2)", "    print(0.5 * np.sum((y - t) ** 2))")
+    assert source != correct_source
+    report = grader.grade(write("s.py", source))
+    failed = [r for r in report.results if not r.passed]
+    assert {r.check.function for r in failed} == {"mean_squared_error"}
+    assert {(r.message.id, r.message.params["name"]) for r in failed} == {("outcome.returned_none", "mean_squared_error")}
+
+
 @pytest.mark.parametrize("source", ["def f(:\n", "def f(:\n    pass\n\nx = = 2\n"])
 def test_a_syntax_error_does_not_say_the_rest_ran_when_nothing_did(grader, write, source):
     report = grader.grade(write("s.py", source))

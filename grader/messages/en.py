@@ -87,6 +87,7 @@ MESSAGES = {
     "outcome.system_exit_at": "Your code called sys.exit({exit_code}) during this check (at {file} line {line}: `{code}`): a graded function must return its result, not end the program",
     "outcome.timeout": "Did not finish within {seconds} {seconds:plural:second|seconds} (an endless loop?).",
     "outcome.not_plain": "Returned something that is not a number or a numeric array ({detail}).",
+    "outcome.returned_none": "Got None, not a number or an array: does `{name}` (or a function it calls) end without a `return`? print() shows a value but does not return it.",
     "outcome.too_large": "Returned a result too large to check ({detail}).",
     "outcome.disk": "Filled its folder past {megabytes} MB or 10,000 files and folders, so its process was stopped.",
     "outcome.crash_signal": "Your code's process crashed ({signal}) during this check. The other checks were run in a fresh process.",

@@ -87,6 +87,7 @@ MESSAGES = {
     "outcome.system_exit_at": "このチェックの途中でコードが sys.exit({exit_code}) を呼びました（{file} の {line} 行目: `{code}`）。採点される関数は結果を返すもので、プログラムを終わらせてはいけません",
     "outcome.timeout": "{seconds} 秒以内に終わりませんでした（無限ループになっていませんか？）。",
     "outcome.not_plain": "数値でも数値の配列でもないものを返しました（{detail}）。",
+    "outcome.returned_none": "数値や配列ではなく None が返りました。`{name}`（またはそこから呼ぶ関数）に `return` がないのではありませんか？ print() は値を表示するだけで、返しはしません。",
     "outcome.too_large": "結果が大きすぎて確認できません（{detail}）。",
     "outcome.disk": "フォルダに {megabytes} MB を超えて、または 1 万個を超えるファイルやフォルダを書き込んだため、プロセスを止めました。",
     "outcome.crash_signal": "このチェックの途中であなたのコードのプロセスが異常終了しました（{signal}）。他のチェックは新しいプロセスで実行しました。",
