@@ -27,6 +27,11 @@ from grader.model import Check, CheckResult, Hint, Mistake, Status
 
 #: Exceptions whose message must match too, because it names what went wrong.
 MESSAGE_MATTERS = {"NameError", "UnboundLocalError", "AttributeError"}
+#: Exceptions whose message must match but for its numbers: numpy's shape errors say which
+#: operation failed ("shapes (2,3) and (2,) not aligned" is np.dot given W·x, "operands could not
+#: be broadcast together" an element-wise operation), and a learner's shapes may differ.
+MESSAGE_FORM_MATTERS = {"ValueError", "IndexError", "TypeError"}
+NUMBERS = re.compile(r"\d+")
 _DIAGNOSABLE = (Status.FAILED, Status.ERROR)
 #: Absolute tolerance when matching a learner's value with a mistake's.
 MATCH_ATOL = 1e-15
@@ -120,6 +125,8 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
         refused, refused_mistake = _refused(learner), _refused(wrong)
         if refused or refused_mistake:
             return refused == refused_mistake
+        if wrong.get("type") in MESSAGE_FORM_MATTERS:
+            return _form(learner.get("message")) == _form(wrong.get("message"))
         return wrong.get("type") not in MESSAGE_MATTERS or learner.get("message") == wrong.get("message")
     if kind != "value":
         return False
@@ -144,6 +151,10 @@ def _refused(outcome: Mapping[str, Any]) -> Optional[tuple]:
     exception, if one refused."""
     refused = outcome.get("refused")
     return tuple(refused) if type(refused) is list and len(refused) == 2 else None
+
+
+def _form(message: Any) -> str:
+    return NUMBERS.sub("#", message) if type(message) is str else ""
 
 
 def exception_matches(pattern: tuple[str, str], outcome: Mapping[str, Any]) -> bool:

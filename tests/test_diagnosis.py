@@ -544,6 +544,18 @@ def test_alternative_correct_cross_entropy_error_passes(grade_source, base):
     assert hint_ids(results) == set()
 
 
+NET_W_TIMES_X = NET_WEIGHT_SHAPE.replace("np.dot(x, self.W)", "np.dot(self.W, x)")
+
+
+def test_the_same_exception_type_from_another_operation_names_no_mistake(grade_source, base):
+    """W·x with W of shape (3, 2) fails np.dot ("not aligned"); softmax of the input instead of the
+    scores fails an element-wise operation ("could not be broadcast"): both ValueErrors, but
+    the second mistake is not this learner's."""
+    results = grade_source(replace(base, "simpleNet", NET_W_TIMES_X))
+    assert "simplenet.simpleNet.gradient" in failing(results)
+    assert hint_ids(results) == {"simpleNet.weight_shape"}, summary(results)
+
+
 @pytest.mark.parametrize("mistake_id, function, code", VARIANTS)
 def test_one_bug_variant_reports_exactly_its_hint(grade_source, catalogue, base, mistake_id, function, code):
     assert mistake_id in {m.id for m in catalogue.mistakes}
