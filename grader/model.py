@@ -195,6 +195,9 @@ class Problem:
     message: Message
     traceback: tuple[Mapping[str, Any], ...] = ()
     hints: tuple[Hint, ...] = ()
+    #: Functions and classes the code it stopped would have defined (a syntax error's block):
+    #: a check that misses one of them says so, rather than only "not defined".
+    defines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,11 @@ class Grader:
         units = {index: unit for index, unit in enumerate(submission.units)}
         for index, error in sorted(loaded.problems.items()):
             problems.append(self._unit_problem(units[index], error))
-        ordered = diagnose(self._judge(groups, outcomes, loaded.names), self._outcomes_by_check(groups, outcomes),
-                           self.catalogue.mistakes, self.expectations)
+        # In the file's order: a syntax error found on reading and an exception found on running
+        # are one list to a learner (a notebook's by cell, then line).
+        problems.sort(key=lambda problem: (problem.where.cell or 0, problem.where.line or 0))
+        judged = [_pointed_to_its_problem(result, submission.problems) for result in self._judge(groups, outcomes, loaded.names)]
+        ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
 
     def _not_loaded(self, submission: Submission, problems: list, session: Optional[Session],
@@ -264,6 +267,23 @@ class Grader:
         modules += [getattr(implementation, "__module__", "") for mistake in self.catalogue.mistakes
                     for implementation in mistake.implementations]
         return isolation.off_limits(modules)
+
+
+def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) -> CheckResult:
+    """A check that misses a name which code with a syntax error would have defined says so,
+    and where: the learner named it right, and is to fix that code, not its name."""
+    message = result.message
+    if result.status is not Status.MISSING or message is None or message.id not in ("outcome.missing", "outcome.missing_did_you_mean"):
+        return result
+    name = message.params.get("name")
+    problem = next((p for p in problems if name in p.defines), None)
+    if problem is None:
+        return result
+    if problem.where.cell is not None:
+        pointed = Message("outcome.missing_not_run_cell", {"name": name, "cell": problem.where.cell})
+    else:
+        pointed = Message("outcome.missing_not_run", {"name": name, "line": problem.where.line})
+    return dataclasses.replace(result, message=pointed)
 
 
 def _alone(problem: Problem) -> Problem:

@@ -90,6 +90,31 @@ def test_gradient_descent_is_called_as_the_notes_call_it(grader, write, correct_
     assert [r.check.id for r in report.results if not r.passed] == [] and report.score == 100
 
 
+def test_a_function_whose_definition_has_a_syntax_error_points_there_not_at_its_name(grader, write, correct_source):
+    source = correct_source.replace("def numerical_diff(f, x):", "def numerical_diff(f, x)")
+    line = source[:source.index("def numerical_diff(")].count("\n") + 1
+    report = grader.grade(write("s.py", source))
+    messages = {r.message.id: r.message.params for r in report.results if r.check.function == "numerical_diff"}
+    assert messages == {"outcome.missing_not_run": {"name": "numerical_diff", "line": line}}
+    # (a name the file never defines is still just "not defined")
+    other = grader.grade(write("t.py", correct_source.replace("def softmax(", "def soft_max(")))
+    assert {r.message.id for r in other.results if not r.passed and r.check.function == "softmax"} == {"outcome.missing_did_you_mean"}
+
+
+def test_a_notebook_cell_with_a_syntax_error_points_its_functions_there(grader, write, correct_source):
+    import nbformat
+
+    head, tail = correct_source.split("def softmax(", 1)
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_code_cell(head), nbformat.v4.new_code_cell("x = [1, 2\n\ndef softmax(" + tail),
+                  nbformat.v4.new_code_cell("y = undefined_name")]
+    report = grader.grade(write("n.ipynb", nbformat.writes(book)))
+    softmax = {r.message.id: r.message.params for r in report.results if r.check.function == "softmax"}
+    assert softmax == {"outcome.missing_not_run_cell": {"name": "softmax", "cell": 2}}
+    # every problem in the notebook's order, whether found reading it or running it
+    assert [(p.where.cell, p.message.id) for p in report.problems] == [(2, "load.syntax_error"), (3, "load.exception")]
+
+
 def test_a_function_that_prints_instead_of_returning_is_told_so(grader, write, correct_source):
     source = correct_source.replace("    return 0.5 * np.sum((y - t) ** 2)", "    print(0.5 * np.sum((y - t) ** 2))")
     assert source != correct_source

@@ -112,11 +112,21 @@ def _text_encoding(name: str) -> bool:
         return False
 
 
-def syntax_problem(exc: SyntaxError, location: Location) -> Problem:
+def syntax_problem(exc: SyntaxError, location: Location, defines: tuple[str, ...] = ()) -> Problem:
     return Problem(
         location,
         Message("load.syntax_error", {"error": exc.msg or "invalid syntax", "text": (exc.text or "").strip()[:200]}),
+        defines=defines,
     )
+
+
+#: ``def name`` or ``class name`` at the start of a line, found without parsing (the code does not parse).
+DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)", re.M)
+
+
+def defined_in(lines: list[str]) -> tuple[str, ...]:
+    """The top-level functions and classes ``lines`` (code that does not parse) would define."""
+    return tuple(dict.fromkeys(DEFINITION.findall("\n".join(lines))))[:50]
 
 
 def strip_magics(source: str) -> tuple[str, list[str]]:
@@ -212,11 +222,12 @@ def split_statements(source: str, filename: str, first_line: int = 1,
         except SyntaxError as exc:
             syntax_errors += 1
             bad_line = min(max(start + (exc.lineno or 1) - 1, start), end - 1)
-            problems.append(syntax_problem(exc, where(first_line + bad_line)))
             if (syntax_errors >= MAX_SYNTAX_ERRORS or parsed > MAX_PARSED_BYTES) and end > bad_line + 1:
+                problems.append(syntax_problem(exc, where(first_line + bad_line)))
                 problems.append(Problem(where(first_line + bad_line + 1), Message("load.too_many_errors", {"count": syntax_errors})))
                 continue
             bad_start, bad_end = next((b for b in blocks_of(start, end) if b[0] <= bad_line < b[1]), (start, end))
+            problems.append(syntax_problem(exc, where(first_line + bad_line), defined_in(lines[bad_start:bad_end])))
             if bad_end < end:
                 ranges.append((bad_end, end))
             if bad_start > start:

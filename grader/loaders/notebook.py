@@ -3,13 +3,14 @@ cell that fails is reported by its number and execution count, and the cells aft
 IPython magics and ``!shell`` lines are skipped with a note."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
 from pathlib import Path
 
 from grader import hookimpl
-from grader.loaders import decode, digest, split_statements, strip_magics
+from grader.loaders import decode, defined_in, digest, split_statements, strip_magics
 from grader.model import CodeUnit, Location, Message, Problem, Submission
 
 
@@ -37,6 +38,8 @@ def load(path: Path, name: str) -> Submission:
             continue
         cell_filename = f"{filename} [cell {number}]"
         cell_units, cell_problems = split_statements(source, cell_filename, 1, number, execution_count)
+        if cell_problems:  # the whole cell is skipped, as Jupyter would not run it
+            cell_problems[0] = dataclasses.replace(cell_problems[0], defines=defined_in(source.split("\n")))
         problems.extend(cell_problems)
         if cell_problems or not cell_units:
             continue

@@ -4,12 +4,13 @@ into its cells instead, and grades as the notebook would."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 from pathlib import Path
 
 from grader import hookimpl
-from grader.loaders import BODY_MAGICS, decode, digest, split_statements, strip_magics
+from grader.loaders import BODY_MAGICS, decode, defined_in, digest, split_statements, strip_magics
 from grader.model import CodeUnit, Location, Message, Submission
 
 #: The cell markers ``jupyter nbconvert --to script`` writes.
@@ -58,6 +59,8 @@ def _load_cells(lines, markers, filename, base) -> Submission:
         execution_count = int(count) if count else None
         # A cell runs as one unit, as in the notebook; a syntax error costs that cell only.
         cell_units, cell_problems = split_statements(source, filename, start + 2, cell, execution_count)
+        if cell_problems:  # the whole cell is skipped, as Jupyter would not run it
+            cell_problems[0] = dataclasses.replace(cell_problems[0], defines=defined_in(source.split("\n")))
         problems.extend(cell_problems)
         if cell_problems or not cell_units:
             continue

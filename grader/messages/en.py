@@ -75,6 +75,8 @@ MESSAGES = {
     "outcome.malformed": "Your code's process sent back something that is not a result; this check could not be graded.",
     "outcome.property": "The result lacks a property this check requires.",
     "outcome.missing": "`{name}` is not defined. Define it with exactly this name.",
+    "outcome.missing_not_run": "`{name}` is not defined: the code that defines it, at line {line}, has a syntax error and did not run (see the problem below).",
+    "outcome.missing_not_run_cell": "`{name}` is not defined: the cell that defines it, cell {cell}, has a syntax error and did not run (see the problem below).",
     "outcome.missing_did_you_mean": "`{name}` is not defined. Did you mean `{candidate}`? The grader looks for the exact name `{name}`.",
     "outcome.not_attempted": "Not attempted yet: `{name}` raises NotImplementedError.",
     "outcome.exception": "{type}: {message}",

@@ -75,6 +75,8 @@ MESSAGES = {
     "outcome.malformed": "あなたのコードのプロセスが結果ではないものを返したため、このチェックは採点できませんでした。",
     "outcome.property": "結果がこのチェックの求める性質を満たしていません。",
     "outcome.missing": "`{name}` が定義されていません。この名前のとおりに定義してください。",
+    "outcome.missing_not_run": "`{name}` が定義されていません: 定義している {line}行目のコードに構文エラーがあり、実行されませんでした（下の問題を見てください）。",
+    "outcome.missing_not_run_cell": "`{name}` が定義されていません: 定義しているセル {cell} に構文エラーがあり、実行されませんでした（下の問題を見てください）。",
     "outcome.missing_did_you_mean": "`{name}` が定義されていません。`{candidate}` のことですか？ 採点は `{name}` という名前で探します。",
     "outcome.not_attempted": "まだ取り組んでいません: `{name}` が NotImplementedError を送出しています。",
     "outcome.exception": "{type}: {message}",
