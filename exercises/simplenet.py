@@ -34,7 +34,9 @@ def probe_softmax_random(module, rng):
 
 
 def probe_softmax_overflow(module, rng):
-    return _softmax_each(module, [[1010.0, 1000.0, 990.0], [-1000.0, -1010.0, -1020.0], list(rng.uniform(700, 800, 5))])
+    # (The last one spreads wider than exp can: subtracting the minimum or the mean overflows too.)
+    return _softmax_each(module, [[1010.0, 1000.0, 990.0], [-1000.0, -1010.0, -1020.0], list(rng.uniform(700, 800, 5)),
+                                  [1000.0, 0.0, -1000.0]])
 
 
 def probe_softmax_uniform(module, rng):
@@ -144,8 +146,8 @@ CHECKS = (
     Check("softmax", "random", 2, probe_softmax_random,
           T("Random vectors with negative and positive values.", "負と正の値を含むランダムなベクトル。"), rtol=1e-9),
     Check("softmax", "overflow", 3, probe_softmax_overflow,
-          T("Large inputs such as [1010, 1000, 990]: exp overflows unless the maximum is subtracted first.",
-            "[1010, 1000, 990] のような大きな入力。最大値を先に引かないと exp がオーバーフローします。"), rtol=1e-9),
+          T("Large inputs such as [1010, 1000, 990] and [1000, 0, -1000]: exp overflows unless the maximum is subtracted first.",
+            "[1010, 1000, 990] や [1000, 0, -1000] のような大きな入力。最大値を先に引かないと exp がオーバーフローします。"), rtol=1e-9),
     Check("softmax", "uniform", 1, probe_softmax_uniform,
           T("Equal inputs give equal probabilities.", "入力がすべて等しければ確率も等しい。"), rtol=1e-9),
     Check("softmax", "batch", 0, probe_softmax_batch,

@@ -404,6 +404,12 @@ def test_cross_entropy_error_without_delta_fails_zero_probability(grade_source, 
     assert failed(results) == {"losses.cross_entropy_error.zero_probability"}
 
 
+@pytest.mark.parametrize("shift", ["np.min(a)", "np.mean(a)"])
+def test_softmax_shifted_by_other_than_the_maximum_fails_overflow(grade_source, correct_source, shift):
+    source = variant(correct_source, "    c = np.max(a)\n", f"    c = {shift}\n")
+    assert failed(grade_source(source, only="softmax")) == {"simplenet.softmax.overflow"}
+
+
 def test_cross_entropy_error_that_clips_y_instead_of_adding_delta_passes(grade_source, correct_source):
     source = variant(correct_source, "np.log(y[np.arange(batch_size), t] + 1e-7)",
                      "np.log(np.clip(y[np.arange(batch_size), t], 1e-7, 1.0))")
