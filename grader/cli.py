@@ -134,11 +134,14 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
     early = EarlyStart(host, path, entry, settings, seed) if path.is_file() else None
     try:
         from grader import api
+        from grader.submission import refuse_output_over_code
 
         session = api.open_grader(
             host=host, seed=seed, keyword=keyword, timeout=timeout, load_timeout=load_timeout, memory=memory,
         )
         with session:
+            for target in (output, junit):
+                refuse_output_over_code(target, path, session.grader.loaders)
             if min_score is not None and min_score > session.grader.catalogue.max_score:
                 # A gate no submission could pass is a mistake in the CI step, not a failing learner.
                 raise UsageError("usage.min_score_too_high", min_score=_exactly(min_score),

@@ -6,7 +6,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Optional
+from typing import Callable, Iterable, Iterator, Mapping, Optional
 
 from grader.errors import UsageError
 from grader.loaders import MAX_CODE_BYTES, MAX_UNITS
@@ -178,3 +178,14 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _suffixes(loaders) -> str:
     return "/".join(sorted(loaders))  # (no word: the sentence around it is in the learner's language)
+
+
+def refuse_output_over_code(output: Optional[Path], given: Path, suffixes: Iterable[str]) -> None:
+    """Refuse (exit 4) to write ``output`` over the submission ``given`` (``grade submit s.py -o
+    s.py``, ``grade batch export.zip --out export.zip``), or over any file of code, notebook or
+    archive (``--out class/yamada.py``, picked by tab-completion): a learner's work would be lost."""
+    if output is None:
+        return
+    if os.path.abspath(output) == os.path.abspath(given) or (
+            output.is_file() and output.suffix.lower() in (*suffixes, ".zip")):
+        raise UsageError("usage.output_over_code", path=output)

@@ -326,6 +326,20 @@ def test_merge_of_whole_runs_of_two_classes_is_complete_and_of_an_incomplete_mer
     assert again.exit_code == 1 and "an incomplete merge itself" in again.output
 
 
+def test_an_output_over_a_learners_code_or_the_export_itself_is_refused_and_nothing_is_lost(run, klass, tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("class/a.py", CORRECT)
+    code = (klass / "suzuki.py").read_bytes()
+    for args in ((archive, "--out", archive), (klass, "--out", klass / "suzuki.py"),
+                 (klass, "--out", tmp_path / "r.csv", "--junit", klass / "notes.ipynb"),
+                 (klass, "--out", tmp_path / "r.csv", "--junit", archive)):
+        result = run("batch", *args, "--seed", 1)
+        assert result.exit_code == 4 and "would overwrite it" in result.output, result.output
+    assert zipfile.ZipFile(archive).namelist() == ["class/a.py"] and (klass / "suzuki.py").read_bytes() == code
+    assert not (tmp_path / "r.csv").exists()
+
+
 def test_outputs_that_would_replace_a_device_a_pipe_or_a_link_or_go_into_a_shards_records_are_refused(run, klass, tmp_path):
     import os
 

@@ -112,6 +112,16 @@ def test_a_report_file_under_a_file_is_a_usage_error(run, tmp_path):
     assert f"Cannot write {blocker / 'results.json'}: Not a directory." in result.output
 
 
+def test_a_report_over_the_submission_or_other_code_is_refused_and_the_code_kept(run, tmp_path):
+    learner, other = tmp_path / "student.py", tmp_path / "other.ipynb"
+    learner.write_bytes((EXAMPLES / "student.py").read_bytes())
+    other.write_text("{}", encoding="utf-8")
+    for option, target in (("-o", learner), ("--junit", learner), ("-o", other), ("--junit", tmp_path / "." / "student.py")):
+        result = run("submit", learner, option, target, "--seed", 1)
+        assert result.exit_code == 4 and "would overwrite it" in result.output, result.output
+    assert learner.read_bytes() == (EXAMPLES / "student.py").read_bytes() and other.read_text(encoding="utf-8") == "{}"
+
+
 @pytest.mark.parametrize("fmt", ["gradescope", "junit", "csv"])
 def test_each_output_format_renders(run, fmt, tmp_path):
     out = tmp_path / f"report.{fmt}"

@@ -37,7 +37,7 @@ from grader.runner import Grader, Options
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
 from grader.seeds import fresh_seed
-from grader.submission import MEGABYTE, folder_digest
+from grader.submission import MEGABYTE, folder_digest, refuse_output_over_code
 
 #: ``grade submit``'s refusals of a project folder, and what a batch says instead.
 BATCH_MESSAGE_OF = {"usage.folder_entries": "load.folder_entries", "usage.folder_no_entry": "load.folder_no_entry"}
@@ -171,6 +171,7 @@ class _Batch:
         self.class_reports = self._report_files(self.output_names)
         self._refuse_outputs_among_reports()
         self._refuse_outputs_in_learners_folders(listing)
+        self._refuse_outputs_over_code()
         # (once nothing can refuse the run: a refused run makes no folder)
         prepare_outputs([self.options.out, summary_file(self.options.out), self.options.junit],
                         [self.state.folder, self.options.json_dir, self.options.gradescope_dir])
@@ -270,6 +271,13 @@ class _Batch:
             name = places.get(os.path.join(os.path.realpath(path.parent), path.name)) if path is not None else None
             if name is not None:
                 raise UsageError("usage.output_is_a_report", path=path, name=name)
+
+    def _refuse_outputs_over_code(self) -> None:
+        """An output that would replace the submissions given (``grade batch export.zip --out
+        export.zip``), or a file of code, a notebook or an archive (``--out class/yamada.py``,
+        picked by tab-completion): that file would be lost, and with it a learner's work."""
+        for path in (self.options.out, self.options.junit):
+            refuse_output_over_code(path, self.options.submissions, self.grader.loaders)
 
     def _refuse_outputs_in_learners_folders(self, listing: Listing) -> None:
         """An output inside a learner's folder of the class (``--json-dir class/yamada/reports``,

@@ -146,6 +146,7 @@ MESSAGES = {
     "usage.outputs_clash": "{path} is also {other}: two outputs cannot share a path (one of them would be lost). Give each its own.",
     "usage.output_is_a_report": "{path} is where the report of {name} goes: give the output another name or folder.",
     "usage.output_in_submission": "{path}: writing there would change {name}, a learner's submission in the class folder. Put the outputs outside the class folder, or in a folder of their own.",
+    "usage.output_over_code": "{path} is code, a notebook or an archive (a submission): writing the output there would overwrite it. Give the output another name.",
     "usage.graders_differ": "The shards were graded by different versions or settings of grade; grade them all with the same.",
     "usage.duplicate_in_shards": "Submission {name} appears in more than one shard.",
     "usage.not_a_class": "{path}: not a folder or a .zip of submissions.",

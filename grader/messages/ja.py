@@ -146,6 +146,7 @@ MESSAGES = {
     "usage.outputs_clash": "{path} は {other} と同じパスです。2 つの出力は同じパスを使えません（片方が失われます）。それぞれ別のパスを指定してください。",
     "usage.output_is_a_report": "{path} は {name} のレポートの保存先です。出力には別の名前かフォルダーを指定してください。",
     "usage.output_in_submission": "{path}: そこに書き込むと、クラスのフォルダにある学習者の提出物 {name} が変わってしまいます。出力はクラスのフォルダの外か、出力だけを置くフォルダに置いてください。",
+    "usage.output_over_code": "{path} はコード・ノートブック・アーカイブ（提出物）です。出力をそこに書くと上書きしてしまいます。出力には別の名前を指定してください。",
     "usage.graders_differ": "分割した採点が、grade の違う版または違う設定で行われています。すべて同じもので採点してください。",
     "usage.duplicate_in_shards": "提出物 {name} が複数の分割に含まれています。",
     "usage.not_a_class": "{path}: 提出物のフォルダでも .zip でもありません。",
