@@ -115,6 +115,24 @@ def test_a_notebook_cell_with_a_syntax_error_points_its_functions_there(grader, 
     assert [(p.where.cell, p.message.id) for p in report.problems] == [(2, "load.syntax_error"), (3, "load.exception")]
 
 
+@pytest.mark.parametrize("ending", ["import os; os._exit(0)", "import os; os.kill(os.getpid(), 9)"])
+def test_what_the_file_prints_around_a_statement_that_ends_its_process_is_kept_once(grader, write, correct_source, ending):
+    """The rest of the file runs in a fresh process, which runs the statements before again:
+    their output appears once, and that of the statements after too, in the file's order."""
+    source = f"print('A')\n{ending}\nprint('B')\n" + correct_source + "\nprint('C')\n"
+    for _ in range(2):
+        report = grader.grade(write("s.py", source))
+        assert report.output.stdout.startswith("A\nB\n") and report.output.stdout.endswith("C\n")
+        assert report.output.stdout.count("A\n") == 1 and report.score == 100
+
+
+def test_a_check_that_ends_the_process_does_not_repeat_what_the_file_printed(grader, write, correct_source):
+    source = "print('top')\n" + correct_source.replace("def function_1(x):\n", "def function_1(x):\n    import os; os._exit(3)\n")
+    report = grader.grade(write("s.py", source))
+    assert report.output.stdout.count("top\n") == 1
+    assert any(r.check.function == "function_1" and not r.passed for r in report.results)
+
+
 def test_a_function_that_prints_instead_of_returning_is_told_so(grader, write, correct_source):
     source = correct_source.replace("    return 0.5 * np.sum((y - t) ** 2)", "    print(0.5 * np.sum((y - t) ** 2))")
     assert source != correct_source

@@ -57,6 +57,14 @@ class CapturedOutput:
     dropped_stderr: int = 0
     muted: bool = False  #: while a restarted process runs the code again
 
+    def mark(self) -> tuple[int, int, int, int]:
+        return len(self.stdout), len(self.stderr), self.dropped_stdout, self.dropped_stderr
+
+    def back_to(self, mark: tuple[int, int, int, int]) -> None:
+        """Forget what was added since ``mark``."""
+        del self.stdout[mark[0]:], self.stderr[mark[1]:]
+        self.dropped_stdout, self.dropped_stderr = mark[2], mark[3]
+
     def add(self, stream: str, data: bytes) -> None:
         if self.muted:
             return

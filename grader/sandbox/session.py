@@ -55,6 +55,8 @@ class Session:
         self.output = CapturedOutput(settings.output_bytes)
         self.loaded = LoadOutcome()
         self.skip: set[int] = set()
+        #: Units that have run in an earlier process: a fresh one runs them again, printing nothing.
+        self.ran: set[int] = set()
         self.process: LearnerProcess | None = None
         self.starts = 0
         #: Seconds spent loading the code again, in every process after the first.
@@ -109,6 +111,7 @@ class Session:
             "type": "load",
             "units": list(self.program.units),
             "skip": sorted(self.skip),
+            "quiet": sorted(self.ran),
             "module_name": self.program.module_name,
             "file": self.program.file,
             "timeout": self.settings.load_timeout,
@@ -198,18 +201,18 @@ class Session:
         if process is None:
             raise error
         waiting = [unit["index"] for unit in self.program.units if unit["index"] not in self.skip]
+        printed_before, ran_before = self.output.mark(), set(self.ran)
         # The file's whole load budget, held here too: the process keeps it itself, but learner
         # code can write replies that move each unit's deadline on.
         load_ends = time.monotonic() + self.settings.total_load_seconds + GRACE_SECONDS + STARTUP_SECONDS
         deadline = [min(time.monotonic() + self.settings.load_timeout + GRACE_SECONDS + STARTUP_SECONDS, load_ends)]
-        # What the code prints is kept from its first run only: a fresh process runs it again.
-        self.output.muted = self.starts > 1
         try:
             if error is not None:
                 raise error
             for item in self._replies(deadline):
                 kind = item.get("kind")
                 if kind == "units" and waiting and item.get("index") == waiting[0]:
+                    self.ran.add(waiting[0])
                     error = _checked_error(item["error"]) if item.get("error") is not None else None
                     if error is not None:
                         self.loaded.problems.setdefault(item["index"], error)
@@ -223,14 +226,12 @@ class Session:
                     names = item.get("names")
                     if type(names) is list and not self.loaded.names:
                         self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
-                    self.output.muted = False
                     return
                 else:
                     raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")
         except ProcessGone as gone:
             status = self.process.exit_status if self.process else None
             self._discard_process()
-            self.output.muted = False
             if not waiting:
                 raise  # after its last unit: not any unit's fault
             if gone.reason == "timeout" and time.monotonic() >= load_ends:
@@ -240,6 +241,10 @@ class Session:
                 self.skip.update(waiting)
                 raise _Restart() from None
             if not self._blame(gone, "units", waiting[0]):
+                # Which unit ended it is not known (replies were batched), nor which printed what:
+                # what this process printed goes, and the next (strict) one prints it once.
+                self.output.back_to(printed_before)
+                self.ran = ran_before
                 raise _Restart() from None
             # Units run in order: the first not reported was running. It takes the blame,
             # and the next process skips it.
