@@ -146,6 +146,22 @@ def test_junit_can_be_written_beside_the_main_report(run, broken, tmp_path):
     assert int(suite.get("failures")) >= 3
 
 
+def test_junit_counts_an_extra_not_passed_as_skipped_not_failed(run, tmp_path):
+    """The notes' own code scores full marks but for the notes' gaps, and fails extras worth nothing:
+    a CI reading the XML must not see those as failures."""
+    source = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+    source = source.replace("    if a.ndim == 2:\n        a = a - np.max(a, axis=1, keepdims=True)\n"
+                            "        return np.exp(a) / np.sum(np.exp(a), axis=1, keepdims=True)\n", "")
+    learner = tmp_path / "s.py"
+    learner.write_text(source, encoding="utf-8")
+    result = run("submit", learner, "--junit", tmp_path / "j.xml", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    suite = ElementTree.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "1")
+    [skipped] = [case for case in suite.iter("testcase") if case.find("skipped") is not None]
+    assert skipped.get("classname") == "simplenet.softmax" and skipped.get("name") == "batch"
+
+
 def test_min_score_gates_ci(run, broken):
     assert run("submit", broken, "--min-score", 80, "--seed", 1).exit_code == 0
     assert run("submit", broken, "--min-score", 99, "--seed", 1).exit_code == 1

@@ -30,14 +30,18 @@ def suite_of(data: dict, context: RenderContext):
     import xml.etree.ElementTree as ElementTree  # only when JUnit is asked for
 
     checks = data["checks"]
-    failures = sum(c["status"] in (Status.FAILED.value, Status.MISSING.value) for c in checks)
-    errors = sum(c["status"] in _ERRORS for c in checks)
+    # An extra is worth no points: one not passed is "skipped" (with why), never a failure that
+    # turns a full-marks submission's CI red.
+    graded = [c for c in checks if c["max_score"]]
+    failures = sum(c["status"] in (Status.FAILED.value, Status.MISSING.value) for c in graded)
+    errors = sum(c["status"] in _ERRORS for c in graded)
+    skipped = sum(c["status"] != Status.PASSED.value for c in checks if not c["max_score"])
     element = ElementTree.Element("testsuite", {
         "name": _clean(data["submission"]),
         "tests": str(len(checks)),
         "failures": str(failures),
         "errors": str(errors),
-        "skipped": "0",
+        "skipped": str(skipped),
     })
     properties = ElementTree.SubElement(element, "properties")
     for name in ("score", "max_score", "seed"):
@@ -51,7 +55,7 @@ def suite_of(data: dict, context: RenderContext):
             continue
         text = check["message"]
         body = "\n".join([text] + hint_lines(check, context))
-        tag = "error" if check["status"] in _ERRORS else "failure"
+        tag = "skipped" if not check["max_score"] else "error" if check["status"] in _ERRORS else "failure"
         failure = ElementTree.SubElement(case, tag, {"message": _clean(text[:300]), "type": status_label_of(check, context)})
         failure.text = _clean(body)
     if data["errors"]:
