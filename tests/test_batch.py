@@ -392,6 +392,7 @@ def test_one_hostile_submission_does_not_change_the_others(run, tmp_path):
     (folder / "d_syntax.py").write_text("def softmax(a)\n    return a\n", encoding="utf-8")
     (folder / "e_latin1.py").write_bytes("# café\nx = 1\n".encode("latin-1"))
     (folder / "f_shift_jis.py").write_bytes("# 損失関数\nx = 1\n".encode("cp932"))
+    (folder / "g_empty.py").write_bytes(b"\xef\xbb\xbf\n")
     out = tmp_path / "results.csv"
     result = run("batch", folder, "--out", out, "--seed", 2, "--timeout", 0.5, "--load-timeout", 2)
     assert result.exit_code == 0
@@ -402,7 +403,7 @@ def test_one_hostile_submission_does_not_change_the_others(run, tmp_path):
     assert rows["b_exit.py"]["score"] == "0"
     # code that could be read but did not run is a load error, not an unreadable file
     assert [rows[name]["status"] for name in ("a_hang.py", "b_exit.py", "d_syntax.py")] == ["load errors"] * 3
-    assert rows["e_latin1.py"]["status"] == rows["f_shift_jis.py"]["status"] == "unreadable"
+    assert rows["e_latin1.py"]["status"] == rows["f_shift_jis.py"]["status"] == rows["g_empty.py"]["status"] == "unreadable"
 
 
 def test_a_zip_export_with_a_wrapping_folder_and_shift_jis_names(run, tmp_path):
@@ -1031,7 +1032,7 @@ def test_an_empty_file_gets_in_a_batch_exactly_what_grade_submit_gives_it(run, t
     [row] = read_csv(tmp_path / "r.csv")
     alone = CliRunner().invoke(cli, ["submit", str(folder / "empty.py"), "--format", "csv", "--seed", "2"])
     assert row == next(csv.DictReader(io.StringIO(alone.stdout)))
-    assert row["status"] == "load errors" and row["score"] == "0"
+    assert row["status"] == "unreadable" and row["score"] == "0"  # (as binary or undecodable files are)
     batched = json.loads((tmp_path / "json" / "empty.py.json").read_text(encoding="utf-8"))
     report = json.loads(run("submit", folder / "empty.py", "--format", "json", "--seed", 2).stdout)
     assert batched == report

@@ -55,7 +55,7 @@ def decode(data: bytes, where: Location, python: bool = False) -> tuple[Optional
     263) as Python itself allows; anything else is UTF-8."""
     if len(data) > MAX_FILE_BYTES:
         return None, Problem(where, Message("load.too_large", {"size": len(data), "limit": MAX_FILE_BYTES}))
-    if not data.strip():
+    if not data.removeprefix(codecs.BOM_UTF8).strip():  # (a byte-order mark alone is no code either)
         return None, Problem(where, Message("load.empty"))
     if b"\x00" in data:
         return None, Problem(where, Message("load.binary"))
