@@ -148,6 +148,8 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_p
     assert process.returncode == 2, stderr.decode()
     kept = read_csv(out)
     assert 2 <= len(kept) < 8 and all(row["score"] == "100" for row in kept)
+    cut_off = json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))
+    assert cut_off["ungraded"] == sorted({f"s{index}.py" for index in range(8)} - {row["submission"] for row in kept})
     done = subprocess.run(command + ["--resume"], capture_output=True, timeout=120)
     assert done.returncode == 0
     assert f"{len(kept)} unchanged submissions kept" in done.stderr.decode()

@@ -247,7 +247,11 @@ class _Batch:
             for thread in threads:
                 thread.join()
             self.grader.close()
-        result.summary = self._write_outputs([entry.name for entry in entries])
+        names = [entry.name for entry in entries]
+        # Cut off, the summary says so and whom it lacks (as ``grade merge`` does of a slice cut
+        # off): a script reading it must not take it for the class.
+        ungraded = sorted(name for name in names if name not in self.rows) if result.interrupted else None
+        result.summary = self._write_outputs(names, {"ungraded": ungraded} if ungraded else None)
         removed = set()
         if not result.interrupted:
             removed = self._remove_reports({path: mtime for path, mtime in earlier_reports.items()
@@ -551,14 +555,15 @@ class _Batch:
     def _write_csv(self, rows: dict) -> None:
         write_csv(self.options.out, self._columns(), [rows[name] for name in sorted(rows)])
 
-    def _write_outputs(self, names: list[str]) -> dict:
-        """The CSV, the summary and the JUnit file of this run's submissions. Rows and summary
-        are those kept as the results came, which are the records' (they are written first)."""
+    def _write_outputs(self, names: list[str], extra: Optional[dict] = None) -> dict:
+        """The CSV, the summary (with ``extra``) and the JUnit file of this run's submissions.
+        Rows and summary are those kept as the results came, which are the records' (they are
+        written first)."""
         rows = [self.rows[name] for name in sorted(names) if name in self.rows]
         suites = []
         if self.options.junit:
             suites = [junit.suite_of(record["report"], self.context) for record in self._records(names)]
-        return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites)
+        return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites, extra)
 
 
 def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
