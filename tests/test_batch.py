@@ -328,6 +328,33 @@ def test_merge_of_whole_runs_of_two_classes_is_complete_and_of_an_incomplete_mer
     assert again.exit_code == 1 and "an incomplete merge itself" in again.output
 
 
+def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp_path):
+    def archive(path, members):
+        with zipfile.ZipFile(path, "w") as bundle:
+            for name, text in members.items():
+                bundle.writestr(name, text)
+
+    folder = tmp_path / "class"
+    (folder / "moodle_1_assignsubmission_file_").mkdir(parents=True)
+    archive(folder / "bob.zip", {"bob/main.py": CORRECT})  # (a wrapping folder, as zipping a folder gives)
+    archive(folder / "moodle_1_assignsubmission_file_" / "upload.zip", {"main.py": NO_HALF})
+    (folder / "broken.zip").write_bytes(b"not a zip")
+    export = tmp_path / "export.zip"  # the same class inside an LMS's export
+    with zipfile.ZipFile(export, "w") as bundle:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                bundle.write(path, path.relative_to(tmp_path).as_posix())
+    for given, out in ((folder, tmp_path / "r.csv"), (export, tmp_path / "z.csv")):
+        result = run("batch", given, "--out", out, "--seed", 4, "--json-dir", tmp_path / out.stem)
+        assert result.exit_code == 0, result.output
+        rows = {row["submission"]: row for row in read_csv(out)}
+        assert {name: (row["score"], row["status"]) for name, row in rows.items()} == {
+            "bob.zip": ("100", "graded"), "moodle_1_assignsubmission_file_": ("94", "graded"), "broken.zip": ("0", "unreadable")}
+    assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "z.csv").read_bytes()
+    again = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4, "--resume")
+    assert "3 unchanged submissions kept" in again.output
+
+
 def test_an_output_over_a_learners_code_or_the_export_itself_is_refused_and_nothing_is_lost(run, klass, tmp_path):
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as bundle:

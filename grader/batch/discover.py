@@ -96,11 +96,16 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
             listing.links.append(path.name)
         elif path.is_dir() and path.name.endswith(MOODLE_ONLINE_TEXT) and not holds_gradable(path, suffixes):
             listing.skipped.append(path.name)
-        elif path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes):
+        elif path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes) or is_archive(path):
             listing.entries.append(Entry(readable_name(path.name), path))
         else:
             listing.skipped.append(path.name)
     return listing
+
+
+def is_archive(path: Path) -> bool:
+    """A learner's .zip in the class: graded as the folder it holds (``unpack_zip``)."""
+    return path.suffix.lower() == ".zip" and path.is_file() and not path.is_symlink()
 
 
 def holds_gradable(folder: Path, suffixes: Iterable[str], leaving_out: Iterable[Path] = ()) -> bool:

@@ -21,8 +21,8 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, output_names, safe_file_name,
-    unpack_zip,
+    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, is_archive, output_names,
+    safe_file_name, unpack_zip,
 )
 from grader.batch.state import BatchState, atomic_write, check_outputs, of_run, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
@@ -92,15 +92,21 @@ def run_batch(options: BatchOptions, manager: pluggy.PluginManager,
               progress: Optional[Callable[[int, int], None]] = None, host: Optional[Host] = None) -> BatchResult:
     """Grade every submission in ``options.submissions``; return the class summary."""
     with tempfile.TemporaryDirectory(prefix="grade-batch-") as folder:
+        # (the class's .zip unpacked in one folder, learners' own .zip files in another)
+        class_folder, archives = Path(folder) / "class", Path(folder) / "archives"
+        class_folder.mkdir()
+        archives.mkdir()
         unpacked = Unpacked(options.submissions)
         if options.submissions.is_file() and options.submissions.suffix.lower() == ".zip":
-            unpacked = unpack_zip(options.submissions, Path(folder))
-        return _Batch(options, manager, unpacked, host).run(progress)
+            unpacked = unpack_zip(options.submissions, class_folder)
+        return _Batch(options, manager, unpacked, host, archives).run(progress)
 
 
 class _Batch:
-    def __init__(self, options: BatchOptions, manager, unpacked: Unpacked, host: Optional[Host]):
+    def __init__(self, options: BatchOptions, manager, unpacked: Unpacked, host: Optional[Host], scratch: Path):
         self.options = options
+        #: Where learners' own .zip files are unpacked (removed with the batch).
+        self.scratch = scratch
         self.unpacked = unpacked
         self.root = unpacked.root
         self.state = BatchState(state_folder(options.out))
@@ -416,6 +422,23 @@ class _Batch:
             return Message(BATCH_MESSAGE_OF[exc.message_id], params)
         return Message("load.unreadable", {"error": self.messages.text(exc.message_id, self.options.lang, **params)})
 
+    def _read_archive(self, entry: Entry) -> Submission:
+        """A learner who handed in a .zip (an LMS keeps it as it came): unpacked with the class
+        export's limits and graded as the folder it holds, as if they had handed that in."""
+        archive = entry.path if is_archive(entry.path) else self._only_archive(entry.path)
+        unpacked = unpack_zip(archive, Path(tempfile.mkdtemp(dir=self.scratch, prefix="learner-")))
+        wanted = self.options.entry
+        entry_file = wanted if wanted and (unpacked.root / wanted).is_file() else None
+        return self.grader.read(unpacked.root, entry=entry_file, name=entry.name)
+
+    def _only_archive(self, path: Path) -> Optional[Path]:
+        """The one .zip of a learner's folder that holds no code besides (Moodle keeps each
+        learner's upload in a folder of its own), else None."""
+        if not path.is_dir() or path.is_symlink() or holds_gradable(path, self.grader.loaders):
+            return None
+        archives = [child for child in path.iterdir() if is_archive(child)]
+        return archives[0] if len(archives) == 1 else None
+
     def _entry_of(self, entry: Entry) -> Optional[str]:
         """``--entry`` for a learner's folder that has it; else None: a file is graded as it is,
         and a folder without it through its only file, as without ``--entry`` (a learner who
@@ -438,6 +461,8 @@ class _Batch:
             try:
                 if any(entry.name in found for found in (self.unpacked.left_out, self.unpacked.damaged, self.unpacked.encrypted)):
                     item = (entry, self._left_out_of_zip(entry))
+                elif is_archive(entry.path) or self._only_archive(entry.path):
+                    item = (entry, self._read_archive(entry))
                 else:
                     item = (entry, self.grader.read(entry.path, entry=self._entry_of(entry), name=entry.name))
             except UsageError as exc:
@@ -520,7 +545,10 @@ class _Batch:
         # The JSON report is all a record needs: every other output (JUnit, Gradescope) is
         # written from it, so --resume and grade merge can write any output for any record.
         record = {
-            "name": entry.name, "digest": report.digest or _digest(entry.path), "seed": self.seed,
+            # (a learner's .zip by its bytes: unpacked, it is in a folder of this run's)
+            "name": entry.name, "digest": _digest(entry.path) if is_archive(entry.path) or self._only_archive(entry.path)
+            else report.digest or _digest(entry.path),
+            "seed": self.seed,
             "fingerprint": self.fingerprint, "grader_version": __version__, "run": self.run_id,
             "row": row, "report": data,
         }
