@@ -146,6 +146,19 @@ def test_a_name_a_spreadsheet_would_compute_is_written_to_the_csv_as_text(tmp_pa
     assert sorted(report["submission"] for report in reports.values()) == sorted(names)
 
 
+def test_a_folder_name_a_spreadsheet_would_read_as_a_value_is_written_as_text(tmp_path):
+    values = ["12,345", "$100", "(123)", "50%", "2024-01-01", "01-02", "Jan-5", "3:45", "TRUE"]
+    names = ["Decker-1", "mayer", "山田 太郎"]  # (which a spreadsheet leaves as they are)
+    folder = tmp_path / "class"
+    for name in values + names:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "main.py").write_text(CORRECT, encoding="utf-8")
+    batch(folder, "--out", tmp_path / "r.csv", "--seed", 3)
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    cells = sorted(row[0] for row in list(csv.reader(io.StringIO(text)))[1:])
+    assert cells == sorted(["'" + value for value in values] + names)
+
+
 def test_reports_of_learners_gone_or_renamed_since_an_earlier_run_are_removed(tmp_path):
     """An upload of --gradescope-dir must hold no report that no longer belongs to anyone: a
     learner removed from the class, or whose name now clashes with another's (renamed)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Iterable
 
 from grader import hookimpl
@@ -43,7 +44,7 @@ def header(exercises: Iterable[str]) -> list[str]:
 def as_text(name: str) -> str:
     """``name`` as a spreadsheet cell that shows it as it is, never computes it (nor reads a
     student number ``0012345`` as the number 12345)."""
-    return "'" + name if name.startswith(FORMULA_START) or _a_number(name) else name
+    return "'" + name if name.startswith(FORMULA_START) or _a_number(name) or SPREADSHEET_VALUE.match(name) else name
 
 
 def _a_number(text: str) -> bool:
@@ -52,6 +53,20 @@ def _a_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+#: What else a spreadsheet turns into a value when it opens a CSV: an amount (12,345, $100, (123),
+#: 50%), a date (2024-01-01, 01/02, Jan-5, 5 Jan), a time (3:45) or TRUE / FALSE.
+SPREADSHEET_VALUE = re.compile(
+    r"\s*(?:[$¥€£]?\s*\(?[$¥€£]?\s*[\d][\d,]*(?:\.\d*)?\)?\s*%?"
+    r"|\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?"
+    rf"|{_MONTH}[-/ ]\d{{1,4}}(?:[-/ ]\d{{1,4}})?|\d{{1,2}}[-/ ]{_MONTH}(?:[-/ ]\d{{1,4}})?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?"
+    r"|true|false)\s*$",
+    re.IGNORECASE,
+)
 
 
 def row(report: Report) -> dict:
