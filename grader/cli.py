@@ -38,6 +38,19 @@ def language_option(what: str = "the report"):
 LANG_OPTION = language_option()
 
 
+class FilePath(click.Path):
+    """An output file's path: one that ends with "/" names a folder (``--out reports/``), which
+    would otherwise be written as a file of that name."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.endswith(("/", os.sep)):
+            self.fail(f"{value!r} ends with '/': it names a folder; give a file's name ({value}results.csv)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _say(message_id: str, **params) -> str:
     """A sentence of grader.messages in the chosen language (without loading any plugin)."""
     from grader.messages import Messages, default_language, en, ja
@@ -101,9 +114,9 @@ def cli():
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "format_name", default="text", show_default=True,
               help="Output format: text, json, gradescope, junit, csv (or one a plugin adds).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=FilePath(),
               help="Write the report to this file instead of standard output.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report here.")
+@click.option("--junit", type=FilePath(), help="Also write a JUnit XML report here.")
 @click.option("--entry", help="The entry file of a folder submission, relative to the folder.")
 @click.option("-k", "keyword", help="Grade only the checks of this exercise or function (e.g. -k numerical_diff).")
 @click.option("-v", "--verbose", is_flag=True, help="Show inputs, expected and got for every failed check.")
@@ -207,7 +220,7 @@ def plugins(format_name):
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath())
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
 @language_option("the line printed (the starter's comments are in English)")
 def init(path, force, lang):
@@ -223,13 +236,13 @@ def init(path, force, lang):
 
 @cli.command()
 @click.argument("submissions", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=FilePath(), required=True,
               help="The results CSV (one row per submission); records and the summary go beside it.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Submissions graded at once (default: the number of cores).")
 @click.option("--json-dir", type=click.Path(file_okay=False, path_type=Path), help="Also write one JSON report per submission here.")
 @click.option("--gradescope-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write a Gradescope results.json per submission here (DIR/NAME/results.json).")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write one JUnit XML file for the class.")
+@click.option("--junit", type=FilePath(), help="Also write one JUnit XML file for the class.")
 @click.option("--resume", is_flag=True, help="Skip submissions already graded with the same content, seed and grader.")
 @click.option("--seed", type=int, help="Seed for every submission's inputs (default: a fresh one, kept for --resume).")
 @click.option("--entry", help="In a learner's folder holding several .py/.ipynb files, the one to grade (e.g. main.py).")
@@ -278,8 +291,8 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The merged CSV.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write one JUnit XML file for the class.")
+@click.option("--out", type=FilePath(), required=True, help="The merged CSV.")
+@click.option("--junit", type=FilePath(), help="Also write one JUnit XML file for the class.")
 @LANG_OPTION
 def merge(inputs, out, junit, lang):
     """Join the CSVs (and records) of grade batch --shard runs into one."""

@@ -146,6 +146,13 @@ def test_junit_can_be_written_beside_the_main_report(run, broken, tmp_path):
     assert int(suite.get("failures")) >= 3
 
 
+def test_an_output_path_ending_with_a_slash_is_refused_not_written_as_a_file(run, tmp_path):
+    for args in (("submit", STUDENT, "-o", f"{tmp_path}/reports/"), ("batch", EXAMPLES, "--out", f"{tmp_path}/out/")):
+        result = run(*args, "--seed", 1)
+        assert result.exit_code == 4 and "names a folder" in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_junit_counts_an_extra_not_passed_as_skipped_not_failed(run, tmp_path):
     """The notes' own code scores full marks but for the notes' gaps, and fails extras worth nothing:
     a CI reading the XML must not see those as failures."""
