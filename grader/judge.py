@@ -73,6 +73,11 @@ def _verdict(check, outcome, expected, names, rng, timeout, arrays):
     if kind == "exception":
         return Status.ERROR, exception_message(outcome), _NOTHING
     if kind == "timeout":
+        frames = frames_of(outcome)
+        if frames:  # where it was when stopped: most often the loop that never ends
+            line = frames[-1]
+            return Status.TIMEOUT, Message("outcome.timeout_at", {"seconds": f"{timeout:g}", "file": line["file"],
+                                                                  "line": line["line"], "code": line["text"]}), _NOTHING
         return Status.TIMEOUT, Message("outcome.timeout", {"seconds": f"{timeout:g}"}), _NOTHING
     if kind == "not_plain":
         if outcome.get("message") == probing.RETURNED_NONE:

@@ -242,7 +242,13 @@ class Grader:
             hint = hint_for_problem(error, self.catalogue.mistakes)
             return Problem(location, message, tuple(frames), (hint,) if hint else ())
         if kind == "timeout":
-            return Problem(location, Message("load.timeout", {"seconds": f"{self.options.settings.load_timeout:g}"}))
+            seconds = f"{self.options.settings.load_timeout:g}"
+            called = [frame for frame in frames if frame["name"] != "<module>"]
+            if called:  # stuck in a function it called (named: the one called here), not a loop at top level
+                inner = frames[-1]
+                return Problem(location, Message("load.timeout_in", {"seconds": seconds, "name": called[0]["name"], "file": inner["file"],
+                                                                     "line": inner["line"], "code": inner["text"]}), tuple(frames))
+            return Problem(location, Message("load.timeout", {"seconds": seconds}), tuple(frames))
         if kind == "budget":
             return Problem(location, Message("load.budget", {
                 "seconds": f"{self.options.settings.total_load_seconds:g}", "count": error.get("skipped", 0)}))

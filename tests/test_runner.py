@@ -133,6 +133,19 @@ def test_a_check_that_ends_the_process_does_not_repeat_what_the_file_printed(gra
     assert any(r.check.function == "function_1" and not r.passed for r in report.results)
 
 
+def test_an_endless_loop_is_reported_where_it_was_stopped(grader, write, correct_source):
+    looping = correct_source.replace("def function_2(x):\n", "def function_2(x):\n    while True:\n        pass\n")
+    line = looping.index("        pass\n")
+    line = looping[:line].count("\n") + 1
+    source = looping + "\nfunction_2(1)\n"
+    report = grader.grade(write("s.py", source))
+    stopped = [r.message for r in report.results if r.check.function == "function_2"]
+    assert stopped and all(m.id == "outcome.timeout_at" and m.params["line"] in (line - 1, line) for m in stopped)
+    [problem] = report.problems
+    assert problem.message.id == "load.timeout_in" and problem.message.params["name"] == "function_2"
+    assert problem.where.line == source.count("\n")
+
+
 def test_a_function_that_prints_instead_of_returning_is_told_so(grader, write, correct_source):
     source = correct_source.replace("    return 0.5 * np.sum((y - t) ** 2)", "    print(0.5 * np.sum((y - t) ** 2))")
     assert source != correct_source

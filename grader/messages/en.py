@@ -69,6 +69,7 @@ MESSAGES = {
     "load.crash_exit": "Your code's process exited (exit code {code}) while running this, e.g. by calling sys.exit() or os._exit(); the rest of the file ran in a fresh process.",
     "load.crash": "Your code's process ended unexpectedly while running this; the rest of the file ran in a fresh process.",
     "load.timeout": "This code ran for more than {seconds} {seconds:plural:second|seconds} and was stopped; the rest of the file still ran. Long training loops belong under `if __name__ == \"__main__\":`.",
+    "load.timeout_in": "This code ran for more than {seconds} {seconds:plural:second|seconds} and was stopped in its call of `{name}`, at {file} line {line}: `{code}` (an endless loop?); the rest of the file still ran.",
     "load.budget": "This code did not finish, and the {count} {count:plural:statement or cell|statements or cells} after it {count:plural:was|were} not run: the file's code had used all of its {seconds} s.",
     "load.disk": "This code filled its folder past {megabytes} MB or 10,000 files and folders, so its process was stopped; the rest of the file still ran.",
     # --- a check's outcome ---
@@ -88,6 +89,7 @@ MESSAGES = {
     "outcome.system_exit": "Your code called sys.exit({exit_code}) during this check: a graded function must return its result, not end the program",
     "outcome.system_exit_at": "Your code called sys.exit({exit_code}) during this check (at {file} line {line}: `{code}`): a graded function must return its result, not end the program",
     "outcome.timeout": "Did not finish within {seconds} {seconds:plural:second|seconds} (an endless loop?).",
+    "outcome.timeout_at": "Did not finish within {seconds} {seconds:plural:second|seconds} (an endless loop?); it was stopped at {file} line {line}: `{code}`.",
     "outcome.not_plain": "Returned something that is not a number or a numeric array ({detail}).",
     "outcome.returned_none": "Got None, not a number or an array: does `{name}` (or a function it calls) end without a `return`? print() shows a value but does not return it.",
     "outcome.too_large": "Returned a result too large to check ({detail}).",

@@ -399,8 +399,8 @@ class Worker:
         try:
             with _time_limit(timeout, ("units", unit["index"]), self.channel):
                 exec(code, module.__dict__)
-        except SoftTimeout:
-            return {"kind": "timeout"}
+        except SoftTimeout as exc:
+            return {"kind": "timeout", "frames": self._frames(exc)}
         except BaseException as exc:  # noqa: BLE001 - the learner may raise anything at all
             return self._describe_exception(exc)
         finally:
@@ -435,8 +435,8 @@ class Worker:
             with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
                 result = probe(subject, rng)
             return {"kind": "value", "value": wire.encode_value(result)}
-        except SoftTimeout:
-            return {"kind": "timeout"}
+        except SoftTimeout as exc:
+            return {"kind": "timeout", "frames": self._frames(exc)}  # (where it was when stopped)
         except probing.MissingName as exc:
             return {"kind": "missing", "name": _text(exc.name)}
         except NotImplementedError as exc:
@@ -458,6 +458,17 @@ class Worker:
         except BaseException:  # noqa: BLE001 - a learner's __str__ may itself fail
             message = "<unprintable>"
         type_name = _type_name(exc)
+        described = {
+            "kind": "exception",
+            "type": _text(type_name),
+            "message": _text(message),
+            "frames": self._frames(exc),
+        }
+        refused = probing.refused_call(exc)  # a supplied function's refusal: which, and of what
+        return {**described, "refused": refused} if refused else described
+
+    def _frames(self, exc: BaseException) -> list[dict]:
+        """The learner's own frames of ``exc``'s traceback, innermost last."""
         frames = []
         try:
             # Only the innermost of the learner's frames are kept, and only they are looked up:
@@ -480,14 +491,7 @@ class Worker:
                 })
         except BaseException:  # noqa: BLE001
             frames = []
-        described = {
-            "kind": "exception",
-            "type": _text(type_name),
-            "message": _text(message),
-            "frames": frames,
-        }
-        refused = probing.refused_call(exc)  # a supplied function's refusal: which, and of what
-        return {**described, "refused": refused} if refused else described
+        return frames
 
 
 def _shifted(code: types.CodeType, lines: int) -> types.CodeType:
