@@ -126,4 +126,7 @@ CHECKS = (
 @hookimpl
 def grader_exercises(register):
     register(Exercise("derivatives", T("Numerical differentiation and partial derivatives (4.4)",
-                                       "数値微分と偏微分 (4.4)"), CHECKS))
+                                       "数値微分と偏微分 (4.4)"), CHECKS,
+                      calls=(("numerical_diff", "numerical_diff(f, x)"), ("function_1", "function_1(x)"),
+                             ("function_2", "function_2(x)"), ("function_tmp1", "function_tmp1(x0)"),
+                             ("function_tmp2", "function_tmp2(x1)"))))

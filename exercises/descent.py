@@ -76,4 +76,5 @@ CHECKS = (
 
 @hookimpl
 def grader_exercises(register):
-    register(Exercise("descent", T("Gradient descent (4.7)", "勾配法 (4.7)"), CHECKS))
+    register(Exercise("descent", T("Gradient descent (4.7)", "勾配法 (4.7)"), CHECKS,
+                      calls=(("gradient_descent", "gradient_descent(f, x, lr=lr, step_num=step_num)"),)))

@@ -116,4 +116,4 @@ CHECKS = (
 
 @hookimpl
 def grader_exercises(register):
-    register(Exercise("gradient", T("Gradient", "勾配"), CHECKS))
+    register(Exercise("gradient", T("Gradient", "勾配"), CHECKS, calls=(("numerical_gradient", "numerical_gradient(f, x)"),)))

@@ -122,4 +122,5 @@ CHECKS = (
 
 @hookimpl
 def grader_exercises(register):
-    register(Exercise("losses", T("Loss functions (4.1, 4.2, 4.3)", "損失関数 (4.1, 4.2, 4.3)"), CHECKS))
+    register(Exercise("losses", T("Loss functions (4.1, 4.2, 4.3)", "損失関数 (4.1, 4.2, 4.3)"), CHECKS,
+                      calls=(("mean_squared_error", "mean_squared_error(y, t)"), ("cross_entropy_error", "cross_entropy_error(y, t)"))))

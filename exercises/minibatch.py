@@ -144,4 +144,5 @@ CHECKS = (
 
 @hookimpl
 def grader_exercises(register):
-    register(Exercise("minibatch", T("Mini-batch learning", "ミニバッチ学習"), CHECKS))
+    register(Exercise("minibatch", T("Mini-batch learning", "ミニバッチ学習"), CHECKS,
+                      calls=(("get_mini_batch", "get_mini_batch(x_train, t_train, batch_size)"),)))

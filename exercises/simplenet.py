@@ -178,4 +178,5 @@ CHECKS = (
 
 @hookimpl
 def grader_exercises(register):
-    register(Exercise("simplenet", T("softmax and the gradient of simpleNet", "softmax と simpleNet の勾配"), CHECKS))
+    register(Exercise("simplenet", T("softmax and the gradient of simpleNet", "softmax と simpleNet の勾配"), CHECKS,
+                      calls=(("softmax", "softmax(a)"), ("simpleNet", "net = simpleNet(); net.predict(x); net.loss(x, t)"))))

@@ -98,6 +98,9 @@ class Exercise:
     title: Text
     checks: tuple[Check, ...]
     reference: str = "reference"  #: module the expected values come from
+    #: How the probes call each function graded ("get_mini_batch(x_train, t_train, batch_size)"),
+    #: shown when a call fails before the learner's code runs (other parameters).
+    calls: tuple[tuple[str, str], ...] = ()
 
     @property
     def points(self) -> float:
@@ -133,6 +136,10 @@ class Catalogue:
     @cached_property
     def max_score(self) -> float:
         return sum(exercise.points for exercise in self.exercises)
+
+    @cached_property
+    def calls(self) -> dict[str, str]:
+        return {function: call for exercise in self.exercises for function, call in exercise.calls}
 
     @cached_property
     def functions(self) -> tuple[str, ...]:

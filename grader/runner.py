@@ -134,7 +134,8 @@ class Grader:
         # In the file's order: a syntax error found on reading and an exception found on running
         # are one list to a learner (a notebook's by cell, then line).
         problems.sort(key=lambda problem: (problem.where.cell or 0, problem.where.line or 0))
-        judged = [_pointed_to_its_problem(result, submission.problems) for result in self._judge(groups, outcomes, loaded.names)]
+        judged = [_with_the_call(_pointed_to_its_problem(result, submission.problems), self.full_catalogue.calls)
+                  for result in self._judge(groups, outcomes, loaded.names)]
         ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
 
@@ -290,6 +291,17 @@ def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) 
     else:
         pointed = Message("outcome.missing_not_run", {"name": name, "line": problem.where.line})
     return dataclasses.replace(result, message=pointed)
+
+
+def _with_the_call(result: CheckResult, calls: Mapping[str, str]) -> CheckResult:
+    """A TypeError raised by the call itself (no line of the learner's ran: other parameters
+    than the probe passes) says how the grader calls the function."""
+    message = result.message
+    if (result.status is not Status.ERROR or message is None or message.id not in ("outcome.exception", "outcome.exception_bare")
+            or message.params.get("type") != "TypeError" or result.check.function not in calls):
+        return result
+    params = {"message": "", **message.params, "call": calls[result.check.function]}
+    return dataclasses.replace(result, message=Message("outcome.call_failed", params))
 
 
 def _alone(problem: Problem) -> Problem:

@@ -146,6 +146,17 @@ def test_an_endless_loop_is_reported_where_it_was_stopped(grader, write, correct
     assert problem.where.line == source.count("\n")
 
 
+def test_a_function_with_other_parameters_is_told_how_the_grader_calls_it(grader, write, correct_source):
+    start, end = correct_source.index("def mean_squared_error("), correct_source.index("def cross_entropy_error(")
+    source = correct_source[:start] + "def mean_squared_error(y):\n    return 0.0\n\n\n" + correct_source[end:]
+    report = grader.grade(write("s.py", source))
+    failed = {r.message.id: r.message.params for r in report.results if not r.passed}
+    assert set(failed) == {"outcome.call_failed"} and failed["outcome.call_failed"]["call"] == "mean_squared_error(y, t)"
+    # (a TypeError inside the learner's own code is that, at its line)
+    inside = correct_source[:start] + "def mean_squared_error(y, t):\n    return len(3)\n\n\n" + correct_source[end:]
+    assert {r.message.id for r in grader.grade(write("t.py", inside)).results if not r.passed} == {"outcome.exception_at"}
+
+
 def test_a_function_that_prints_instead_of_returning_is_told_so(grader, write, correct_source):
     source = correct_source.replace("    return 0.5 * np.sum((y - t) ** 2)", "    print(0.5 * np.sum((y - t) ** 2))")
     assert source != correct_source

@@ -82,6 +82,7 @@ MESSAGES = {
     "outcome.not_attempted": "Not attempted yet: `{name}` raises NotImplementedError.",
     "outcome.exception": "{type}: {message}",
     "outcome.exception_at": "{type}: {message} (at {file} line {line}: `{code}`)",
+    "outcome.call_failed": "TypeError: {message}: the grader calls it as `{call}`: give it these parameters, in this order.",
     "outcome.replay_refused": "The grader's {function} (correct, supplied for this check) was called with other inputs than a correct implementation passes it here: check what is computed before {function} is called",
     "outcome.replay_refused_at": "The grader's {function} (correct, supplied for this check) was called with other inputs than a correct implementation passes it here (at {file} line {line}: `{code}`): check what is computed before {function} is called",
     "outcome.exception_bare": "{type} was raised",

@@ -82,6 +82,7 @@ MESSAGES = {
     "outcome.not_attempted": "まだ取り組んでいません: `{name}` が NotImplementedError を送出しています。",
     "outcome.exception": "{type}: {message}",
     "outcome.exception_at": "{type}: {message}（{file} の{line}行目: `{code}`）",
+    "outcome.call_failed": "TypeError: {message}: 採点では `{call}` のように呼び出します。この順にこれらの引数を受け取るようにしてください。",
     "outcome.replay_refused": "このチェックのために採点側が用意した正しい {function} が、正しい実装なら渡さない入力で呼ばれました。{function} を呼ぶ前に計算しているものを確かめましょう",
     "outcome.replay_refused_at": "このチェックのために採点側が用意した正しい {function} が、正しい実装なら渡さない入力で呼ばれました（{file} の {line} 行目: `{code}`）。{function} を呼ぶ前に計算しているものを確かめましょう",
     "outcome.exception_bare": "{type} が発生しました",
