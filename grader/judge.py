@@ -139,6 +139,8 @@ def exception_message(outcome: Mapping[str, Any], during: str = "outcome") -> Me
     refused = refusal_message(type_name, text)
     if refused:
         return refused
+    if during == "load" and text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]  # (the sentence goes on: "{message}. The rest of the file still ran.")
     refused_by = outcome.get("refused")
     if during == "outcome" and type(refused_by) is list and refused_by and type(refused_by[0]) is str:
         message_id, params = "outcome.replay_refused", {"function": refused_by[0]}
