@@ -126,6 +126,17 @@ def test_what_the_file_prints_around_a_statement_that_ends_its_process_is_kept_o
         assert report.output.stdout.count("A\n") == 1 and report.score == 100
 
 
+def test_statements_run_again_after_a_restart_see_the_same_streams_and_print_once(grader, write, correct_source):
+    """What a fresh process runs again is the same code with the same sys.stdout (its buffer, its
+    encoding): only the grader leaves out what it prints, whichever way it writes."""
+    source = ("import sys, os\nsys.stdout.reconfigure(encoding='utf-8')\nsys.stdout.buffer.write('開始\\n'.encode())\n"
+              "print('raw', file=sys.__stdout__)\nsys.stdout.flush()\nos.write(1, b'fd\\n')\n"
+              + correct_source.replace("def function_1(x):\n", "def function_1(x):\n    import os; os._exit(3)\n"))
+    report = grader.grade(write("s.py", source))
+    assert report.problems == () and report.score == 96
+    assert report.output.stdout.startswith("開始\nraw\nfd\n") and report.output.stdout.count("開始") == 1
+
+
 def test_a_check_that_ends_the_process_does_not_repeat_what_the_file_printed(grader, write, correct_source):
     source = "print('top')\n" + correct_source.replace("def function_1(x):\n", "def function_1(x):\n    import os; os._exit(3)\n")
     report = grader.grade(write("s.py", source))

@@ -55,7 +55,15 @@ class CapturedOutput:
     stderr: bytearray = field(default_factory=bytearray)
     dropped_stdout: int = 0
     dropped_stderr: int = 0
-    muted: bool = False  #: while a restarted process runs the code again
+    muted: bool = False  #: while a process started ahead dies unused
+    #: Per stream, the marker a restarted process writes once the units it runs again (printing
+    #: what they printed before) have run: what comes before it is not kept.
+    awaiting: dict = field(default_factory=dict)
+    _held: dict = field(default_factory=dict)
+
+    def keep_after(self, marker: bytes) -> None:
+        self.awaiting = {"stdout": marker, "stderr": marker}
+        self._held = {"stdout": b"", "stderr": b""}
 
     def mark(self) -> tuple[int, int, int, int]:
         return len(self.stdout), len(self.stderr), self.dropped_stdout, self.dropped_stderr
@@ -68,6 +76,15 @@ class CapturedOutput:
     def add(self, stream: str, data: bytes) -> None:
         if self.muted:
             return
+        marker = self.awaiting.get(stream)
+        if marker is not None:
+            held = self._held[stream] + data
+            found = held.find(marker)
+            if found < 0:
+                self._held[stream] = held[-(len(marker) - 1):]  # (a marker split between two reads)
+                return
+            del self.awaiting[stream]
+            data = held[found + len(marker):]
         kept = getattr(self, stream)
         room = max(self.limit - len(kept), 0)
         kept += data[:room]

@@ -6,6 +6,7 @@ failed that way, and carries on with the next check.
 """
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -55,8 +56,10 @@ class Session:
         self.output = CapturedOutput(settings.output_bytes)
         self.loaded = LoadOutcome()
         self.skip: set[int] = set()
-        #: Units that have run in an earlier process: a fresh one runs them again, printing nothing.
+        #: Units that have run in an earlier process: a fresh one runs them again first, and what
+        #: it prints before writing ``marker`` (in both streams) is not kept.
         self.ran: set[int] = set()
+        self.marker = f"\x00grade-{secrets.token_hex(16)}\x00"
         self.process: LearnerProcess | None = None
         self.starts = 0
         #: Seconds spent loading the code again, in every process after the first.
@@ -112,6 +115,7 @@ class Session:
             "units": list(self.program.units),
             "skip": sorted(self.skip),
             "quiet": sorted(self.ran),
+            "marker": self.marker if self.ran else None,
             "module_name": self.program.module_name,
             "file": self.program.file,
             "timeout": self.settings.load_timeout,
@@ -120,6 +124,10 @@ class Session:
             "budget": self.settings.total_load_seconds,
             "strict": self.strict,
         }
+        if self.ran:
+            self.output.keep_after(self.marker.encode())
+        else:
+            self.output.awaiting = {}
         ahead, self._ahead = self._ahead, None
         if ahead is not None and self.starts < MAX_STARTS:
             try:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import _signal
 import collections
-import contextlib
-import io
 import linecache
 import os
 import random
@@ -130,12 +128,33 @@ def _prepare_environment(environment: dict) -> None:
     _ENVIRONMENT = environment
 
 
-def _open_stdio() -> tuple:
-    return (
+def _streams() -> tuple:
+    streams = (
         open(0, "r", closefd=False, buffering=8192),
         open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
         open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=8192),
     )
+    for stream in streams:
+        stream.seekable()  # (decided now, from what the descriptor is now)
+    return streams
+
+
+def _open_stdio() -> tuple:
+    """The learner's stdin, stdout and stderr, made while descriptors 1 and 2 are a pipe, as
+    they are in a learner's process: a stream remembers whether it can seek, and one made on the
+    host's /dev/null could, so ``sys.stdout.reconfigure(encoding="utf-8")`` (common in code
+    written on Japanese Windows) tried to and failed with "Illegal seek"."""
+    saved = os.dup(1), os.dup(2)
+    reading, writing = os.pipe()
+    try:
+        os.dup2(writing, 1)
+        os.dup2(writing, 2)
+        return _streams()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, reading, writing):
+            os.close(fd)
 
 
 def _modules_of(hidden: frozenset) -> dict:
@@ -250,7 +269,7 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     os.dup2(stderr_fd, 2)
     os.closerange(3, channel_fd)
     os.closerange(channel_fd + 1, 65536)
-    sys.stdin, sys.stdout, sys.stderr = _STDIO or _open_stdio()
+    sys.stdin, sys.stdout, sys.stderr = _STDIO or _streams()  # (here 1 and 2 are the pipes already)
 
     scratch = config["scratch"]
     uid = config.get("uid")
@@ -339,6 +358,10 @@ class Worker:
             random.seed(self.seed)
         skip = set(request.get("skip", ()))
         quiet = set(request.get("quiet", ()))
+        # Units that ran in an earlier process come first; the grader keeps this process's output
+        # from this marker on (written once they have run, or at once if there are none).
+        marker = request.get("marker")
+        marker = marker.encode() if type(marker) is str else None
         timeout = float(request["timeout"])
         budget_ends = time.monotonic() + float(request.get("budget", float("inf")))
         self.channel.strict = bool(request.get("strict"))
@@ -348,19 +371,18 @@ class Worker:
             self.channel.flush_if_stale()
             left = budget_ends - time.monotonic()
             cut = left < timeout  # this unit's own limit is what is left of the file's
-            if left <= 0:
-                error = {"kind": "timeout"}
-            elif unit["index"] in quiet:
-                with _printing_nothing():
-                    error = self._run_unit(unit, module, min(timeout, left))
-            else:
-                error = self._run_unit(unit, module, min(timeout, left))
+            if marker is not None and unit["index"] not in quiet:
+                _write_marker(marker)
+                marker = None
+            error = self._run_unit(unit, module, min(timeout, left)) if left > 0 else {"kind": "timeout"}
             if cut and error is not None and error.get("kind") == "timeout":
                 # The file's code has had all its time: this unit did not finish, the rest is not run.
                 error = {"kind": "budget", "skipped": len(to_run) - position - 1}
                 self.channel.reply("units", {"index": unit["index"], "error": error})
                 break
             self.channel.reply("units", {"index": unit["index"], "error": error})
+        if marker is not None:
+            _write_marker(marker)
         self.channel.reply("loaded", {"names": self._names(self.namespace)})
         self.channel.flush()
 
@@ -517,27 +539,14 @@ def _text(value) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 3] + "..."
 
 
-class _Discard(io.TextIOBase):
-    """A text stream that keeps nothing."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text) -> int:
-        return len(text)
-
-
-@contextlib.contextmanager
-def _printing_nothing():
-    """Run a unit that ran in an earlier process of this submission (a fresh one runs the file
-    again) without printing: what it printed is in the report once, from its first run."""
+def _write_marker(marker: bytes) -> None:
+    """Mark, in both streams, where the output of units not run before begins."""
     _flush_output()
-    saved = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = _Discard()
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
+    for fd in (1, 2):
+        try:
+            os.write(fd, marker)
+        except OSError:
+            pass
 
 
 def _flush_output() -> None:
