@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
@@ -244,8 +245,11 @@ class Grader:
             return Problem(location, message, tuple(frames), (hint,) if hint else ())
         if kind == "timeout":
             seconds = f"{self.options.settings.load_timeout:g}"
-            called = [frame for frame in frames if frame["name"] != "<module>"]
-            if called:  # stuck in a function it called (named: the one called here), not a loop at top level
+            # Stuck in a function the statement called, not in a loop of its own (a training loop
+            # at top level spends its time in the functions it calls: the advice is for it).
+            loop = LOOP_STATEMENT.match(unit.source)
+            called = [frame for frame in frames[1:] if not frame["name"].startswith("<")]
+            if not loop and frames and frames[0]["name"] == "<module>" and called:
                 inner = frames[-1]
                 return Problem(location, Message("load.timeout_in", {"seconds": seconds, "name": called[0]["name"], "file": inner["file"],
                                                                      "line": inner["line"], "code": inner["text"]}), tuple(frames))
@@ -293,12 +297,20 @@ def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) 
     return dataclasses.replace(result, message=pointed)
 
 
+#: A statement that is a loop (its first line, decorators and comments aside).
+LOOP_STATEMENT = re.compile(r"\s*(?:async\s+)?(?:for|while)\b")
+#: What Python says when a call's arguments do not fit the function's parameters.
+BINDING_ERROR = re.compile(r"positional arguments? but|missing \d+ required|unexpected keyword argument|"
+                           r"multiple values for argument|takes no arguments|keyword-only argument")
+
+
 def _with_the_call(result: CheckResult, calls: Mapping[str, str]) -> CheckResult:
     """A TypeError raised by the call itself (no line of the learner's ran: other parameters
     than the probe passes) says how the grader calls the function."""
     message = result.message
-    if (result.status is not Status.ERROR or message is None or message.id not in ("outcome.exception", "outcome.exception_bare")
-            or message.params.get("type") != "TypeError" or result.check.function not in calls):
+    if (result.status is not Status.ERROR or message is None or message.id != "outcome.exception"
+            or message.params.get("type") != "TypeError" or result.check.function not in calls
+            or not BINDING_ERROR.search(str(message.params.get("message", "")))):
         return result
     params = {"message": "", **message.params, "call": calls[result.check.function]}
     return dataclasses.replace(result, message=Message("outcome.call_failed", params))

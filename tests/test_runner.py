@@ -166,6 +166,25 @@ def test_a_function_with_other_parameters_is_told_how_the_grader_calls_it(grader
     # (a TypeError inside the learner's own code is that, at its line)
     inside = correct_source[:start] + "def mean_squared_error(y, t):\n    return len(3)\n\n\n" + correct_source[end:]
     assert {r.message.id for r in grader.grade(write("t.py", inside)).results if not r.passed} == {"outcome.exception_at"}
+    # (nor is a probe's own TypeError about what came back)
+    one = correct_source.replace("    return x_train[batch_mask], t_train[batch_mask]", "    return x_train[batch_mask]")
+    assert "outcome.call_failed" not in {r.message.id for r in grader.grade(write("u.py", one)).results if r.message}
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("for i in range(10**9):\n    step()\n", "load.timeout"),  # a training loop: the advice is for it
+    ("train()\n", "load.timeout_in"),  # one call that never returns: where it was
+    ("total = sum(i for i in range(10**12))\n", "load.timeout"),  # (a generator is no function of the learner's)
+])
+def test_a_statement_out_of_time_is_explained_by_what_it_is(grader, source, expected):
+    from grader.model import CodeUnit, Location
+
+    frames = [{"file": "s.py", "line": 1, "name": "<module>", "text": source.split("\n")[0]},
+              {"file": "s.py", "line": 9, "name": "<genexpr>" if "sum" in source else "step" if "for" in source else "train",
+               "text": "x = x"}]
+    unit = CodeUnit(source, 1, "s.py", Location(line=1))
+    problem = grader._unit_problem(unit, {"kind": "timeout", "frames": frames})
+    assert problem.message.id == expected
 
 
 def test_a_function_that_prints_instead_of_returning_is_told_so(grader, write, correct_source):
