@@ -186,6 +186,13 @@ def refuse_output_over_code(output: Optional[Path], given: Path, suffixes: Itera
     archive (``--out class/yamada.py``, picked by tab-completion): a learner's work would be lost."""
     if output is None:
         return
-    if os.path.abspath(output) == os.path.abspath(given) or (
-            output.is_file() and output.suffix.lower() in (*suffixes, ".zip")):
+    suffixes = (*suffixes, ".zip")
+    target = Path(os.path.realpath(output))  # (a link is written through: what it points to counts)
+    over = target == Path(os.path.realpath(given)) or (
+        target.is_file() and (target.suffix.lower() in suffixes or output.suffix.lower() in suffixes))
+    try:  # the same file under another name (a hard link)
+        over = over or os.path.samefile(target, given)
+    except OSError:
+        pass
+    if over:
         raise UsageError("usage.output_over_code", path=output)

@@ -116,7 +116,10 @@ def test_a_report_over_the_submission_or_other_code_is_refused_and_the_code_kept
     learner, other = tmp_path / "student.py", tmp_path / "other.ipynb"
     learner.write_bytes((EXAMPLES / "student.py").read_bytes())
     other.write_text("{}", encoding="utf-8")
-    for option, target in (("-o", learner), ("--junit", learner), ("-o", other), ("--junit", tmp_path / "." / "student.py")):
+    (tmp_path / "link.txt").symlink_to(learner)
+    os.link(learner, tmp_path / "hard.txt")
+    for option, target in (("-o", learner), ("--junit", learner), ("-o", other), ("--junit", tmp_path / "." / "student.py"),
+                           ("-o", tmp_path / "link.txt"), ("-o", tmp_path / "hard.txt")):
         result = run("submit", learner, option, target, "--seed", 1)
         assert result.exit_code == 4 and "would overwrite it" in result.output, result.output
     assert learner.read_bytes() == (EXAMPLES / "student.py").read_bytes() and other.read_text(encoding="utf-8") == "{}"
