@@ -339,6 +339,9 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
     archive(folder / "bob.zip", {"bob/main.py": CORRECT})  # (a wrapping folder, as zipping a folder gives)
     archive(folder / "moodle_1_assignsubmission_file_" / "upload.zip", {"main.py": NO_HALF})
     (folder / "broken.zip").write_bytes(b"not a zip")
+    with zipfile.ZipFile(folder / "huge.zip", "w", compression=zipfile.ZIP_DEFLATED) as bundle:  # (a project's limit, not the export's)
+        bundle.writestr("main.py", CORRECT)
+        bundle.writestr("data.bin", b"\0" * (65 * 1024 * 1024))
     export = tmp_path / "export.zip"  # the same class inside an LMS's export
     with zipfile.ZipFile(export, "w") as bundle:
         for path in folder.rglob("*"):
@@ -349,10 +352,13 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
         assert result.exit_code == 0, result.output
         rows = {row["submission"]: row for row in read_csv(out)}
         assert {name: (row["score"], row["status"]) for name, row in rows.items()} == {
-            "bob.zip": ("100", "graded"), "moodle_1_assignsubmission_file_": ("94", "graded"), "broken.zip": ("0", "unreadable")}
+            "bob.zip": ("100", "graded"), "moodle_1_assignsubmission_file_": ("94", "graded"), "broken.zip": ("0", "unreadable"),
+            "huge.zip": ("0", "unreadable")}
+        huge = json.loads((tmp_path / out.stem / "huge.zip.json").read_text(encoding="utf-8"))
+        assert "64 MB" in huge["errors"][0]["message"]
     assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "z.csv").read_bytes()
     again = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4, "--resume")
-    assert "3 unchanged submissions kept" in again.output
+    assert "4 unchanged submissions kept" in again.output
 
 
 def test_an_output_over_a_learners_code_or_the_export_itself_is_refused_and_nothing_is_lost(run, klass, tmp_path):
@@ -546,7 +552,7 @@ def test_a_damaged_zip_member_is_reported_for_its_learner_and_the_others_graded(
     for name, member in [("crc.py", "crc.py ("), ("sato", "sato/main.py ("), ("bz.py", "bz.py (")]:
         assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
         [error] = json.loads((tmp_path / "json" / f"{name}.json").read_text(encoding="utf-8"))["errors"]
-        assert error["message"].startswith(member) and "damaged in the class's .zip" in error["message"], error["message"]
+        assert error["message"].startswith(member) and "damaged in the .zip" in error["message"], error["message"]
     crc = json.loads((tmp_path / "json" / "crc.py.json").read_text(encoding="utf-8"))["errors"][0]["message"]
     assert crc.startswith("crc.py (its checksum does not match): ")  # the grader's words, not zipfile's
     assert rows["locked.py"]["status"] == "unreadable"

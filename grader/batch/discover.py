@@ -162,27 +162,29 @@ class Unpacked:
     refused: tuple[str, ...] = ()
 
 
-def unpack_zip(archive: Path, destination: Path) -> Unpacked:
+def unpack_zip(archive: Path, destination: Path, max_bytes: Optional[int] = None, max_files: Optional[int] = None) -> Unpacked:
     """Extract an LMS export safely and return the folder of submissions in it (descending
     into a single top-level folder, as exports often wrap everything in one). A member over
     ``ZIP_MEMBER_MAX_BYTES`` is left out, and so is a damaged one, an empty file in its place so
     that its learner is still found (and reported); more than ``ZIP_MAX_BYTES`` in all, or an
     unreadable list of members, refuses the archive."""
     limit = ZIP_MEMBER_MAX_BYTES
+    max_bytes = ZIP_MAX_BYTES if max_bytes is None else max_bytes  # (an export's limits, unless a learner's .zip)
+    max_files = ZIP_MAX_FILES if max_files is None else max_files
     left_out: list[Path] = []
     damaged: list[tuple[Path, str]] = []
     encrypted: list[tuple[Path, None]] = []
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
-            if len(members) > ZIP_MAX_FILES:
+            if len(members) > max_files:
                 raise UsageError("usage.zip_too_large", path=archive, count=len(members))
             wanted, refused = _members_to_unpack(members, destination)
             # Declared sizes only refuse early, before gigabytes are written; the bytes actually
             # copied are what is counted.
-            if sum(m.file_size for m, _ in wanted if not m.is_dir() and m.file_size <= limit) > ZIP_MAX_BYTES:
-                raise _too_many_bytes(archive)
-            room = ZIP_MAX_BYTES
+            if sum(m.file_size for m, _ in wanted if not m.is_dir() and m.file_size <= limit) > max_bytes:
+                raise _too_many_bytes(archive, max_bytes)
+            room = max_bytes
             for member, target in wanted:
                 if member.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
@@ -203,7 +205,7 @@ def unpack_zip(archive: Path, destination: Path) -> Unpacked:
                     target.touch()
                     left_out.append(target)
                 elif copied > room:
-                    raise _too_many_bytes(archive)
+                    raise _too_many_bytes(archive, max_bytes)
                 else:
                     room -= copied
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError) as exc:
@@ -267,8 +269,8 @@ def _copy_member(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path,
     return None if copied > limit else copied
 
 
-def _too_many_bytes(archive: Path) -> UsageError:
-    return UsageError("usage.zip_too_many_bytes", path=archive, max_megabytes=f"{ZIP_MAX_BYTES / MEGABYTE:g}")
+def _too_many_bytes(archive: Path, max_bytes: int) -> UsageError:
+    return UsageError("usage.zip_too_many_bytes", path=archive, max_megabytes=f"{max_bytes / MEGABYTE:g}")
 
 
 def _submissions_folder(destination: Path) -> Path:

@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -37,7 +38,7 @@ from grader.runner import Grader, Options
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
 from grader.seeds import fresh_seed
-from grader.submission import MEGABYTE, folder_digest, refuse_output_over_code
+from grader.submission import MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_FILES, folder_digest, refuse_output_over_code
 
 #: ``grade submit``'s refusals of a project folder, and what a batch says instead.
 BATCH_MESSAGE_OF = {"usage.folder_entries": "load.folder_entries", "usage.folder_no_entry": "load.folder_no_entry"}
@@ -105,8 +106,9 @@ def run_batch(options: BatchOptions, manager: pluggy.PluginManager,
 class _Batch:
     def __init__(self, options: BatchOptions, manager, unpacked: Unpacked, host: Optional[Host], scratch: Path):
         self.options = options
-        #: Where learners' own .zip files are unpacked (removed with the batch).
+        #: Where learners' own .zip files are unpacked, each removed once its learner is graded.
         self.scratch = scratch
+        self.archive_folders: dict[str, Path] = {}
         self.unpacked = unpacked
         self.root = unpacked.root
         self.state = BatchState(state_folder(options.out))
@@ -387,20 +389,26 @@ class _Batch:
         """This run's records of ``names``, one at a time."""
         return (record for record in self.state.records(names) if self._of_this_run(record))
 
-    def _left_out_of_zip(self, entry: Entry) -> Submission:
+    def _left_out_of_zip(self, entry: Entry, learners: Optional[Unpacked] = None) -> Submission:
         """The submission of a learner whose .zip member(s) were too large or too damaged to
-        unpack: unreadable, saying which member, and what the limit is or what is wrong."""
+        unpack: unreadable, saying which member, and what the limit is or what is wrong. Of the
+        class's .zip, or of ``learners``, the learner's own .zip (every member of it theirs)."""
         def paths(members) -> str:
             return ", ".join(path for path, _ in members)
 
-        if entry.name in self.unpacked.encrypted:
-            message = Message("load.zip_member_encrypted", {"members": paths(self.unpacked.encrypted[entry.name])})
-        elif entry.name in self.unpacked.damaged:
+        def theirs(kind: str):
+            if learners is None:
+                return getattr(self.unpacked, kind).get(entry.name)
+            return [member for members in getattr(learners, kind).values() for member in members] or None
+
+        if theirs("encrypted"):
+            message = Message("load.zip_member_encrypted", {"members": paths(theirs("encrypted"))})
+        elif theirs("damaged"):
             said = "; ".join(f"{path} ({self.messages.text(f'zip_damage.{kind}', self.options.lang)})"
-                             for path, kind in self.unpacked.damaged[entry.name])
+                             for path, kind in theirs("damaged"))
             message = Message("load.zip_member_damaged", {"members": said})
         else:
-            message = Message("load.zip_member_too_large", {"members": paths(self.unpacked.left_out[entry.name]),
+            message = Message("load.zip_member_too_large", {"members": paths(theirs("left_out")),
                                                             "max_megabytes": f"{self.unpacked.member_limit / MEGABYTE:g}"})
         return _not_a_submission(entry, message)
 
@@ -423,13 +431,31 @@ class _Batch:
         return Message("load.unreadable", {"error": self.messages.text(exc.message_id, self.options.lang, **params)})
 
     def _read_archive(self, entry: Entry) -> Submission:
-        """A learner who handed in a .zip (an LMS keeps it as it came): unpacked with the class
-        export's limits and graded as the folder it holds, as if they had handed that in."""
+        """A learner who handed in a .zip (an LMS keeps it as it came): unpacked with a project
+        folder's limits and graded as the folder it holds, as if they had handed that in. The
+        folder is removed once the learner is graded (``_keep``)."""
         archive = entry.path if is_archive(entry.path) else self._only_archive(entry.path)
-        unpacked = unpack_zip(archive, Path(tempfile.mkdtemp(dir=self.scratch, prefix="learner-")))
-        wanted = self.options.entry
-        entry_file = wanted if wanted and (unpacked.root / wanted).is_file() else None
-        return self.grader.read(unpacked.root, entry=entry_file, name=entry.name)
+        folder = Path(tempfile.mkdtemp(dir=self.scratch, prefix="learner-"))
+        self.archive_folders[entry.name] = folder
+        try:
+            unpacked = unpack_zip(archive, folder, max_bytes=PROJECT_MAX_BYTES, max_files=PROJECT_MAX_FILES)
+            if unpacked.encrypted or unpacked.damaged or unpacked.left_out:
+                return self._left_out_of_zip(entry, unpacked)
+            wanted = self.options.entry
+            entry_file = wanted if wanted and (unpacked.root / wanted).is_file() else None
+            return self.grader.read(unpacked.root, entry=entry_file, name=entry.name)
+        except UsageError as exc:  # its paths said as in the learner's .zip, not in this run's folder
+            params = {key: self._in_archive(value, folder, entry) if isinstance(value, Path) else value
+                      for key, value in exc.params.items()}
+            raise UsageError(exc.message_id, **params) from None
+
+    @staticmethod
+    def _in_archive(path: Path, folder: Path, entry: Entry) -> str:
+        try:
+            inside = path.relative_to(folder).as_posix()
+        except ValueError:
+            return entry.name if path == entry.path or path.suffix.lower() == ".zip" else str(path)
+        return f"{entry.name}/{inside}".rstrip("/.") or entry.name
 
     def _only_archive(self, path: Path) -> Optional[Path]:
         """The one .zip of a learner's folder that holds no code besides (Moodle keeps each
@@ -538,6 +564,9 @@ class _Batch:
             finished.put(outcome)
 
     def _keep(self, entry: Entry, report: Report, outcome: str) -> None:
+        folder = self.archive_folders.pop(entry.name, None)
+        if folder is not None:  # (a learner's unpacked .zip: graded, its processes gone)
+            shutil.rmtree(folder, ignore_errors=True)
         row = csv_format.row(report)
         if outcome == "internal_error":
             row["status"] = "internal error"
