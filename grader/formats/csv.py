@@ -20,7 +20,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 #: Problems that mean the file could not be read as a submission at all.
 UNREADABLE = frozenset({
-    "load.unreadable", "load.empty", "load.no_code", "load.binary", "load.not_utf8", "load.shift_jis", "load.too_large", "load.not_json", "load.not_notebook",
+    "load.unreadable", "load.empty", "load.no_code", "load.no_code_cells", "load.binary", "load.not_utf8", "load.shift_jis", "load.too_large", "load.not_json", "load.not_notebook",
     "load.project_too_large", "load.too_much_code", "load.too_many_units", "load.too_many_tokens", "load.too_large_to_send", "load.zip_member_too_large",
     "load.zip_member_damaged", "load.zip_member_encrypted", "load.folder_entries", "load.folder_no_entry",
 })
@@ -64,7 +64,8 @@ SPREADSHEET_VALUE = re.compile(
     r"|\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?"
     rf"|{_MONTH}[-/ ]\d{{1,4}}(?:[-/ ]\d{{1,4}})?|\d{{1,2}}[-/ ]{_MONTH}(?:[-/ ]\d{{1,4}})?"
     r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?"
-    r"|true|false)\s*$",
+    r"|true|false"
+    r"|(?:\d{1,4}年)?\d{1,2}月(?:\d{1,2}日)?|\d{1,4}年\d{1,2}月?|[\d,]+(?:\.\d+)?円)\s*$",  # (as a Japanese spreadsheet reads)
     re.IGNORECASE,
 )
 

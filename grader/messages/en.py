@@ -41,7 +41,7 @@ MESSAGES = {
     "load.no_code": "There is no code to run: only comments and blank lines (or empty cells).",
     "load.binary": "The file contains NUL bytes: it is not a text file of Python code.",
     "load.not_utf8": "The file is not valid UTF-8 text (first bad byte on line {line}). Save it as UTF-8 and submit again.",
-    "load.shift_jis": "The file is saved as Shift_JIS (cp932), not UTF-8 (from line {line}), and Python reads source files as UTF-8. Save it as UTF-8 (in most editors: Save with Encoding, or the encoding in the status bar) and submit again; or make its first line `# -*- coding: cp932 -*-`.",
+    "load.shift_jis": "The file is saved as Shift_JIS (cp932), not UTF-8 (from line {line}), and Python reads source files as UTF-8. Save it as UTF-8 (in most editors: Save with Encoding, or the encoding in the status bar) and submit again; or add `# -*- coding: cp932 -*-` as a new first line, above the rest.",
     "load.syntax_error": "SyntaxError: {error}. This statement was skipped; the rest of the file still ran.",
     "load.syntax_error_alone": "SyntaxError: {error}. Nothing in the file could run.",
     "load.unparsable": "This part of the file could not be parsed: {error}",
