@@ -430,11 +430,10 @@ class _Batch:
             return Message(BATCH_MESSAGE_OF[exc.message_id], params)
         return Message("load.unreadable", {"error": self.messages.text(exc.message_id, self.options.lang, **params)})
 
-    def _read_archive(self, entry: Entry) -> Submission:
+    def _read_archive(self, entry: Entry, archive: Path) -> Submission:
         """A learner who handed in a .zip (an LMS keeps it as it came): unpacked with a project
         folder's limits and graded as the folder it holds, as if they had handed that in. The
         folder is removed once the learner is graded (``_keep``)."""
-        archive = entry.path if is_archive(entry.path) else self._only_archive(entry.path)
         folder = Path(tempfile.mkdtemp(dir=self.scratch, prefix="learner-"))
         self.archive_folders[entry.name] = folder
         try:
@@ -460,10 +459,11 @@ class _Batch:
     def _only_archive(self, path: Path) -> Optional[Path]:
         """The one .zip of a learner's folder that holds no code besides (Moodle keeps each
         learner's upload in a folder of its own), else None."""
-        if not path.is_dir() or path.is_symlink() or holds_gradable(path, self.grader.loaders):
+        if not path.is_dir() or path.is_symlink():
             return None
         archives = [child for child in path.iterdir() if is_archive(child)]
-        return archives[0] if len(archives) == 1 else None
+        # (the folder walked for code only when its top holds one .zip: most folders hold none)
+        return archives[0] if len(archives) == 1 and not holds_gradable(path, self.grader.loaders) else None
 
     def _entry_of(self, entry: Entry) -> Optional[str]:
         """``--entry`` for a learner's folder that has it; else None: a file is graded as it is,
@@ -487,8 +487,8 @@ class _Batch:
             try:
                 if any(entry.name in found for found in (self.unpacked.left_out, self.unpacked.damaged, self.unpacked.encrypted)):
                     item = (entry, self._left_out_of_zip(entry))
-                elif is_archive(entry.path) or self._only_archive(entry.path):
-                    item = (entry, self._read_archive(entry))
+                elif (archive := entry.path if is_archive(entry.path) else self._only_archive(entry.path)) is not None:
+                    item = (entry, self._read_archive(entry, archive))
                 else:
                     item = (entry, self.grader.read(entry.path, entry=self._entry_of(entry), name=entry.name))
             except UsageError as exc:
@@ -575,8 +575,7 @@ class _Batch:
         # written from it, so --resume and grade merge can write any output for any record.
         record = {
             # (a learner's .zip by its bytes: unpacked, it is in a folder of this run's)
-            "name": entry.name, "digest": _digest(entry.path) if is_archive(entry.path) or self._only_archive(entry.path)
-            else report.digest or _digest(entry.path),
+            "name": entry.name, "digest": _digest(entry.path) if folder is not None else report.digest or _digest(entry.path),
             "seed": self.seed,
             "fingerprint": self.fingerprint, "grader_version": __version__, "run": self.run_id,
             "row": row, "report": data,
