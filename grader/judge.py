@@ -145,7 +145,7 @@ def exception_message(outcome: Mapping[str, Any], during: str = "outcome") -> Me
     if during == "outcome" and type(refused_by) is list and refused_by and type(refused_by[0]) is str:
         message_id, params = "outcome.replay_refused", {"function": refused_by[0]}
     elif type_name == "SystemExit":  # (its message is the repr of its code, or "")
-        message_id, params = f"{during}.system_exit", {"exit_code": text}
+        message_id, params = f"{during}.system_exit", {"exit_code": text, "call": exit_call(frames_of(outcome), text)}
     elif not text:
         message_id, params = f"{during}.exception_bare", {"type": type_name}
     else:
@@ -173,6 +173,22 @@ def crash_message(outcome: Mapping[str, Any], during: str = "outcome") -> Messag
     if type(exit_code) is int:
         return Message(f"{during}.crash_exit", {"code": exit_code})
     return Message(f"{during}.crash")
+
+
+#: What ended the program, as a learner's line has it: ``sys.exit(``, ``exit(``, ``quit(``, ``raise SystemExit``.
+EXIT_CALL = re.compile(r"\braise\s+SystemExit\b|\b((?:\w+\.)*(?:exit|quit))\s*\(")
+
+
+def exit_call(frames: list[dict], exit_code: str) -> str:
+    """The code that raised SystemExit with ``exit_code``, as written on the innermost of the
+    learner's ``frames`` that has some (``exit(4)``, not ``sys.exit(4)``); ``sys.exit`` if none does."""
+    for frame in reversed(frames):
+        match = EXIT_CALL.search(frame["text"])
+        if match and match.group(1):
+            return f"{match.group(1)}({exit_code})"
+        if match:
+            return f"raise SystemExit({exit_code})" if exit_code else "raise SystemExit"
+    return f"sys.exit({exit_code})"
 
 
 def frames_of(outcome: Mapping[str, Any]) -> list[dict]:

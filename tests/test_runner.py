@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 from conftest import EXAMPLES
 
+from grader.messages import collect_messages
 from grader.model import Status
 
 
@@ -204,18 +205,25 @@ def test_a_syntax_error_does_not_say_the_rest_ran_when_nothing_did(grader, write
 
 
 def test_sys_exit_and_exceptions_without_a_message_say_what_happened(grader, write, correct_source):
-    source = correct_source + "\nraise ValueError\nimport sys\nsys.exit()\nsys.exit('done')\nsys.exit(3)\nexit(4)\n"
+    source = correct_source + ("\nraise ValueError\nimport sys\nsys.exit()\nsys.exit('done')\nsys.exit(3)\nexit(4)\n"
+                               "quit()\nraise SystemExit(5)\nraise SystemExit\n")
     report = grader.grade(write("student.py", source))
     assert report.score == 100
     rendered = [(p.where.line, p.message.id, dict(p.message.params)) for p in report.problems]
     raised = source.splitlines().index("raise ValueError") + 1
     assert rendered == [
         (raised, "load.exception_bare", {"type": "ValueError"}),
-        (raised + 2, "load.system_exit", {"exit_code": ""}),
-        (raised + 3, "load.system_exit", {"exit_code": "'done'"}),
-        (raised + 4, "load.system_exit", {"exit_code": "3"}),
-        (raised + 5, "load.system_exit", {"exit_code": "4"}),  # exit(), as python itself has it
+        (raised + 2, "load.system_exit", {"exit_code": "", "call": "sys.exit()"}),
+        (raised + 3, "load.system_exit", {"exit_code": "'done'", "call": "sys.exit('done')"}),
+        (raised + 4, "load.system_exit", {"exit_code": "3", "call": "sys.exit(3)"}),
+        # exit() and quit() as written, not as sys.exit(): python itself has them
+        (raised + 5, "load.system_exit", {"exit_code": "4", "call": "exit(4)"}),
+        (raised + 6, "load.system_exit", {"exit_code": "", "call": "quit()"}),
+        (raised + 7, "load.system_exit", {"exit_code": "5", "call": "raise SystemExit(5)"}),
+        (raised + 8, "load.system_exit", {"exit_code": "", "call": "raise SystemExit"}),
     ]
+    text = collect_messages(grader.manager).render(report.problems[4].message, "en")
+    assert text.startswith("`exit(4)` here would end the program: the grader ignored it")
 
 
 def test_in_a_check_too_sys_exit_reads_as_called_and_a_bare_exception_by_its_type(grader, write, correct_source):
@@ -227,6 +235,7 @@ def test_in_a_check_too_sys_exit_reads_as_called_and_a_bare_exception_by_its_typ
     assert messages["function_1"].params["type"] == "ValueError"
     assert messages["function_2"].id == "outcome.system_exit_at"
     assert messages["function_2"].params["exit_code"] == "'3'"  # a str, as written
+    assert messages["function_2"].params["call"] == "sys.exit('3')"
 
 
 def test_a_compiler_warning_names_its_own_line(grader, write, correct_source):
