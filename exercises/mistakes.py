@@ -156,6 +156,25 @@ def gradient_copy_keeps_shape(f, x):
     return grad
 
 
+def gradient_flattened_view(f, x):
+    h = 1e-4
+    flat = x.reshape(-1)  # (a view of a contiguous x; of a transposed one, a copy)
+    grad = np.zeros_like(flat)
+    for idx in range(flat.size):
+        tmp_val = flat[idx]
+        flat[idx] = tmp_val + h
+        fxh1 = f(x)
+        flat[idx] = tmp_val - h
+        fxh2 = f(x)
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+        flat[idx] = tmp_val
+    return grad.reshape(x.shape)
+
+
+def gradient_flattened_view_flat_result(f, x):
+    return gradient_flattened_view(f, x).reshape(-1)
+
+
 def gradient_return_in_loop(f, x):
     h = 1e-4
     grad = np.zeros_like(x)
@@ -382,6 +401,15 @@ MISTAKES = (
         "themselves, like f(W) = net.loss(x, t), never sees the change and the gradient is 0. Perturb x in place.",
         "ループが x のコピー（x.copy()、x.flatten()、ビューの reshape）を書き換えているため、f(W) = net.loss(x, t) の"
         "ように重みそのものを読む f には変化が伝わらず、勾配が 0 になります。x そのものをその場で書き換えましょう。")),
+    Mistake("numerical_gradient.flattened_copy", "numerical_gradient", (gradient_flattened_view, gradient_flattened_view_flat_result), T(
+        "x.reshape(-1) and x.ravel() return a view of x only when its elements lie in order in memory. For a "
+        "transposed array such as W.T they return a copy: the loop perturbs the copy, and an f that reads W itself "
+        "never sees the change (gradient 0). Index x itself: `for idx in np.ndindex(x.shape):` with x[idx], or "
+        "np.nditer(x, flags=['multi_index'], op_flags=['readwrite']).",
+        "x.reshape(-1) や x.ravel() が x のビューを返すのは、要素がメモリ上に順に並んでいるときだけです。W.T のような"
+        "転置した配列ではコピーを返すため、ループはコピーを書き換え、W そのものを読む f には変化が伝わりません（勾配が 0）。"
+        "`for idx in np.ndindex(x.shape):` と x[idx]、または np.nditer(x, flags=['multi_index'], op_flags=['readwrite']) "
+        "で x そのものを添字で書き換えましょう。")),
     Mistake("numerical_gradient.return_inside_loop", "numerical_gradient", (gradient_return_in_loop, gradient_return_in_loop_nd), T(
         "`return grad` is indented inside the for loop, so the function returns after the first element "
         "and the other partial derivatives stay 0. Dedent it to run after the loop.",

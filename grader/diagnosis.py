@@ -44,6 +44,7 @@ def diagnose(results: list[CheckResult], outcomes: Mapping[str, Mapping[str, Any
         return list(results)
     hints: dict[str, list[Hint]] = {}
     by_id = {result.check.id: result for result in results}
+    named: list[tuple[Mistake, set[str]]] = []
     for mistake in mistakes:
         if mistake.exception:
             continue
@@ -54,7 +55,15 @@ def diagnose(results: list[CheckResult], outcomes: Mapping[str, Mapping[str, Any
         # Of a mistake's variants, the one that reproduces the most of the learner's failures.
         matched = max((_matches(mistake, index, own, relevant, outcomes, expectations)
                        for index in range(len(mistake.implementations))), key=len, default=[])
-        for check_id in matched:
+        if matched:
+            named.append((mistake, set(matched)))
+    for mistake, matched in named:
+        # A mistake of the same function that reproduces these failures and more explains the
+        # code better: copying x explains a gradient of 0 everywhere, where reshaping x explains
+        # it only for a transposed x.
+        if any(other.function == mistake.function and matched < more for other, more in named):
+            continue
+        for check_id in sorted(matched, key=list(by_id).index):
             _add(hints, check_id, Hint(mistake.id, mistake.hint))
     for result in results:
         if result.status in _DIAGNOSABLE:

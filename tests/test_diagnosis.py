@@ -300,6 +300,26 @@ def numerical_gradient(f, x):
 """
 
 # The notes' loop made to work for any shape by flattening x: the flat array is a copy.
+#: The notes' IndexError mended by flattening: right wherever reshape gives a view of x, which
+#: for a transposed x it does not.
+GRADIENT_RESHAPED_VIEW = """
+def numerical_gradient(f, x):
+    h = 1e-4
+    flat = x.reshape(-1)
+    grad = np.zeros_like(flat)
+    for idx in range(flat.size):
+        tmp_val = flat[idx]
+        flat[idx] = tmp_val + h
+        fxh1 = f(x)
+        flat[idx] = tmp_val - h
+        fxh2 = f(x)
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+        flat[idx] = tmp_val
+    return grad.reshape(x.shape)
+"""
+GRADIENT_RAVELED_VIEW_FLAT_RESULT = GRADIENT_RESHAPED_VIEW.replace("x.reshape(-1)", "x.ravel()").replace(
+    "return grad.reshape(x.shape)", "return grad")
+
 GRADIENT_PERTURBS_FLAT_COPY = """
 def numerical_gradient(f, x):
     h = 1e-4
@@ -504,6 +524,9 @@ VARIANTS = [
     pytest.param("numerical_gradient.input_not_restored", "numerical_gradient", GRADIENT_NOT_RESTORED, id="gradient-input_not_restored"),
     pytest.param("numerical_gradient.perturbs_copy", "numerical_gradient", GRADIENT_PERTURBS_COPY, id="gradient-perturbs_copy"),
     pytest.param("numerical_gradient.perturbs_copy", "numerical_gradient", GRADIENT_PERTURBS_FLAT_COPY, id="gradient-perturbs_copy-flatten"),
+    pytest.param("numerical_gradient.flattened_copy", "numerical_gradient", GRADIENT_RESHAPED_VIEW, id="gradient-flattened_copy-reshape"),
+    pytest.param("numerical_gradient.flattened_copy", "numerical_gradient", GRADIENT_RAVELED_VIEW_FLAT_RESULT,
+                 id="gradient-flattened_copy-ravel"),
     pytest.param("numerical_gradient.return_inside_loop", "numerical_gradient", GRADIENT_RETURN_IN_LOOP, id="gradient-return_inside_loop"),
     pytest.param("numerical_gradient.operator_precedence", "numerical_gradient", GRADIENT_PRECEDENCE, id="gradient-operator_precedence"),
     pytest.param("gradient_descent.wrong_sign", "gradient_descent", DESCENT_WRONG_SIGN, id="descent-wrong_sign"),
