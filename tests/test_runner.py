@@ -267,6 +267,17 @@ def test_a_project_folder_imports_its_own_modules_as_at_home(grader, tmp_path, c
     assert report.problems == () and report.score == 100
 
 
+def test_a_project_module_in_a_traceback_is_named_by_its_path_in_the_project(grader, tmp_path, correct_source):
+    project = tmp_path / "book"
+    (project / "common").mkdir(parents=True)
+    (project / "common" / "functions.py").write_text("def broken(x):\n    return x.nonexistent\n", encoding="utf-8")
+    (project / "main.py").write_text("from common.functions import broken\nbroken(3)\n" + correct_source, encoding="utf-8")
+    report = grader.grade(project)
+    (problem,) = report.problems
+    assert problem.where.line == 2 and problem.message.id == "load.exception"
+    assert [(frame["file"], frame["line"]) for frame in problem.traceback] == [("main.py", 2), ("common/functions.py", 2)]
+
+
 def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
     report = grader.grade(EXAMPLES / "notes.ipynb")
     function_1 = next(r for r in report.results if r.check.function == "function_1")

@@ -506,7 +506,9 @@ class Worker:
                 tb = tb.tb_next
             for filename, line, name in kept:
                 frames.append({
-                    "file": _text(os.path.basename(filename) if filename.startswith("/") else filename),
+                    # (a project's module by its path in the project: common/functions.py)
+                    "file": _text(filename[len(prefix):] if filename.startswith(prefix) else
+                                  os.path.basename(filename) if filename.startswith("/") else filename),
                     "line": line,
                     "name": _text(name),
                     "text": _text(linecache.getline(filename, line).strip()),
