@@ -1092,6 +1092,9 @@ def test_the_summary_names_the_submissions_that_could_not_be_read(run, unreadabl
     assert f"12 submissions could not be read or graded: {named} and 2 more\n" in result.stderr
     summary = json.loads((tmp_path / "r.summary.json").read_text(encoding="utf-8"))
     assert summary["not_graded"] == {"count": 12, "names": [f"b{number:02d}.py" for number in range(10)]}
+    # Their checks never ran: the pass rates are ok.py's alone (which defines nothing).
+    assert {check["graded"] for check in summary["checks"].values()} == {1}
+    assert summary["scores"]["distribution"]["0-10%"] == 13
     japanese = run("batch", unreadable_class, "--out", tmp_path / "r.csv", "--resume", "--lang", "ja")
     assert f"読めなかった、または採点できなかった提出物 12 件: {named} ほか 2 件" in japanese.stderr
 

@@ -51,7 +51,10 @@ class ClassSummary:
             self.scores.append(float(report["score"]))
             self.max_score = max(self.max_score, float(report.get("max_score", 0)))
         seen_hints = {}
-        for check in report.get("checks", ()):
+        # A submission that could not be read or graded ran no check: its checks say nothing
+        # of what the class has learnt (its score of 0 still counts in the distribution).
+        checks = () if record["row"]["status"] in NOT_GRADED else report.get("checks", ())
+        for check in checks:
             self.check_seen[check["id"]] += 1
             self.check_passed[check["id"]] += check["status"] == "passed"
             for hint in check.get("hints", ()):
