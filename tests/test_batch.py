@@ -361,6 +361,27 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
     assert "4 unchanged submissions kept" in again.output
 
 
+def test_the_classs_own_export_lying_where_it_was_unpacked_is_left_out_and_said_so(run, tmp_path):
+    folder = tmp_path / "class"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "alice.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "bob" / "main.py").write_text(NO_HALF, encoding="utf-8")
+    with zipfile.ZipFile(folder / "submissions.zip", "w") as bundle:  # unpacked here, then kept
+        bundle.writestr("submissions/alice.py", CORRECT)
+        bundle.writestr("submissions/bob/main.py", NO_HALF)
+        bundle.writestr("__MACOSX/submissions/._alice.py", "")
+    with zipfile.ZipFile(folder / "carol.zip", "w") as bundle:  # a learner's: her project
+        bundle.writestr("carol/main.py", CORRECT)
+        bundle.writestr("carol/alice.py", CORRECT)
+    with zipfile.ZipFile(folder / "dave.zip", "w") as bundle:  # a learner's files, one named as another's entry
+        bundle.writestr("alice.py", CORRECT)
+        bundle.writestr("helper.py", "x = 1\n")
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4)
+    assert result.exit_code == 0, result.output
+    assert {row["submission"] for row in read_csv(tmp_path / "r.csv")} == {"alice.py", "bob", "carol.zip", "dave.zip"}
+    assert "the class's own export found in the folder it was unpacked into (1): submissions.zip" in result.stderr
+
+
 def test_an_output_over_a_learners_code_or_the_export_itself_is_refused_and_nothing_is_lost(run, klass, tmp_path):
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as bundle:

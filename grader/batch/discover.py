@@ -68,6 +68,9 @@ class Listing:
     #: This batch's own outputs (its CSV, records, reports), written into the class folder: a
     #: learner's name must not be taken by them on the next run.
     outputs: list[str] = field(default_factory=list)
+    #: The class's own export (.zip), lying in the folder it was unpacked into: every learner it
+    #: holds is an entry beside it already, so it is no learner's submission.
+    exports: list[str] = field(default_factory=list)
 
 
 def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path] = ()) -> Listing:
@@ -100,7 +103,39 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
             listing.entries.append(Entry(readable_name(path.name), path))
         else:
             listing.skipped.append(path.name)
+    archives = [entry for entry in listing.entries if is_archive(entry.path)]
+    if archives:
+        beside = {entry.path.name for entry in listing.entries}
+        exports = [entry for entry in archives if is_unpacked_export(entry.path, beside - {entry.path.name})]
+        listing.exports.extend(entry.path.name for entry in exports)
+        listing.entries[:] = [entry for entry in listing.entries if entry not in exports]
     return listing
+
+
+#: Fewest learners a .zip must hold, all of them beside it, to be taken for the class's export.
+EXPORT_MIN_ENTRIES = 2
+
+
+def is_unpacked_export(archive: Path, beside: set[str]) -> bool:
+    """Whether ``archive`` is the class's own export, unpacked where it lies: it holds at least
+    two entries (files or folders, under a single wrapping folder if it has one) and each of
+    them is among the names ``beside`` it. A learner's .zip holds one project, whose files are
+    not the class's entries; a .zip that cannot be read is left to be reported as its learner's."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            names = [_member_name(member) for member in bundle.infolist()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError):
+        return False
+    paths = []
+    for name in names:
+        parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+        if parts and not _never_graded(name):
+            paths.append(parts)
+    tops = {parts[0] for parts in paths}
+    if len(tops) == 1 and all(len(parts) > 1 for parts in paths):  # one wrapping folder
+        tops = {parts[1] for parts in paths}
+    tops = {top for top in tops if top not in IGNORED and not top.startswith(".")}
+    return len(tops) >= EXPORT_MIN_ENTRIES and tops <= beside
 
 
 def is_archive(path: Path) -> bool:

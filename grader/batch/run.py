@@ -73,6 +73,8 @@ class BatchResult:
     #: there: left out, and said so.
     links: list = field(default_factory=list)
     own_outputs: list = field(default_factory=list)
+    #: The class's own export .zip, found in the folder it was unpacked into: left out, and said so.
+    exports: list = field(default_factory=list)
     #: Members of the class's .zip not unpacked (links, paths leaving it or too deep).
     zip_refused: tuple = ()
     #: Submissions in the class (every shard's), to warn of a class where none were found.
@@ -196,7 +198,7 @@ class _Batch:
         earlier_reports = self._earlier_reports()
         reports = list(self._report_files(entry.name for entry in entries))
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
-                             zip_refused=self.unpacked.refused,
+                             exports=listing.exports, zip_refused=self.unpacked.refused,
                              found=len(listing.entries))
         to_grade = []
         for entry in entries:
