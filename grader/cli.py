@@ -274,6 +274,9 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
             click.echo(_say("summary.no_submissions", path=submissions), err=True)
         if result.skipped:
             click.echo(_say("summary.skipped", count=len(result.skipped), names=", ".join(result.skipped[:5])), err=True)
+        if result.lookalikes:
+            click.echo(_say("summary.lookalikes", count=len(result.lookalikes),
+                            names=", ".join(group[0] for group in result.lookalikes[:5])), err=True)
         if result.exports:
             click.echo(_say("summary.exports", count=len(result.exports), names=", ".join(result.exports[:5])), err=True)
         if result.zip_refused:

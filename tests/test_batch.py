@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
@@ -359,6 +360,22 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
     assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "z.csv").read_bytes()
     again = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4, "--resume")
     assert "4 unchanged submissions kept" in again.output
+
+
+def test_names_that_differ_only_in_unicode_normalisation_are_both_graded_and_said_to_look_alike(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    composed = unicodedata.normalize("NFC", "がくせい.py")
+    decomposed = unicodedata.normalize("NFD", composed)  # (as a .zip made on macOS names it)
+    assert composed != decomposed
+    for name in (composed, decomposed, "other.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    if len(list(folder.iterdir())) < 3:
+        pytest.skip("this file system normalises names")
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4)
+    assert result.exit_code == 0, result.output
+    assert sorted(row["submission"] for row in read_csv(tmp_path / "r.csv")) == sorted([composed, decomposed, "other.py"])
+    assert "(1 name is written in two ways" in result.stderr and f": {decomposed}; rename one" in result.stderr
 
 
 def test_the_classs_own_export_lying_where_it_was_unpacked_is_left_out_and_said_so(run, tmp_path):

@@ -413,6 +413,16 @@ def _output_name(name: str, level: int) -> str:
     return f"{safe_file_name(name)}~{digest[:SUFFIX_LENGTHS[level - 1]]}"
 
 
+def lookalike_names(names: Iterable[str]) -> list[list[str]]:
+    """Groups of names that differ only in how their characters are encoded (Unicode NFC, as
+    Windows and Linux write "が", against NFD, "か" + "゛", as macOS does): distinct submissions
+    whose rows look the same in the CSV. Each group sorted, the groups by their first name."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        groups.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 def _file_system_key(name: str) -> str:
     """What macOS and Windows compare when they compare file names: case and Unicode
     normalisation (macOS stores é as e + accent) do not count."""

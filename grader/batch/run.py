@@ -22,7 +22,7 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, is_archive, output_names,
+    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, is_archive, lookalike_names, output_names,
     safe_file_name, unpack_zip,
 )
 from grader.batch.state import BatchState, atomic_write, check_outputs, of_run, prepare_outputs, state_folder, summary_file
@@ -75,6 +75,8 @@ class BatchResult:
     own_outputs: list = field(default_factory=list)
     #: The class's own export .zip, found in the folder it was unpacked into: left out, and said so.
     exports: list = field(default_factory=list)
+    #: Names that look alike but are different strings (NFC and NFD): rows the CSV cannot tell apart.
+    lookalikes: list = field(default_factory=list)
     #: Members of the class's .zip not unpacked (links, paths leaving it or too deep).
     zip_refused: tuple = ()
     #: Submissions in the class (every shard's), to warn of a class where none were found.
@@ -199,6 +201,7 @@ class _Batch:
         reports = list(self._report_files(entry.name for entry in entries))
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
                              exports=listing.exports, zip_refused=self.unpacked.refused,
+                             lookalikes=lookalike_names(entry.name for entry in listing.entries),
                              found=len(listing.entries))
         to_grade = []
         for entry in entries:
