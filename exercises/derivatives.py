@@ -12,6 +12,10 @@ from grader import hookimpl, probing
 from grader.model import Check, Exercise
 
 DIFF_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
+#: The central difference of x² at 0 is exactly 0, whatever h: ((0+h)² − (0−h)²) / 2h. The forward
+#: difference gives h, so with the usual atol one with h = 1e-6 would pass; with this, no h does
+#: (below 1e-12, its rounding error at x = 1 fails rtol instead).
+ZERO_ATOL = 1e-12
 
 
 def _notes_tmp1(x0):
@@ -27,9 +31,12 @@ def _book_function_1(x):
 
 
 def _differentiate(module, cases):
-    function, point = cases[0]
-    probing.show(f=function.__name__, x=point)
-    return [probing.value(module.numerical_diff(f, x)) for f, x in cases]
+    return [_differentiated(module, f, x) for f, x in cases]
+
+
+def _differentiated(module, f, x):
+    probing.show(f=f.__name__, x=x)  # (each call's own: a failure at [i] shows the i-th)
+    return probing.value(module.numerical_diff(f, x))
 
 
 def probe_diff_notes(module, rng):
@@ -92,9 +99,10 @@ CHECKS = (
             "ノートの (3, 4) での ∂f/∂x0: numerical_diff(function_tmp1, 3.0) ≈ 6.00000000000378。"),
           **DIFF_TOLERANCE),
     Check("numerical_diff", "square_at_zero", 3, probe_diff_square_at_zero,
-          T("The derivative of x² at 0 is 0 (and 2 at 1): the forward difference of (4.4) gives h instead.",
-            "x² の 0 での微分は 0（1 では 2）。(4.4) の前方差分では h になってしまいます。"),
-          **DIFF_TOLERANCE),
+          T("The derivative of x² at 0 is 0 (and 2 at 1): the forward difference of (4.4) gives h instead, "
+            "however small h is.",
+            "x² の 0 での微分は 0（1 では 2）。(4.4) の前方差分では、h をどれほど小さくしても h になってしまいます。"),
+          **{**DIFF_TOLERANCE, "atol": ZERO_ATOL}),
     Check("numerical_diff", "function_1", 3, probe_diff_function_1,
           T("The book's function_1 = 0.01x² + 0.1x at x = 5 and 10 (≈ 0.2 and 0.3).",
             "本の function_1 = 0.01x² + 0.1x の x = 5 と 10 での微分（≈ 0.2 と 0.3）。"),

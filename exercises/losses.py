@@ -22,8 +22,12 @@ def _one_hot(labels, size=10):
 
 
 def _each(function, pairs):
-    probing.show(y=pairs[0][0], t=pairs[0][1])
-    return [probing.value(function(y.copy(), t.copy())) for y, t in pairs]
+    return [_called(function, y, t) for y, t in pairs]
+
+
+def _called(function, y, t):
+    probing.show(y=y, t=t)  # (each call's own: a failure at [i] shows the i-th pair)
+    return probing.value(function(y.copy(), t.copy()))
 
 
 # --- mean_squared_error --------------------------------------------------------------------------

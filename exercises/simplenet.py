@@ -21,8 +21,12 @@ NETWORKS = 150  # simpleNet() instances drawn for the statistics of W (900 value
 # --- softmax -------------------------------------------------------------------------------------
 
 def _softmax_each(module, vectors):
-    probing.show(a=vectors[0])
-    return [probing.value(module.softmax(np.array(a, dtype=float))) for a in vectors]
+    return [_softmax_of(module, a) for a in vectors]
+
+
+def _softmax_of(module, a):
+    probing.show(a=a)  # (each call's own: a failure at [i] shows the i-th)
+    return probing.value(module.softmax(np.array(a, dtype=float)))
 
 
 def probe_softmax_notes(module, rng):

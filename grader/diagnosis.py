@@ -81,7 +81,7 @@ def _matches(mistake: Mistake, index: int, own: list[CheckResult], relevant: lis
     """Ids of the failed checks this implementation reproduces, or [] if it does not explain
     the learner's failures (it reproduces none of the own ones, fails where they pass, or is
     seen only on extras without behaving as the learner on every check of the function)."""
-    reproduced, agreement = [], 0
+    reproduced, agreement, contradicted = [], 0, False
     for result in own:
         check = result.check
         wrong = expectations.of_mistake(mistake, index, check)
@@ -90,9 +90,12 @@ def _matches(mistake: Mistake, index: int, own: list[CheckResult], relevant: lis
             if mistake_fails:
                 return []  # the mistake is more wrong than the learner: not theirs
             agreement += 1
-        elif result.status in _DIAGNOSABLE and mistake_fails and _same(check, wrong, outcomes.get(check.id, {}), expectations):
-            reproduced.append(result)
-            agreement += 1
+        elif result.status in _DIAGNOSABLE and mistake_fails:
+            if _same(check, wrong, outcomes.get(check.id, {}), expectations):
+                reproduced.append(result)
+                agreement += 1
+            else:
+                contradicted = True
     if not reproduced:
         return []
     # Extras are the book's later forms: the notes' own code fails them by design, and README
@@ -101,10 +104,21 @@ def _matches(mistake: Mistake, index: int, own: list[CheckResult], relevant: lis
     # it is exactly the learner's code on every check of the function, extras included.
     if all(r.check.extra for r in reproduced) and agreement < len(own):
         return []
-    matched = [r.check.id for r in reproduced]
+    # The same exception is weak evidence: many wrong codes raise the IndexError of a 1-D loop
+    # on a matrix. A mistake seen only in such exceptions, whose values differ from the learner's
+    # where both are wrong, is another code that happens to raise it too (`/ 2*h` in a 1-D loop,
+    # for a learner whose 1-D loop has a forward difference). (A supplied function's refusal says
+    # what it was given: that is strong evidence.)
+    if contradicted and all(_weak(outcomes.get(r.check.id, {})) for r in reproduced):
+        return []
+    named_by_scored = any(not r.check.extra for r in reproduced)
+    # Named by the checks that score, a mistake is not also the reason given for an extra: the
+    # notes' form fails the extras whatever else is wrong (no delta does not explain a batch
+    # that is summed rather than averaged).
+    matched = [r.check.id for r in reproduced if not (named_by_scored and r.check.extra)]
     for result in relevant:
         check = result.check
-        if check.function == mistake.function or result.status not in _DIAGNOSABLE:
+        if check.function == mistake.function or result.status not in _DIAGNOSABLE or (named_by_scored and check.extra):
             continue
         wrong = expectations.of_mistake(mistake, index, check)
         if not _passes(check, wrong, expectations) and _same(check, wrong, outcomes.get(check.id, {}), expectations):
@@ -153,6 +167,12 @@ def _same(check: Check, wrong: Mapping[str, Any], learner: Mapping[str, Any], ex
         return compare(wrong["value"], got, check.rtol, MATCH_ATOL) is None
     except Exception:  # noqa: BLE001 - a learner's value no check can read matches nothing
         return False
+
+
+def _weak(outcome: Mapping[str, Any]) -> bool:
+    """Whether a learner's outcome, matched, says little of which code gave it: an exception that
+    no supplied function's refusal is behind."""
+    return outcome.get("kind") == "exception" and _refused(outcome) is None
 
 
 def _refused(outcome: Mapping[str, Any]) -> Optional[tuple]:

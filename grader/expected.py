@@ -46,7 +46,7 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
     unless ``serve`` provides them (``Expectations.replay``: as in the learner's process)."""
     rng = np.random.default_rng(seed)
     recorder = probing.Recorder(lambda name: getattr(reference, name))
-    shown: dict = {}
+    shown: list = []
     try:
         with probing.trusted_from(serve or recorder) as supplied, probing.recording_inputs() as shown, np.errstate(all="ignore"):
             result = check.probe(probing.Subject(names), rng)

@@ -27,7 +27,8 @@ def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any],
     status, message, got = _verdict(check, outcome, expected, names, rng, timeout, arrays)
     details = {}
     if status is not Status.PASSED:  # rendering values is slow: only for what is shown
-        for name, value in (expected.get("inputs") or {}).items():
+        inputs = probing.inputs_of_call(expected.get("inputs") or [], _failing_call(outcome, expected, message))
+        for name, value in inputs.items():
             details[name] = value if isinstance(value, str) else describe(value)
         if check.verify is None:
             details["expected"] = describe(expected["value"])
@@ -38,6 +39,25 @@ def judge(check: Check, outcome: Mapping[str, Any], expected: Mapping[str, Any],
 
 
 _NOTHING = object()
+#: The first index of a mismatch's place in a result: "[3]" and "[3][1]" are in its 4th element.
+FIRST_INDEX = re.compile(r"^\[(\d+)\]")
+
+
+def _failing_call(outcome: Mapping[str, Any], expected: Mapping[str, Any], message: Optional[Message]) -> Optional[int]:
+    """Which of the probe's calls (its ``show``s, in order) the failure is in, if it can tell: the
+    call whose element of the result differs (one call per element), or, for a check that raised
+    or timed out, the last call the learner's process had begun (it says how many it began)."""
+    calls = len(expected.get("inputs") or ())
+    if calls < 2:
+        return None
+    if outcome.get("kind") == "value":
+        where = FIRST_INDEX.match(str((message.params or {}).get("where", ""))) if message is not None else None
+        value = expected.get("value")
+        if where and type(value) is list and len(value) == calls:
+            return int(where.group(1))
+        return None
+    begun = outcome.get("shown")
+    return begun - 1 if type(begun) is int and 1 <= begun <= calls else None
 
 
 def _verdict(check, outcome, expected, names, rng, timeout, arrays):

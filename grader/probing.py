@@ -24,7 +24,7 @@ _ABSENT = object()
 _allclose, _asarray = np.allclose, np.asarray
 _trusted_provider: contextvars.ContextVar[Callable[[str], Callable]] = contextvars.ContextVar("trusted")
 _supplied_log: contextvars.ContextVar[list] = contextvars.ContextVar("supplied")
-_shown_inputs: contextvars.ContextVar[dict] = contextvars.ContextVar("inputs")
+_shown_inputs: contextvars.ContextVar[list] = contextvars.ContextVar("inputs")
 
 
 class MissingName(Exception):
@@ -363,17 +363,30 @@ def _same(given: Any, recorded: Any) -> bool:
 # --- inputs and outputs -------------------------------------------------------------------------
 
 def show(**inputs: Any) -> None:
-    """Name the inputs a probe passes, so ``grade submit -v`` can show them with a failure."""
+    """Name the inputs a probe passes, so ``grade submit -v`` can show them with a failure. A
+    probe that calls the learner's function once per element of its result shows each call's
+    inputs in turn: a failure at ``[i]`` shows the ``i``-th."""
     try:
         shown = _shown_inputs.get()
     except LookupError:
         return
-    shown.update(inputs)
+    shown.append(inputs)
+
+
+def inputs_of_call(shown: list, index: Optional[int]) -> dict:
+    """The inputs of the ``index``-th ``show`` of a probe; of all its calls if there is no such
+    call (a later call's value of a name replacing an earlier one's)."""
+    if index is not None and 0 <= index < len(shown):
+        return dict(shown[index])
+    merged: dict = {}
+    for inputs in shown:
+        merged.update(inputs)
+    return merged
 
 
 @contextlib.contextmanager
-def recording_inputs() -> Iterator[dict]:
-    shown: dict = {}
+def recording_inputs() -> Iterator[list]:
+    shown: list = []
     token = _shown_inputs.set(shown)
     try:
         yield shown

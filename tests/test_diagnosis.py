@@ -616,11 +616,72 @@ def test_the_notes_own_code_fails_only_extras_and_names_no_mistake(grade_source,
 ])
 def test_an_exception_of_the_same_type_does_not_name_unrelated_mistakes(grade_source, base, mistake_id, code):
     """The notes' form raises ValueError on the labels extra, as several other wrong versions do
-    there; only the mistake that also behaves as the learner on the other checks is named."""
+    there; only the mistake that also behaves as the learner on the other checks is named, and
+    not on the extra: the notes' form fails it whatever else is wrong (adding the delta, or putting
+    the arguments in order, does not mend it)."""
     results = grade_source(replace(base, "cross_entropy_error", code))
     labels = results["losses.cross_entropy_error.labels"]
     assert labels.status is Status.ERROR and labels.message.params.get("type") == "ValueError"
-    assert [h.id for h in labels.hints] == [mistake_id], summary(results)
+    assert all(not r.hints for r in results.values() if r.check.extra), summary(results)
+    assert hint_ids(results) == {mistake_id}, summary(results)
+
+
+def test_an_exception_many_codes_raise_names_only_the_mistake_whose_values_agree_too(grade_source, base):
+    """A 1-D loop with a forward difference raises the IndexError of only_1d and of `/ 2*h`
+    in a 1-D loop alike; only_1d is right wherever it does not raise, `/ 2*h` gives other wrong
+    values than the learner's, so only only_1d is named."""
+    code = """
+def numerical_gradient(f, x):
+    h = 1e-4
+    grad = np.zeros_like(x)
+    for idx in range(x.size):
+        tmp_val = x[idx]
+        fx = f(x)
+        x[idx] = tmp_val + h
+        grad[idx] = (f(x) - fx) / h
+        x[idx] = tmp_val
+    return grad
+"""
+    results = grade_source(replace(base, "numerical_gradient", code))
+    assert results["gradient.numerical_gradient.n_dimensional"].status is Status.ERROR
+    assert hint_ids(results) == {"numerical_gradient.only_1d"}, summary(results)
+
+
+def test_gradient_descent_with_its_own_gradient_helper_passes_every_check(grade_source, base):
+    """With lr = 10 a numerical gradient stalls near 1e13 (the notes print -2.6e13) where the
+    exact one the grader supplies as numerical_gradient reaches 1e128: both have diverged."""
+    code = """
+def gradient_descent(f, init_x, lr=0.01, step_num=100):
+    x = init_x
+    for i in range(step_num):
+        g = np.zeros_like(x)
+        for j in range(x.size):
+            t = x[j]
+            x[j] = t + 1e-4
+            a = f(x)
+            x[j] = t - 1e-4
+            b = f(x)
+            g[j] = (a - b) / 2e-4
+            x[j] = t
+        x -= lr * g
+    return x
+"""
+    results = grade_source(replace(base, "gradient_descent", code))
+    assert not failing(results), summary(results)
+
+
+@pytest.mark.parametrize("h", ["1e-4", "1e-6", "1e-9", "1e-13"])
+def test_a_forward_difference_fails_whatever_its_h(grade_source, base, h):
+    code = f"""
+def numerical_diff(f, x):
+    h = {h}
+    return (f(x + h) - f(x)) / h
+"""
+    results = grade_source(replace(base, "numerical_diff", code))
+    assert any(r.check.function == "numerical_diff" for r in failing(results).values()), summary(results)
+    central = code.replace("(f(x + h) - f(x)) / h", "(f(x + h) - f(x - h)) / (2 * h)")
+    if h != "1e-13":  # (too small for a central difference as well: the notes' rounding error)
+        assert not failing(grade_source(replace(base, "numerical_diff", central)))
 
 
 def test_missing_numpy_import_names_every_failure(grade_source, base):

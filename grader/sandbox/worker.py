@@ -450,15 +450,19 @@ class Worker:
             probe = getattr(probe, part)
         rng = _GENERATOR
         rng.bit_generator.state = request["rng"]  # as np.random.default_rng(the check's seed) starts
+        # The probe's calls begun (its ``show``s): a check that raises or runs out of time says how
+        # many, so that the grader shows the inputs of the call that failed.
+        shown: list = []
         try:
             subject = probing.Subject(self.namespace)
             supplied = request.get("replay") or {}
             replay = probing.SealedReplay(supplied.get("sealed") or [], wire.decode_value, supplied.get("params"))
-            with probing.trusted_from(replay), _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
+            with probing.trusted_from(replay), probing.recording_inputs() as shown, \
+                    _time_limit(float(request["timeout"]), ("results", request.get("seq")), self.channel):
                 result = probe(subject, rng)
             return {"kind": "value", "value": wire.encode_value(result)}
         except SoftTimeout as exc:
-            return {"kind": "timeout", "frames": self._frames(exc)}  # (where it was when stopped)
+            return {"kind": "timeout", "frames": self._frames(exc), "shown": len(shown)}  # (where it was when stopped)
         except probing.MissingName as exc:
             return {"kind": "missing", "name": _text(exc.name)}
         except NotImplementedError as exc:
@@ -466,7 +470,7 @@ class Worker:
         except (probing.NotPlain, wire.WireError) as exc:
             return {"kind": "not_plain", "message": _text(str(exc))}
         except BaseException as exc:  # noqa: BLE001
-            return self._describe_exception(exc)
+            return {**self._describe_exception(exc), "shown": len(shown)}
         finally:
             _flush_output()
 
