@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import pluggy
 
@@ -21,6 +21,7 @@ from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, exception_message, frames_of, judge
+from grader.loaders import defined_in
 from grader.model import (
     Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
 )
@@ -129,13 +130,12 @@ class Grader:
             session.close()
         if when_run is not None:
             when_run()
-        units = {index: unit for index, unit in enumerate(submission.units)}
         for index, error in sorted(loaded.problems.items()):
-            problems.append(self._unit_problem(units[index], error))
+            problems.append(self._unit_problem(submission.units[index], error, submission.units[index + 1:]))
         # In the file's order: a syntax error found on reading and an exception found on running
         # are one list to a learner (a notebook's by cell, then line).
         problems.sort(key=lambda problem: (problem.where.cell or 0, problem.where.line or 0))
-        judged = [_with_the_call(_pointed_to_its_problem(result, submission.problems), self.full_catalogue.calls)
+        judged = [_with_the_call(_pointed_to_its_problem(result, tuple(problems)), self.full_catalogue.calls)
                   for result in self._judge(groups, outcomes, loaded.names)]
         ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
@@ -224,7 +224,16 @@ class Grader:
             ]
         return self._frames
 
-    def _unit_problem(self, unit, error: Mapping[str, Any]) -> Problem:
+    def _unit_problem(self, unit, error: Mapping[str, Any], later: Sequence = ()) -> Problem:
+        """The problem of ``unit``'s ``error``, with the functions and classes it kept from being
+        defined: the unit's own (it stopped before its end), or for a file out of time, those of
+        the ``later`` units, which never ran."""
+        problem = self._unit_problem_alone(unit, error)
+        stopped = later if error.get("kind") == "budget" else (unit,)
+        defines = tuple(dict.fromkeys(name for each in stopped for name in defined_in(each.source.split("\n"))))
+        return dataclasses.replace(problem, defines=problem.defines + defines) if defines else problem
+
+    def _unit_problem_alone(self, unit, error: Mapping[str, Any]) -> Problem:
         kind = error.get("kind")
         location = unit.location
         frames = frames_of(error)
@@ -281,8 +290,9 @@ class Grader:
 
 
 def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) -> CheckResult:
-    """A check that misses a name which code with a syntax error would have defined says so,
-    and where: the learner named it right, and is to fix that code, not its name."""
+    """A check that misses a name which code that did not run (a syntax error, an error or a
+    timeout before its end, the file's time gone) would have defined says so, and where: the
+    learner named it right, and is to fix that code, not its name."""
     message = result.message
     if result.status is not Status.MISSING or message is None or message.id not in ("outcome.missing", "outcome.missing_did_you_mean"):
         return result
@@ -290,10 +300,13 @@ def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) 
     problem = next((p for p in problems if name in p.defines), None)
     if problem is None:
         return result
+    # Why it did not run: a syntax error; the file's time, gone before it; or its own code stopping.
+    why = ("not_run" if problem.message.id.startswith("load.syntax_error") else
+           "not_reached" if problem.message.id == "load.budget" else "stopped")
     if problem.where.cell is not None:
-        pointed = Message("outcome.missing_not_run_cell", {"name": name, "cell": problem.where.cell})
+        pointed = Message(f"outcome.missing_{why}_cell", {"name": name, "cell": problem.where.cell})
     else:
-        pointed = Message("outcome.missing_not_run", {"name": name, "line": problem.where.line})
+        pointed = Message(f"outcome.missing_{why}", {"name": name, "line": problem.where.line})
     return dataclasses.replace(result, message=pointed)
 
 

@@ -216,15 +216,21 @@ def test_endless_loops_at_import_share_one_time_budget(host, manager, write, cor
     from grader.runner import Grader, Options
     from grader.sandbox.client import Settings
 
-    source = correct_source + "\n" + "while True:\n    pass\n" * 5 + "late = 1\n"
+    function_1 = "def function_1(x):\n    return 0.01 * x**2 + 0.1 * x\n"
+    assert function_1 in correct_source
+    source = correct_source.replace(function_1, "") + "\n" + "while True:\n    pass\n" * 5 + function_1
     settings = Settings(check_timeout=3.0, load_timeout=1.0, load_budget=2.5)
     started = time.monotonic()
     with Grader(manager, Options(seed=1, settings=settings), host) as grader:
         report = grade(grader, write, source)
     assert time.monotonic() - started < 8
     assert problem_ids(report) == ["load.timeout"] * 2 + ["load.budget"]  # the third loop is cut
-    assert report.problems[-1].message.params["count"] == 3  # the last two loops and ``late = 1``
-    assert report.score == 100  # the definitions before the loops ran
+    assert report.problems[-1].message.params["count"] == 3  # the last two loops and ``def function_1``
+    # The definitions before the loops ran; function_1, after them, is said not to have been reached.
+    missed = {r.check.function for r in report.results if not r.passed}
+    assert missed == {"function_1"} and report.score == 96
+    cut = report.problems[-1].where.line
+    assert {(r.message.id, r.message.params["line"]) for r in report.results if not r.passed} == {("outcome.missing_not_reached", cut)}
 
 
 def test_filling_the_disk_is_stopped_and_costs_only_its_statement(grader, write, correct_source, monkeypatch):

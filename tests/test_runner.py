@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import nbformat
 import pytest
 from conftest import EXAMPLES
 
@@ -290,6 +291,24 @@ def test_a_failure_shows_the_inputs_of_the_call_that_failed(grader, write, corre
     (overflow,) = [r for r in report.results if r.check.id == "simplenet.softmax.overflow"]
     assert not overflow.passed
     assert "1000, 0, -1000" in overflow.details["a"] and "1010" not in overflow.details["a"], overflow.details
+
+
+def test_a_function_whose_definition_stopped_says_so_rather_than_not_defined(grader, write, correct_source, tmp_path):
+    """The learner named it right: the message points at the code that stopped before defining it."""
+    source = correct_source.replace("def function_1(x):", "def function_1(x=undefined_default):", 1)
+    report = grader.grade(write("s.py", source))
+    line = source.splitlines().index("def function_1(x=undefined_default):") + 1
+    messages = {(r.message.id, r.message.params.get("line")) for r in report.results if r.check.function == "function_1"}
+    assert messages == {("outcome.missing_stopped", line)}
+    # A notebook cell that fails before its def: the cell is named.
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(correct_source.replace("def function_1(x):", "import not_a_module_here\n\ndef function_1(x):", 1)),
+    ])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    report = grader.grade(path)
+    missed = {(r.message.id, r.message.params.get("cell")) for r in report.results if r.check.function == "function_1"}
+    assert missed == {("outcome.missing_stopped_cell", 1)}
 
 
 def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
