@@ -383,9 +383,13 @@ def test_the_classs_own_export_lying_where_it_was_unpacked_is_left_out_and_said_
     (folder / "bob").mkdir(parents=True)
     (folder / "alice.py").write_text(CORRECT, encoding="utf-8")
     (folder / "bob" / "main.py").write_text(NO_HALF, encoding="utf-8")
+    online_text = folder / "bob_2_assignsubmission_onlinetext_"  # (left out: no code, as Moodle has it)
+    online_text.mkdir()
+    (online_text / "onlinetext.html").write_text("<p>hi</p>", encoding="utf-8")
     with zipfile.ZipFile(folder / "submissions.zip", "w") as bundle:  # unpacked here, then kept
         bundle.writestr("submissions/alice.py", CORRECT)
         bundle.writestr("submissions/bob/main.py", NO_HALF)
+        bundle.writestr("submissions/bob_2_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
         bundle.writestr("__MACOSX/submissions/._alice.py", "")
     with zipfile.ZipFile(folder / "carol.zip", "w") as bundle:  # a learner's: her project
         bundle.writestr("carol/main.py", CORRECT)

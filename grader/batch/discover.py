@@ -105,7 +105,7 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
             listing.skipped.append(path.name)
     archives = [entry for entry in listing.entries if is_archive(entry.path)]
     if archives:
-        beside = {entry.path.name for entry in listing.entries}
+        beside = {path.name for path in paths}  # (a Moodle online-text folder too, though left out)
         exports = [entry for entry in archives if is_unpacked_export(entry.path, beside - {entry.path.name})]
         listing.exports.extend(entry.path.name for entry in exports)
         listing.entries[:] = [entry for entry in listing.entries if entry not in exports]
