@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Optional
 
 from grader.errors import UsageError
-from grader.loaders import MAX_CODE_BYTES, MAX_UNITS
+from grader.loaders import MAX_CODE_BYTES, MAX_UNITS, readable_name
 from grader.model import Location, Message, Problem, Submission
 
 Loader = Callable[[Path, str], Submission]
@@ -31,8 +31,9 @@ def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[s
     path = Path(path)
     if not path.exists():
         raise UsageError("usage.no_such_path", path=path)
+    name = name or readable_name(path.name)  # (as ``grade batch`` names it: a report is UTF-8)
     if path.is_dir():
-        return _read_project(path, loaders, entry, name or path.name)
+        return _read_project(path, loaders, entry, name)
     if not path.is_file():  # a named pipe or a device: reading it could wait for ever
         raise UsageError("usage.not_a_file", path=path)
     if entry:
@@ -41,9 +42,9 @@ def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[s
     if loader is None:
         raise UsageError("usage.wrong_suffix", path=path, suffixes=_suffixes(loaders))
     try:
-        return within_limits(loader(path, name or path.name))
+        return within_limits(loader(path, name))
     except OSError as exc:
-        return _unreadable(path, name or path.name, exc)
+        return _unreadable(path, name, exc)
 
 
 def within_limits(submission: Submission) -> Submission:

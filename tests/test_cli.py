@@ -317,3 +317,20 @@ def test_a_file_none_of_whose_code_ran_says_why_before_what_to_fix(run, tmp_path
     output = run("submit", empty, "--seed", 1).output
     assert "see the problem above" in output
     assert output.index("Problems while running your file") < output.index("What to fix")
+
+
+def test_a_file_name_that_is_not_utf8_is_named_as_grade_batch_names_it(run, tmp_path):
+    """A name of bytes that are not UTF-8 (from an old archive): the reports, which are UTF-8, say
+    it with "\ufffd" and a hash of its bytes, as grade batch does, rather than failing."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    path = folder / os.fsdecode(b"bad\xff.py")
+    path.write_bytes((EXAMPLES / "student.py").read_bytes())
+    result = run("submit", path, "-o", tmp_path / "report.txt", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "Score: 100 / 100" in (tmp_path / "report.txt").read_text(encoding="utf-8")
+    report = json.loads(run("submit", path, "--format", "json", "--seed", 1).stdout_bytes.decode("utf-8"))
+    batch = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 1, "--json-dir", tmp_path / "json")
+    assert batch.exit_code == 0, batch.output
+    (batched,) = [json.loads(p.read_text(encoding="utf-8")) for p in (tmp_path / "json").glob("*.json")]
+    assert report["submission"].startswith("bad\ufffd.py~") and batched == report

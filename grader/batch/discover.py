@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from grader.errors import UsageError
+from grader.loaders import readable_name
 from grader.submission import IGNORED_DIRS, MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_DEPTH, project_files
 
 #: What an LMS export carries besides submissions.
@@ -158,18 +159,6 @@ def _is_records_folder(path: Path) -> bool:
     a learner's project folder holding a ``batch.json`` and a ``records`` folder is graded.)"""
     return (path.name.endswith(".state") and not path.is_symlink() and path.is_dir() and (path / "batch.json").is_file()
             and (path / "records").is_dir())
-
-
-def readable_name(name: str) -> str:
-    """A file name as a learner's name: as it is, if it is UTF-8 (as good as every name); else
-    its bytes read with "\ufffd" for what is not, and a hash of them, so that two such names stay
-    apart. (Raw, it could be written into no UTF-8 report, CSV or record.)"""
-    raw = name.encode("utf-8", "surrogateescape")
-    try:
-        raw.decode("utf-8")
-        return name
-    except UnicodeDecodeError:
-        return f"{raw.decode('utf-8', 'replace')}~{hashlib.sha256(raw).hexdigest()[:8]}"
 
 
 def absolute_path(path: Path) -> Path:

@@ -45,6 +45,18 @@ ANY_MAGIC_LINE = re.compile(r"^[\t ]*(?:[\w.][\w., \t]*=[\t ]*)?[%!]", re.M)
 BODY_MAGICS = frozenset({"time", "capture"})
 
 
+def readable_name(name: str) -> str:
+    """A file name as a learner's name: as it is, if it is UTF-8 (as good as every name); else
+    its bytes read with "\ufffd" for what is not, and a hash of them, so that two such names stay
+    apart. (Raw, it could be written into no UTF-8 report, CSV or record.)"""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+        return name
+    except UnicodeDecodeError:
+        return f"{raw.decode('utf-8', 'replace')}~{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from grader import hookimpl
-from grader.loaders import decode, defined_in, digest, split_statements, strip_magics
+from grader.loaders import decode, defined_in, digest, readable_name, split_statements, strip_magics
 from grader.model import CodeUnit, Location, Message, Problem, Submission
 
 
@@ -23,7 +23,7 @@ def load(path: Path, name: str) -> Submission:
     notebook, problem = _read_notebook(text)
     if problem:
         return Submission(units=(), problems=(problem,), **base)
-    filename = os.path.basename(path)
+    filename = readable_name(os.path.basename(path))  # (shown in reports, which are UTF-8)
     units, problems, notes = [], [], []
     code_cells = [cell for cell in notebook.cells if cell.get("cell_type") == "code"]
     for number, cell in enumerate(code_cells, start=1):

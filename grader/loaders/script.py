@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from grader import hookimpl
-from grader.loaders import BODY_MAGICS, decode, defined_in, digest, split_statements, strip_magics
+from grader.loaders import BODY_MAGICS, decode, defined_in, digest, readable_name, split_statements, strip_magics
 from grader.model import CodeUnit, Location, Message, Submission
 
 #: The cell markers ``jupyter nbconvert --to script`` writes.
@@ -26,7 +26,7 @@ def load(path: Path, name: str) -> Submission:
     base = dict(name=name, path=str(path), digest=digest(data))
     if problem:
         return Submission(units=(), module_name="__main__", problems=(problem,), **base)
-    filename = os.path.basename(path)
+    filename = readable_name(os.path.basename(path))  # (shown in reports, which are UTF-8)
     lines = text.split("\n")
     markers = [(number, match.group(1)) for number, line in enumerate(lines) if (match := CELL_MARKER.match(line))
                ] if "# In[" in text else []
