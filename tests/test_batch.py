@@ -163,6 +163,35 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_p
     assert summary == (tmp_path / "complete.summary.json").read_bytes()
 
 
+@pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGHUP,), (signal.SIGINT, signal.SIGINT)],
+                         ids=["SIGTERM", "SIGHUP", "Ctrl-C twice"])
+def test_a_batch_stopped_by_a_signal_or_two_keeps_a_csv_of_every_record(tmp_path, signals):
+    """A CI job cancelled (SIGTERM), a terminal closed (SIGHUP) or an impatient second Ctrl-C: the
+    CSV and the summary still hold every record written, as after one Ctrl-C."""
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for index in range(8):
+        (folder / f"s{index}.py").write_text("import time\ntime.sleep(0.4)\n" + CORRECT, encoding="utf-8")
+    out = tmp_path / "results.csv"
+    command = [sys.executable, "-c", "from grader.cli import main; main()", "batch", str(folder), "--out", str(out),
+               "--seed", "9", "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    records = tmp_path / "results.state" / "records"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    for sent in signals:
+        process.send_signal(sent)
+        time.sleep(0.01)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr.decode()
+    assert "--resume" in stderr.decode()
+    kept = read_csv(out)
+    assert len(kept) == len(list(records.glob("*.json"))) and 2 <= len(kept) < 8
+    cut_off = json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))
+    assert cut_off["ungraded"] == sorted({f"s{index}.py" for index in range(8)} - {row["submission"] for row in kept})
+
+
 def test_shards_partition_the_class_and_merge_into_the_whole(run, klass, tmp_path):
     whole = tmp_path / "whole.csv"
     run("batch", klass, "--out", whole, "--seed", 13)

@@ -1,6 +1,7 @@
 """``grade batch``: grade a class in parallel, one seed for all, every result kept as it comes."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -9,6 +10,7 @@ import os
 import queue
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -166,7 +168,8 @@ class _Batch:
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)
         try:
-            return self._run(progress)
+            with _stopped_once_by_signals():
+                return self._run(progress)
         finally:
             sys.setswitchinterval(switch_interval)
 
@@ -625,6 +628,35 @@ class _Batch:
         if self.options.junit:
             suites = [junit.suite_of(record["report"], self.context) for record in self._records(names)]
         return write_class_outputs(self.options.out, self._columns(), rows, self.summary, self.options.junit, suites, extra)
+
+
+#: What stops a batch as Ctrl-C does: a CI job cancelled, ``kill``, a cluster's time limit (SIGTERM),
+#: a closed terminal (SIGHUP).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stopped_once_by_signals():
+    """While a batch runs, the first of ``STOP_SIGNALS`` interrupts it (KeyboardInterrupt: what
+    was graded is written, with its summary) and the next ones are ignored, so that a second
+    Ctrl-C cannot cut that writing short and leave a CSV of a few rows. (Only in the main thread,
+    where Python delivers signals; a batch run from another thread keeps the default handling.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def stop(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+            raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
