@@ -274,6 +274,8 @@ def batch(submissions, out, jobs, json_dir, gradescope_dir, junit, resume, seed,
             click.echo(_say("summary.no_submissions", path=submissions), err=True)
         if result.skipped:
             click.echo(_say("summary.skipped", count=len(result.skipped), names=", ".join(result.skipped[:5])), err=True)
+        if result.wrapper:
+            click.echo(_say("summary.wrapper", name=result.wrapper, count=result.found), err=True)
         if result.lookalikes:
             click.echo(_say("summary.lookalikes", count=len(result.lookalikes),
                             names=", ".join(group[0] for group in result.lookalikes[:5])), err=True)

@@ -391,6 +391,29 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
     assert "4 unchanged submissions kept" in again.output
 
 
+def test_a_class_folder_holding_one_folder_of_learners_is_graded_as_that_folder(run, tmp_path):
+    """An export unzipped by hand lies in a folder of its own (``macx/課題4/*.py``): its learners are
+    graded, as from the .zip, not the folder as one learner. A folder of one learner's project
+    (its entry at its top) is still that learner."""
+    folder = tmp_path / "macx"
+    (folder / "課題4" / "suzuki_3_assignsubmission_file_").mkdir(parents=True)
+    (folder / "__MACOSX").mkdir()
+    (folder / "課題4" / "山田.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "課題4" / "佐藤.py").write_text(NO_HALF, encoding="utf-8")
+    (folder / "課題4" / "suzuki_3_assignsubmission_file_" / "main.py").write_text(CORRECT, encoding="utf-8")
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4)
+    assert result.exit_code == 0, result.output
+    rows = {row["submission"]: row["score"] for row in read_csv(tmp_path / "r.csv")}
+    assert rows == {"山田.py": "100", "佐藤.py": "94", "suzuki_3_assignsubmission_file_": "100"}
+    assert "holds one folder, 課題4, which holds the learners: its 3 entries were graded as the class" in result.stderr
+    alone = tmp_path / "one"
+    (alone / "yamada" / "common").mkdir(parents=True)
+    (alone / "yamada" / "main.py").write_text(CORRECT, encoding="utf-8")
+    (alone / "yamada" / "common" / "util.py").write_text("x = 1\n", encoding="utf-8")
+    result = run("batch", alone, "--out", tmp_path / "one.csv", "--seed", 4)
+    assert [(row["submission"], row["score"]) for row in read_csv(tmp_path / "one.csv")] == [("yamada", "100")]
+
+
 def test_names_that_differ_only_in_unicode_normalisation_are_both_graded_and_said_to_look_alike(run, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

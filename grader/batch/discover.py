@@ -113,6 +113,25 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
     return listing
 
 
+def wrapped_class(listing: Listing, suffixes: Iterable[str], entry: Optional[str] = None) -> Optional[Path]:
+    """The one folder a class folder holds, when it is the class rather than a learner: as an
+    export unpacked by hand into a folder of its own (``課題4/`` holding every learner) lies, and
+    as ``unpack_zip`` descends into it. Not one learner's project: a folder with its entry (the
+    ``entry`` given, or its only file of code at its top) is one, and so is a folder of fewer than
+    two entries."""
+    if len(listing.entries) != 1 or listing.exports or not listing.entries[0].path.is_dir():
+        return None
+    folder = listing.entries[0].path
+    suffixes = tuple(suffix.lower() for suffix in suffixes)
+    if entry and (folder / entry).is_file():
+        return None
+    children = [child for child in folder.iterdir() if child.name not in IGNORED and not child.name.startswith(".")
+                and not child.is_symlink()]
+    code = [child for child in children if child.is_file() and child.suffix.lower() in suffixes and child.name != "__init__.py"]
+    entries = [child for child in children if child.is_dir() or child in code or is_archive(child)]
+    return folder if len(code) != 1 and len(entries) >= 2 else None
+
+
 #: Fewest learners a .zip must hold, all of them beside it, to be taken for the class's export.
 EXPORT_MIN_ENTRIES = 2
 

@@ -24,8 +24,8 @@ import pluggy
 from grader import __version__
 from grader.batch import summary as class_summary
 from grader.batch.discover import (
-    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, is_archive, lookalike_names, output_names,
-    safe_file_name, unpack_zip,
+    Entry, Listing, Unpacked, absolute_path, find_submissions, holds_gradable, in_shard, is_archive, lookalike_names,
+    output_names, safe_file_name, unpack_zip, wrapped_class,
 )
 from grader.batch.state import BatchState, atomic_write, check_outputs, of_run, prepare_outputs, state_folder, summary_file
 from grader.errors import UsageError
@@ -77,6 +77,8 @@ class BatchResult:
     own_outputs: list = field(default_factory=list)
     #: The class's own export .zip, found in the folder it was unpacked into: left out, and said so.
     exports: list = field(default_factory=list)
+    #: The one folder the class folder held, whose entries were graded as the class (``wrapped_class``).
+    wrapper: Optional[str] = None
     #: Names that look alike but are different strings (NFC and NFD): rows the CSV cannot tell apart.
     lookalikes: list = field(default_factory=list)
     #: Members of the class's .zip not unpacked (links, paths leaving it or too deep).
@@ -179,6 +181,10 @@ class _Batch:
         # may have been others): none of it is a learner.
         self.written = self._outputs_written()
         listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
+        wrapper = wrapped_class(listing, loaders, self.options.entry)
+        if wrapper is not None:  # (as an export unpacked by hand: its learners are in it)
+            self.root = wrapper
+            listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
         entries = listing.entries
         # From the whole class, before sharding: every shard and every run agree on the names.
         self.output_names = output_names(entry.name for entry in entries)
@@ -205,7 +211,7 @@ class _Batch:
         result = BatchResult(summary={}, skipped=listing.skipped, links=listing.links, own_outputs=listing.outputs,
                              exports=listing.exports, zip_refused=self.unpacked.refused,
                              lookalikes=lookalike_names(entry.name for entry in listing.entries),
-                             found=len(listing.entries))
+                             found=len(listing.entries), wrapper=wrapper.name if wrapper is not None else None)
         to_grade = []
         for entry in entries:
             record = self.state.read(entry.name) if self.options.resume else None

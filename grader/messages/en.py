@@ -180,6 +180,7 @@ MESSAGES = {
     "summary.resumed": "({count} unchanged {count:plural:submission|submissions} kept from the last run)",
     "summary.seed_differs": "Warning: --seed {seed} is not the seed of the run being resumed ({resumed}), so every submission is graded again: results depend on the seed.",
     "summary.skipped": "(skipped, not submissions ({count}): {names})",
+    "summary.wrapper": "(the class folder holds one folder, {name}, which holds the learners: its {count} {count:plural:entry was|entries were} graded as the class)",
     "summary.lookalikes": "({count} {count:plural:name is|names are} written in two ways, with the same characters encoded differently (Unicode NFC and NFD, as macOS writes accents and kana), so two rows of the CSV look the same: {names}; rename one of each to tell them apart)",
     "summary.exports": "(left out, the class's own export found in the folder it was unpacked into ({count}): {names}; every learner in it is graded from the folder)",
     "summary.links": "(symbolic links not followed ({count}): {names}; grade never follows a link in a class folder, so copy what it points to into the folder to grade it)",
