@@ -1373,3 +1373,18 @@ def test_a_deeply_nested_folder_is_looked_through_without_an_internal_error(run,
             os.rmdir(nested)
             nested = os.path.dirname(nested)
         shutil.rmtree(folder.parent)
+
+
+def test_the_summary_prints_a_pass_rate_rounded_once():
+    """14 of 17 is 82.35...%: 82.4%, not the 82.3% of the JSON's 0.8235 rounded again."""
+    from grader.api import messages
+    from grader.batch.summary import ClassSummary, render
+
+    summary = ClassSummary()
+    for number in range(17):
+        status = "passed" if number < 14 else "failed"
+        summary.add({"name": f"s{number}", "row": {"status": "graded"},
+                     "report": {"score": 1.0, "max_score": 1.0, "checks": [{"id": "a.b.c", "status": status}]}})
+    data = summary.data()
+    assert data["checks"]["a.b.c"]["pass_rate"] == 0.8235
+    assert "   82.4%  a.b.c" in render(data, messages())

@@ -147,8 +147,9 @@ def test_a_name_a_spreadsheet_would_compute_is_written_to_the_csv_as_text(tmp_pa
 
 
 def test_a_folder_name_a_spreadsheet_would_read_as_a_value_is_written_as_text(tmp_path):
-    values = ["12,345", "$100", "(123)", "50%", "2024-01-01", "01-02", "Jan-5", "3:45", "TRUE", "1月5日", "2024年1月5日", "1,000円"]
-    names = ["Decker-1", "mayer", "山田 太郎"]  # (which a spreadsheet leaves as they are)
+    values = ["12,345", "$100", "(123)", "50%", "2024-01-01", "01-02", "Jan-5", "3:45", "TRUE", "1月5日", "2024年1月5日", "1,000円",
+              "５０％", "１．５", "１，２３４", "＄１００", "－１", "１２：３０"]  # (full-width: the same to a Japanese spreadsheet)
+    names = ["Decker-1", "mayer", "山田 太郎", "Ａさん"]  # (which a spreadsheet leaves as they are)
     folder = tmp_path / "class"
     for name in values + names:
         (folder / name).mkdir(parents=True)

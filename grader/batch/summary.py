@@ -144,7 +144,8 @@ def render(data: dict, messages, lang: str = "en") -> str:
     hardest = sorted(data["checks"].items(), key=lambda item: (item[1]["pass_rate"] or 0, item[0]))[:5]
     if hardest:
         lines.append(say("summary.hardest"))
-        lines += [f"  {rate['pass_rate'] * 100:5.1f}%  {check_id}" for check_id, rate in hardest if rate["pass_rate"] is not None]
+        # (from the counts: the JSON's pass_rate is rounded already, and rounding it again is off by one)
+        lines += [f"  {100 * rate['passed'] / rate['graded']:5.1f}%  {check_id}" for check_id, rate in hardest if rate["graded"]]
     if data["mistakes"]:
         lines.append(say("summary.mistakes"))
         lines += [f"  {m['submissions']:4d}  {m['id']}" for m in data["mistakes"][:TOP_MISTAKES]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from typing import Iterable
 
 from grader import hookimpl
@@ -43,8 +44,12 @@ def header(exercises: Iterable[str]) -> list[str]:
 
 def as_text(name: str) -> str:
     """``name`` as a spreadsheet cell that shows it as it is, never computes it (nor reads a
-    student number ``0012345`` as the number 12345)."""
-    return "'" + name if name.startswith(FORMULA_START) or _a_number(name) or SPREADSHEET_VALUE.match(name) else name
+    student number ``0012345`` as the number 12345). Full-width characters count as the ASCII
+    they stand for (``５０％``, ``＝１＋１``): a Japanese spreadsheet reads them so."""
+    ascii_form = unicodedata.normalize("NFKC", name)
+    if any(form.startswith(FORMULA_START) or _a_number(form) or SPREADSHEET_VALUE.match(form) for form in {name, ascii_form}):
+        return "'" + name
+    return name
 
 
 def _a_number(text: str) -> bool:
