@@ -1388,3 +1388,15 @@ def test_the_summary_prints_a_pass_rate_rounded_once():
     data = summary.data()
     assert data["checks"]["a.b.c"]["pass_rate"] == 0.8235
     assert "   82.4%  a.b.c" in render(data, messages())
+
+
+def test_resume_with_other_settings_says_why_it_grades_everything_again(run, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "a.py").write_text(CORRECT, encoding="utf-8")
+    assert run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 2).exit_code == 0
+    changed = run("batch", folder, "--out", tmp_path / "r.csv", "--resume", "--timeout", 7)
+    assert changed.exit_code == 0 and "are not those of the run being resumed" in changed.stderr
+    assert "kept from the last run" not in changed.stderr
+    again = run("batch", folder, "--out", tmp_path / "r.csv", "--resume", "--timeout", 7)
+    assert "1 unchanged submission kept" in again.stderr and "not those of the run" not in again.stderr

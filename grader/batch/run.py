@@ -158,6 +158,8 @@ class _Batch:
         meta = self.state.meta() if self.options.resume else None
         #: The seed of the run --resume takes up (None: no run, or not resuming).
         self.resumed_seed = meta["seed"] if isinstance(meta, dict) and type(meta.get("seed")) is int else None
+        #: What the run --resume takes up was graded with (``_fingerprint``).
+        self.resumed_fingerprint = meta.get("fingerprint") if isinstance(meta, dict) else None
         if self.options.seed is not None:
             return self.options.seed
         if self.resumed_seed is not None:
@@ -200,6 +202,8 @@ class _Batch:
             # Not an error: results depend on the seed, so none of the records can be kept.
             print(plain(self.messages.text("summary.seed_differs", self.options.lang, seed=self.seed,
                                            resumed=self.resumed_seed)), file=sys.stderr)
+        elif type(self.resumed_fingerprint) is str and self.resumed_fingerprint != self.fingerprint:
+            print(plain(self.messages.text("summary.settings_differ", self.options.lang)), file=sys.stderr)
         entries = [entry for entry in entries if in_shard(entry.name, self.options.shard)]
         renamed = {entry.name: self.output_names[entry.name] for entry in entries
                    if self.output_names[entry.name] != safe_file_name(entry.name)}

@@ -179,6 +179,7 @@ MESSAGES = {
     "summary.mistakes": "Most frequent named mistakes (what to re-teach):",
     "summary.resumed": "({count} unchanged {count:plural:submission|submissions} kept from the last run)",
     "summary.seed_differs": "Warning: --seed {seed} is not the seed of the run being resumed ({resumed}), so every submission is graded again: results depend on the seed.",
+    "summary.settings_differ": "Warning: the grader or its settings (--timeout, --load-timeout, --memory, --entry, --lang, the checks and known mistakes) are not those of the run being resumed, so every submission is graded again.",
     "summary.skipped": "(skipped, not submissions ({count}): {names})",
     "summary.wrapper": "(the class folder holds one folder, {name}, which holds the learners: its {count} {count:plural:entry was|entries were} graded as the class)",
     "summary.lookalikes": "({count} {count:plural:name is|names are} written in two ways, with the same characters encoded differently (Unicode NFC and NFD, as macOS writes accents and kana), so two rows of the CSV look the same: {names}; rename one of each to tell them apart)",

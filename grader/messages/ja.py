@@ -179,6 +179,7 @@ MESSAGES = {
     "summary.mistakes": "多かった間違い（もう一度教えたいところ）:",
     "summary.resumed": "（前回から変わっていない {count} 件の提出物は前回の結果を使いました）",
     "summary.seed_differs": "警告: --seed {seed} は再開する実行のシード（{resumed}）と違うため、すべての提出物を採点し直します（結果はシードによって変わります）。",
+    "summary.settings_differ": "警告: 採点プログラムまたはその設定（--timeout、--load-timeout、--memory、--entry、--lang、チェックと既知の間違い）が再開する実行と違うため、すべての提出物を採点し直します。",
     "summary.skipped": "（提出物ではない {count} 件を飛ばしました: {names}）",
     "summary.wrapper": "（クラスのフォルダにはフォルダ {name} が 1 つだけあり、その中に受講者がいるため、その中の {count} 件をクラスとして採点しました）",
     "summary.lookalikes": "（同じ文字を異なる符号化（Unicode の NFC と NFD。macOS は濁点などを分けて書きます）で書いた名前が {count} 組あり、CSV の 2 行が同じに見えます: {names}。区別するにはどちらかの名前を変えてください）",
