@@ -157,7 +157,8 @@ def _digest(files) -> str:
 def _too_large(folder: Path, name: str, count: int, total: int) -> Submission:
     # The walk stopped at the first file past a limit, so the figures are "at least".
     # Megabytes of 2**20 bytes, as the limit is set (and the README states it): 64, not 67.
-    problem = Problem(Location(), Message("load.project_too_large", {
+    # (which limit it passed: "1001 files or 0.0 MB" would leave the learner to guess)
+    problem = Problem(Location(), Message("load.project_too_many_files" if count > PROJECT_MAX_FILES else "load.project_too_large", {
         "files": count, "megabytes": f"{total / MEGABYTE:.1f}",
         "max_files": PROJECT_MAX_FILES, "max_megabytes": f"{PROJECT_MAX_BYTES / MEGABYTE:g}",
     }))

@@ -286,7 +286,7 @@ def test_a_project_folder_past_the_limits_is_reported_not_graded(write, loaders,
     submission = read(tmp_path / "p", loaders)
     assert submission.units == ()
     [problem] = submission.problems
-    assert problem.message.id == "load.project_too_large"
+    assert problem.message.id == "load.project_too_many_files"
     assert problem.message.params["files"] == 4
 
 

@@ -22,7 +22,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 #: Problems that mean the file could not be read as a submission at all.
 UNREADABLE = frozenset({
     "load.unreadable", "load.empty", "load.no_code", "load.no_code_cells", "load.binary", "load.not_utf8", "load.shift_jis", "load.too_large", "load.not_json", "load.not_notebook",
-    "load.project_too_large", "load.too_much_code", "load.too_many_units", "load.too_many_tokens", "load.too_large_to_send", "load.zip_member_too_large",
+    "load.project_too_large", "load.project_too_many_files", "load.too_much_code", "load.too_many_units", "load.too_many_tokens", "load.too_large_to_send", "load.zip_member_too_large",
     "load.zip_member_damaged", "load.zip_member_encrypted", "load.folder_entries", "load.folder_no_entry",
 })
 
