@@ -366,7 +366,7 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
 
     folder = tmp_path / "class"
     (folder / "moodle_1_assignsubmission_file_").mkdir(parents=True)
-    archive(folder / "bob.zip", {"bob/main.py": CORRECT})  # (a wrapping folder, as zipping a folder gives)
+    archive(folder / "bob.zip", {"bob/main.py": CORRECT, "../../evil.py": "x = 1\n"})  # (a wrapping folder, as zipping a folder gives)
     archive(folder / "moodle_1_assignsubmission_file_" / "upload.zip", {"main.py": NO_HALF})
     (folder / "broken.zip").write_bytes(b"not a zip")
     with zipfile.ZipFile(folder / "huge.zip", "w", compression=zipfile.ZIP_DEFLATED) as bundle:  # (a project's limit, not the export's)
@@ -386,6 +386,8 @@ def test_a_learner_who_handed_in_a_zip_is_graded_as_the_folder_it_holds(run, tmp
             "huge.zip": ("0", "unreadable")}
         huge = json.loads((tmp_path / out.stem / "huge.zip.json").read_text(encoding="utf-8"))
         assert "64 MB" in huge["errors"][0]["message"]
+        bob = json.loads((tmp_path / out.stem / "bob.zip.json").read_text(encoding="utf-8"))
+        assert any("../../evil.py" in note for note in bob["notes"]), bob["notes"]
     assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "z.csv").read_bytes()
     again = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4, "--resume")
     assert "4 unchanged submissions kept" in again.output

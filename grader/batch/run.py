@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -460,7 +461,12 @@ class _Batch:
                 return self._left_out_of_zip(entry, unpacked)
             wanted = self.options.entry
             entry_file = wanted if wanted and (unpacked.root / wanted).is_file() else None
-            return self.grader.read(unpacked.root, entry=entry_file, name=entry.name)
+            submission = self.grader.read(unpacked.root, entry=entry_file, name=entry.name)
+            if unpacked.refused:  # (said in the learner's report, as the class's .zip's are on stderr)
+                refused = Message("load.zip_members_refused", {"count": len(unpacked.refused),
+                                                               "names": ", ".join(unpacked.refused[:5])})
+                submission = dataclasses.replace(submission, notes=submission.notes + (refused,))
+            return submission
         except UsageError as exc:  # its paths said as in the learner's .zip, not in this run's folder
             params = {key: self._in_archive(value, folder, entry) if isinstance(value, Path) else value
                       for key, value in exc.params.items()}

@@ -45,6 +45,7 @@ MESSAGES = {
     "load.syntax_error": "SyntaxError: {error}. This statement was skipped; the rest of the file still ran.",
     "load.syntax_error_alone": "SyntaxError: {error}. Nothing in the file could run.",
     "load.unparsable": "This part of the file could not be parsed: {error}",
+    "load.zip_members_refused": "Not unpacked from your .zip, links or paths that would leave its folder or lie too deep ({count}): {names}",
     "load.skipped_magic": "Skipped an IPython magic or shell line: {line}",
     "load.no_code_cells": "The notebook has no code cells.",
     "load.not_json": "The notebook is not valid JSON ({error}). Is it really an .ipynb file?",
