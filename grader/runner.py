@@ -23,7 +23,7 @@ from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, exception_message, frames_of, judge
 from grader.loaders import defined_in
 from grader.model import (
-    Catalogue, Check, CheckResult, Location, Message, Output, Problem, Report, Status, Submission,
+    Catalogue, Check, CheckResult, Hint, Location, Message, Output, Problem, Report, Status, Submission,
 )
 from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import ProcessGone, Settings
@@ -135,7 +135,8 @@ class Grader:
         # In the file's order: a syntax error found on reading and an exception found on running
         # are one list to a learner (a notebook's by cell, then line).
         problems.sort(key=lambda problem: (problem.where.cell or 0, problem.where.line or 0))
-        judged = [_with_the_call(_pointed_to_its_problem(result, tuple(problems)), self.full_catalogue.calls)
+        calls = self.full_catalogue.calls
+        judged = [_in_call_order(_with_the_call(_pointed_to_its_problem(result, tuple(problems)), calls), calls, loaded.parameters)
                   for result in self._judge(groups, outcomes, loaded.names)]
         ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
         return self._report(submission, ordered, problems, _output(session.output))
@@ -327,6 +328,32 @@ def _with_the_call(result: CheckResult, calls: Mapping[str, str]) -> CheckResult
         return result
     params = {"message": "", **message.params, "call": calls[result.check.function]}
     return dataclasses.replace(result, message=Message("outcome.call_failed", params))
+
+
+#: A call form whose arguments are all positional: ``get_mini_batch(x_train, t_train, batch_size)``.
+POSITIONAL_CALL = re.compile(r"^\w+\(((?:\w+(?:, )?)*)\)$")
+
+
+def _in_call_order(result: CheckResult, calls: Mapping[str, str], parameters: Mapping[str, list]) -> CheckResult:
+    """A failed check of a function whose parameters are those of its call form in another order
+    (``get_mini_batch(batch_size, x_train, t_train)``, ``cross_entropy_error(t, y)``) gets a hint
+    saying so: called as the grader calls it, by position, it is given each argument as another."""
+    if result.passed or result.check.function not in calls or result.check.function not in parameters:
+        return result
+    form = POSITIONAL_CALL.match(calls[result.check.function])
+    theirs = parameters[result.check.function]
+    expected = form.group(1).split(", ") if form and form.group(1) else []
+    if len(theirs) != len(expected) or sorted(theirs) != sorted(expected) or theirs == expected:
+        return result
+    text = {
+        "en": (f"Your {result.check.function} takes ({', '.join(theirs)}), but the grader calls it as "
+               f"`{calls[result.check.function]}`, passing the arguments by position in that order, so each lands "
+               f"in another parameter. Put the parameters in that order."),
+        "ja": (f"あなたの {result.check.function} の引数は ({', '.join(theirs)}) ですが、採点では "
+               f"`{calls[result.check.function]}` のとおり位置でこの順に渡して呼び出すため、それぞれの値が別の引数に入ります。"
+               f"引数をこの順に並べましょう。"),
+    }
+    return dataclasses.replace(result, hints=result.hints + (Hint("call.parameter_order", text),))
 
 
 def _alone(problem: Problem) -> Problem:

@@ -311,6 +311,20 @@ def test_a_function_whose_definition_stopped_says_so_rather_than_not_defined(gra
     assert missed == {("outcome.missing_stopped_cell", 1)}
 
 
+def test_parameters_in_another_order_than_the_call_say_how_the_grader_calls_the_function(grader, write, correct_source):
+    source = correct_source.replace("def get_mini_batch(x_train, t_train, batch_size):",
+                                    "def get_mini_batch(batch_size, x_train, t_train):", 1)
+    assert source != correct_source
+    report = grader.grade(write("s.py", source))
+    failed = [r for r in report.results if r.check.function == "get_mini_batch" and not r.passed]
+    assert failed and all([h.id for h in r.hints] == ["call.parameter_order"] for r in failed)
+    assert "Your get_mini_batch takes (batch_size, x_train, t_train), but the grader calls it as " \
+           "`get_mini_batch(x_train, t_train, batch_size)`" in failed[0].hints[0].text["en"]
+    # Other parameter names, in whatever order, are the learner's to choose: no such hint.
+    renamed = correct_source.replace("def get_mini_batch(x_train, t_train, batch_size):", "def get_mini_batch(x, t, n):", 1)
+    assert all(not r.hints for r in grader.grade(write("r.py", renamed)).results)
+
+
 def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
     report = grader.grade(EXAMPLES / "notes.ipynb")
     function_1 = next(r for r in report.results if r.check.function == "function_1")

@@ -43,6 +43,8 @@ class Program:
 class LoadOutcome:
     problems: dict[int, dict] = field(default_factory=dict)  # unit index -> error
     names: list[str] = field(default_factory=list)
+    #: Each plain function's positional parameters, as the learner's code names them.
+    parameters: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Session:
@@ -234,6 +236,11 @@ class Session:
                     names = item.get("names")
                     if type(names) is list and not self.loaded.names:
                         self.loaded.names = [n[:100] for n in names[:NAMES_LIMIT] if type(n) is str]
+                    parameters = item.get("parameters")
+                    if type(parameters) is dict and not self.loaded.parameters:
+                        self.loaded.parameters = {
+                            name[:100]: [p[:100] for p in given[:20] if type(p) is str]
+                            for name, given in list(parameters.items())[:NAMES_LIMIT] if type(name) is str and type(given) is list}
                     return
                 else:
                     raise self._malformed(f"unexpected reply {str(kind)[:30]!r}")

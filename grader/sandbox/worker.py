@@ -383,7 +383,7 @@ class Worker:
             self.channel.reply("units", {"index": unit["index"], "error": error})
         if marker is not None:
             _write_marker(marker)
-        self.channel.reply("loaded", {"names": self._names(self.namespace)})
+        self.channel.reply("loaded", {"names": self._names(self.namespace), "parameters": self._parameters(self.namespace)})
         self.channel.flush()
 
     def _register_sources(self, units: list) -> None:
@@ -428,6 +428,18 @@ class Worker:
         finally:
             _flush_output()
         return None
+
+    @staticmethod
+    def _parameters(namespace: dict) -> dict:
+        """The positional parameters of each plain function the code defined, read from its code
+        object (no learner code runs): the grader tells a learner whose parameters are in another
+        order than its calls' why every check of the function fails."""
+        parameters = {}
+        for name, value in list(namespace.items())[:NAMES_LIMIT]:
+            if type(name) is str and type(value) is types.FunctionType and not name.startswith("__"):
+                code = value.__code__
+                parameters[name[:100]] = [parameter[:100] for parameter in code.co_varnames[:min(code.co_argcount, 20)]]
+        return parameters
 
     @staticmethod
     def _names(namespace: dict) -> list[str]:
