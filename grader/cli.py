@@ -118,7 +118,8 @@ def cli():
               help="Write the report to this file instead of standard output.")
 @click.option("--junit", type=FilePath(), help="Also write a JUnit XML report here.")
 @click.option("--entry", help="The entry file of a folder submission, relative to the folder.")
-@click.option("-k", "keyword", help="Grade only the checks of this exercise or function (e.g. -k numerical_diff).")
+@click.option("-k", "keyword", multiple=True, callback=lambda _ctx, _param, value: _keywords(value),
+              help="Grade only the checks of this exercise or function (e.g. -k numerical_diff); repeat it for more.")
 @click.option("-v", "--verbose", is_flag=True, help="Show inputs, expected and got for every failed check.")
 @click.option("--seed", type=int, help="Seed for the random inputs (default: a fresh one, shown in the report).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per check.")
@@ -175,7 +176,8 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
 
 @cli.command("list")
 @click.option("--format", "format_name", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-k", "keyword", help="Only the checks of this exercise or function.")
+@click.option("-k", "keyword", multiple=True, callback=lambda _ctx, _param, value: _keywords(value),
+              help="Only the checks of this exercise or function; repeat it for more.")
 @language_option("the titles")
 def list_checks(format_name, keyword, lang):
     """Show the catalogue: every exercise, check and its points."""
@@ -324,6 +326,11 @@ def _check_min_score(value: Optional[float]) -> Optional[float]:
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise click.BadParameter(f"{value:g} is not a score: give a number from 0 to the maximum.")
     return value
+
+
+def _keywords(given: tuple) -> Optional[str]:
+    """Every ``-k`` given, as the one keyword ``Catalogue.select`` reads (commas between)."""
+    return ",".join(given) or None
 
 
 def _color(flag: Optional[bool], output: Optional[Path]) -> bool:

@@ -146,15 +146,20 @@ class Catalogue:
         return tuple(dict.fromkeys(check.function for check in self.checks))
 
     def select(self, keyword: Optional[str]) -> "Catalogue":
-        """Only the checks of one exercise, one function, or whose id contains ``keyword``."""
-        if not keyword:
+        """Only the checks of one exercise, one function, or whose id contains ``keyword``; of
+        each of them, for keywords separated by commas (``-k losses -k numerical_diff``)."""
+        keywords = [part.strip() for part in (keyword or "").split(",") if part.strip()]
+        if not keywords:
             return self
 
-        def wanted(exercise: Exercise, check: Check) -> bool:
+        def wanted_by(keyword: str, exercise: Exercise, check: Check) -> bool:
             if keyword in (exercise.id, check.function, check.id):
                 return True
             exact = any(keyword in (e.id, c.function) for e in self.exercises for c in e.checks)
             return not exact and keyword.lower() in check.id.lower()
+
+        def wanted(exercise: Exercise, check: Check) -> bool:
+            return any(wanted_by(keyword, exercise, check) for keyword in keywords)
 
         exercises = []
         for exercise in self.exercises:

@@ -334,3 +334,13 @@ def test_a_file_name_that_is_not_utf8_is_named_as_grade_batch_names_it(run, tmp_
     assert batch.exit_code == 0, batch.output
     (batched,) = [json.loads(p.read_text(encoding="utf-8")) for p in (tmp_path / "json").glob("*.json")]
     assert report["submission"].startswith("bad\ufffd.py~") and batched == report
+
+
+def test_k_given_twice_grades_the_checks_of_both(run):
+    result = run("submit", STUDENT, "-k", "derivatives", "-k", "losses", "--format", "json", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {check["id"].split(".")[0] for check in report["checks"]} == {"derivatives", "losses"}
+    assert report["max_score"] == 40
+    listed = run("list", "-k", "softmax", "-k", "gradient_descent")
+    assert "softmax" in listed.output and "gradient_descent" in listed.output and "mean_squared_error" not in listed.output
