@@ -344,3 +344,17 @@ def test_k_given_twice_grades_the_checks_of_both(run):
     assert report["max_score"] == 40
     listed = run("list", "-k", "softmax", "-k", "gradient_descent")
     assert "softmax" in listed.output and "gradient_descent" in listed.output and "mean_squared_error" not in listed.output
+
+
+def test_the_notes_own_form_failing_only_extras_is_told_full_marks(run, tmp_path):
+    """Extras are worth nothing: a learner who follows the notes has full marks, said so, and
+    the extras not passed are listed under their own heading, not under "What to fix"."""
+    source = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+    start, end = source.index("def cross_entropy_error"), source.index("def get_mini_batch")
+    notes_form = "def cross_entropy_error(y, t):\n    delta = 1e-7\n    return -np.sum(t * np.log(y + delta))\n\n\n"
+    path = tmp_path / "notes.py"
+    path.write_text(source[:start] + notes_form + source[end:], encoding="utf-8")
+    result = run("submit", path, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "Full marks. Well done!" in result.output and "What to fix" not in result.output
+    assert "Extras not passed" in result.output and "cross_entropy_error.batch" in result.output
