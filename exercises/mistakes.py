@@ -461,6 +461,13 @@ MISTAKES = (
         "NameError: np が定義されていません。numpy を import していない（または別名で import している）ためです。"
         "ファイルの先頭、np を使う関数より前に `import numpy as np` を書きましょう。"),
         exception=("NameError", r"name 'np' is not defined")),
+    Mistake("input.while_graded", "*", (), T(
+        "input() waits for someone to type, and while your code is graded nobody does: it gets EOFError. "
+        "Give the value in the code, or keep the interactive part under `if __name__ == \"__main__\":`, "
+        "which grading (like an import) does not run.",
+        "input() は入力を待ちますが、採点中は誰も入力しないため EOFError になります。値をコードの中で与えるか、"
+        "対話する部分を `if __name__ == \"__main__\":` の下に置きましょう（採点では import と同じく実行されません）。"),
+        exception=("EOFError", r"^EOF when reading a line$")),
 )
 
 

@@ -325,6 +325,13 @@ def test_parameters_in_another_order_than_the_call_say_how_the_grader_calls_the_
     assert all(not r.hints for r in grader.grade(write("r.py", renamed)).results)
 
 
+def test_input_at_top_level_is_explained(grader, write, correct_source):
+    report = grader.grade(write("s.py", "steps = int(input('steps? '))\n" + correct_source))
+    (problem,) = report.problems
+    assert problem.message.params["type"] == "EOFError" and [h.id for h in problem.hints] == ["input.while_graded"]
+    assert report.score == 100
+
+
 def test_a_missing_function_is_not_mistaken_for_another_graded_one(grader):
     report = grader.grade(EXAMPLES / "notes.ipynb")
     function_1 = next(r for r in report.results if r.check.function == "function_1")
