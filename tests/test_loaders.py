@@ -174,6 +174,20 @@ def test_a_file_that_is_not_a_submission_gets_a_problem_not_an_exception(write, 
     assert message_ids(submission) == [message]
 
 
+def test_a_notebook_nbformat_finds_invalid_but_jupyter_opens_is_graded_with_a_note(write, loaders):
+    """A code cell written by hand without "outputs": Jupyter opens it after a warning, so its
+    cells are read; a cell without a source could not be, and is refused."""
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["x = 1\n", "y = 2\n"]}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    submission = read(write("hand.ipynb", json.dumps(notebook)), loaders)
+    assert len(submission.units) == 1 and submission.problems == ()
+    assert [note.id for note in submission.notes] == ["load.notebook_invalid"]
+    assert "'outputs' is a required property" in submission.notes[0].params["error"]
+    del cell["source"]
+    refused = read(write("nosource.ipynb", json.dumps(notebook)), loaders)
+    assert refused.units == () and message_ids(refused) == ["load.not_notebook"]
+
+
 def test_invalid_utf8_is_reported_with_its_line(write, loaders):
     submission = read(write("s.py", b"x = 1\ny = 2\nz = '\xff'\n"), loaders)
     assert submission.problems[0].where.line == 3

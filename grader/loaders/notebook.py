@@ -20,11 +20,11 @@ def load(path: Path, name: str) -> Submission:
     text, problem = decode(data, Location())
     if problem:
         return Submission(units=(), problems=(problem,), **base)
-    notebook, problem = _read_notebook(text)
+    notebook, problem, invalid = _read_notebook(text)
     if problem:
         return Submission(units=(), problems=(problem,), **base)
     filename = readable_name(os.path.basename(path))  # (shown in reports, which are UTF-8)
-    units, problems, notes = [], [], []
+    units, problems, notes = [], [], ([invalid] if invalid else [])
     code_cells = [cell for cell in notebook.cells if cell.get("cell_type") == "code"]
     for number, cell in enumerate(code_cells, start=1):
         execution_count = cell.get("execution_count")
@@ -50,25 +50,46 @@ def load(path: Path, name: str) -> Submission:
 
 
 def _read_notebook(text: str):
-    """The notebook as nbformat reads it (version 4), or the Problem that stops it."""
+    """The notebook as nbformat reads it (version 4), or the Problem that stops it; and, for a
+    notebook nbformat finds invalid whose cells can still be read (a code cell written by hand
+    without ``outputs``, which Jupyter opens after a warning), the note that says so."""
     try:
         json.loads(text)
     except ValueError as exc:
-        return None, Problem(Location(), Message("load.not_json", {"error": str(exc)[:200]}))
+        return None, Problem(Location(), Message("load.not_json", {"error": str(exc)[:200]})), None
     except RecursionError:
-        return None, Problem(Location(), Message("load.not_json", {"error": "nested too deeply"}))
+        return None, Problem(Location(), Message("load.not_json", {"error": "nested too deeply"})), None
     import nbformat  # imported here: it is slow to import, and only notebooks need it
 
+    invalid = None
     try:
         # nbformat warns on stderr about what it repairs (cells without ids, in older
         # notebooks): nothing the learner or the instructor should have to read.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             notebook = nbformat.reads(text, as_version=4)
-            nbformat.validate(notebook)
+            try:
+                nbformat.validate(notebook)
+            except nbformat.ValidationError as exc:
+                if not _cells_readable(notebook):
+                    raise
+                invalid = Message("load.notebook_invalid", {"error": _first_line(exc)})
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a bad notebook
-        return None, Problem(Location(), Message("load.not_notebook", {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}))
-    return notebook, None
+        return None, Problem(Location(), Message("load.not_notebook", {"error": _first_line(exc)})), None
+    return notebook, None, invalid
+
+
+def _first_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def _cells_readable(notebook) -> bool:
+    """Whether every cell has a kind and a source, all that grading reads of it."""
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    return type(cells) is list and all(
+        isinstance(cell, dict) and isinstance(cell.get("cell_type"), str)
+        and (isinstance(cell.get("source"), str) or (type(cell.get("source")) is list and all(isinstance(line, str) for line in cell["source"])))
+        for cell in cells)
 
 
 @hookimpl

@@ -47,6 +47,7 @@ MESSAGES = {
     "load.syntax_error_alone": "SyntaxError: {error}. Nothing in the file could run.",
     "load.unparsable": "This part of the file could not be parsed: {error}",
     "load.zip_members_refused": "Not unpacked from your .zip, links or paths that would leave its folder or lie too deep ({count}): {names}",
+    "load.notebook_invalid": "The notebook does not follow the notebook format exactly ({error}); its cells were graded as Jupyter opens it.",
     "load.skipped_magic": "Skipped an IPython magic or shell line: {line}",
     "load.no_code_cells": "The notebook has no code cells.",
     "load.not_json": "The notebook is not valid JSON ({error}). Is it really an .ipynb file?",

@@ -47,6 +47,7 @@ MESSAGES = {
     "load.syntax_error_alone": "構文エラー (SyntaxError): {error}。ファイルのコードは何も実行できませんでした。",
     "load.unparsable": "ファイルのこの部分を解析できませんでした: {error}",
     "load.zip_members_refused": "提出した .zip から展開しなかったもの（リンク、またはフォルダの外や深すぎる場所を指すパス {count} 件）: {names}",
+    "load.notebook_invalid": "ノートブックの形式に正確には従っていません（{error}）。Jupyter が開くのと同じようにセルを読み、採点しました。",
     "load.skipped_magic": "IPython のマジックコマンドまたはシェルの行を飛ばしました: {line}",
     "load.no_code_cells": "ノートブックにコードセルがありません。",
     "load.not_json": "ノートブックが正しい JSON ではありません（{error}）。本当に .ipynb ファイルですか？",
