@@ -358,3 +358,12 @@ def test_the_notes_own_form_failing_only_extras_is_told_full_marks(run, tmp_path
     assert result.exit_code == 0, result.output
     assert "Full marks. Well done!" in result.output and "What to fix" not in result.output
     assert "Extras not passed" in result.output and "cross_entropy_error.batch" in result.output
+
+
+def test_a_csv_written_to_a_file_starts_with_a_byte_order_mark_as_the_batchs_does(run, tmp_path):
+    """So a spreadsheet reads a Japanese name as UTF-8; on stdout, for tools, there is none."""
+    path = tmp_path / "山田.py"
+    path.write_bytes((EXAMPLES / "student.py").read_bytes())
+    assert run("submit", path, "--format", "csv", "-o", tmp_path / "r.csv", "--seed", 1).exit_code == 0
+    assert (tmp_path / "r.csv").read_bytes().startswith("\ufeffsubmission,".encode("utf-8"))
+    assert run("submit", path, "--format", "csv", "--seed", 1).stdout.startswith("submission,")
