@@ -130,7 +130,7 @@ def test_each_output_format_renders(run, fmt, tmp_path):
     out = tmp_path / f"report.{fmt}"
     result = run("submit", STUDENT, "--format", fmt, "-o", out, "--seed", 1)
     assert result.exit_code == 0 and result.output == ""
-    text = out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8-sig")  # (a CSV file begins with a byte-order mark)
     if fmt == "gradescope":
         data = json.loads(text)
         assert data["score"] == 100 and len(data["tests"]) == 41
