@@ -131,7 +131,9 @@ def test_resume_regrades_only_what_changed_and_ends_identical(run, klass, tmp_pa
     assert {r["submission"]: r["score"] for r in read_csv(first)}["suzuki.py"] == "100"
 
 
-def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_path):
+def _slow_batch_under_way(tmp_path):
+    """A batch of 8 submissions of 0.4 s each, started, with 2 of them recorded: (the process,
+    its command, its CSV, its records folder)."""
     folder = tmp_path / "slow"
     folder.mkdir()
     for index in range(8):
@@ -144,6 +146,12 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_p
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:
         time.sleep(0.05)
+    return process, command, out, records
+
+
+def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_path):
+    process, command, out, _ = _slow_batch_under_way(tmp_path)
+    folder = tmp_path / "slow"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2, stderr.decode()
@@ -168,18 +176,7 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resume_completes_it(tmp_p
 def test_a_batch_stopped_by_a_signal_or_two_keeps_a_csv_of_every_record(tmp_path, signals):
     """A CI job cancelled (SIGTERM), a terminal closed (SIGHUP) or an impatient second Ctrl-C: the
     CSV and the summary still hold every record written, as after one Ctrl-C."""
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    for index in range(8):
-        (folder / f"s{index}.py").write_text("import time\ntime.sleep(0.4)\n" + CORRECT, encoding="utf-8")
-    out = tmp_path / "results.csv"
-    command = [sys.executable, "-c", "from grader.cli import main; main()", "batch", str(folder), "--out", str(out),
-               "--seed", "9", "--jobs", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    records = tmp_path / "results.state" / "records"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:
-        time.sleep(0.05)
+    process, _, out, records = _slow_batch_under_way(tmp_path)
     for sent in signals:
         process.send_signal(sent)
         time.sleep(0.01)
