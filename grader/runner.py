@@ -136,9 +136,10 @@ class Grader:
         # are one list to a learner (a notebook's by cell, then line).
         problems.sort(key=lambda problem: (problem.where.cell or 0, problem.where.line or 0))
         calls = self.full_catalogue.calls
-        judged = [_in_call_order(_with_the_call(_pointed_to_its_problem(result, tuple(problems)), calls), calls, loaded.parameters)
+        judged = [_with_the_call(_pointed_to_its_problem(result, tuple(problems)), calls)
                   for result in self._judge(groups, outcomes, loaded.names)]
         ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
+        ordered = _in_call_order(ordered, calls, loaded.parameters)
         return self._report(submission, ordered, problems, _output(session.output))
 
     def _not_loaded(self, submission: Submission, problems: list, session: Optional[Session],
@@ -334,26 +335,36 @@ def _with_the_call(result: CheckResult, calls: Mapping[str, str]) -> CheckResult
 POSITIONAL_CALL = re.compile(r"^\w+\(((?:\w+(?:, )?)*)\)$")
 
 
-def _in_call_order(result: CheckResult, calls: Mapping[str, str], parameters: Mapping[str, list]) -> CheckResult:
-    """A failed check of a function whose parameters are those of its call form in another order
-    (``get_mini_batch(batch_size, x_train, t_train)``, ``cross_entropy_error(t, y)``) gets a hint
-    saying so: called as the grader calls it, by position, it is given each argument as another."""
-    if result.passed or result.check.function not in calls or result.check.function not in parameters:
-        return result
-    form = POSITIONAL_CALL.match(calls[result.check.function])
-    theirs = parameters[result.check.function]
-    expected = form.group(1).split(", ") if form and form.group(1) else []
-    if len(theirs) != len(expected) or sorted(theirs) != sorted(expected) or theirs == expected:
-        return result
-    text = {
-        "en": (f"Your {result.check.function} takes ({', '.join(theirs)}), but the grader calls it as "
-               f"`{calls[result.check.function]}`, passing the arguments by position in that order, so each lands "
-               f"in another parameter. Put the parameters in that order."),
-        "ja": (f"あなたの {result.check.function} の引数は ({', '.join(theirs)}) ですが、採点では "
-               f"`{calls[result.check.function]}` のとおり位置でこの順に渡して呼び出すため、それぞれの値が別の引数に入ります。"
-               f"引数をこの順に並べましょう。"),
-    }
-    return dataclasses.replace(result, hints=result.hints + (Hint("call.parameter_order", text),))
+def _in_call_order(results: list[CheckResult], calls: Mapping[str, str], parameters: Mapping[str, list]) -> list[CheckResult]:
+    """The failed checks of a function whose parameters are those of its call form in another
+    order (``get_mini_batch(batch_size, x_train, t_train)``, ``cross_entropy_error(t, y)``) get a
+    hint saying so: called as the grader calls it, by position, it is given each argument as
+    another. On its extras only if none of its scored checks failed, as for a named mistake."""
+    reordered = {}
+    for function, call in calls.items():
+        form = POSITIONAL_CALL.match(call)
+        theirs = parameters.get(function)
+        expected = form.group(1).split(", ") if form and form.group(1) else []
+        if theirs is not None and len(theirs) == len(expected) and sorted(theirs) == sorted(expected) and theirs != expected:
+            reordered[function] = theirs
+    if not reordered:
+        return results
+    scored_failed = {r.check.function for r in results if not r.passed and not r.check.extra}
+    marked = []
+    for result in results:
+        function = result.check.function
+        if result.passed or function not in reordered or (result.check.extra and function in scored_failed):
+            marked.append(result)
+            continue
+        theirs, call = ", ".join(reordered[function]), calls[function]
+        text = {
+            "en": (f"Your {function} takes ({theirs}), but the grader calls it as `{call}`, passing the arguments "
+                   f"by position in that order, so each lands in another parameter. Put the parameters in that order."),
+            "ja": (f"あなたの {function} の引数は ({theirs}) ですが、採点では `{call}` のとおり位置でこの順に渡して"
+                   f"呼び出すため、それぞれの値が別の引数に入ります。引数をこの順に並べましょう。"),
+        }
+        marked.append(dataclasses.replace(result, hints=result.hints + (Hint("call.parameter_order", text),)))
+    return marked
 
 
 def _alone(problem: Problem) -> Problem:

@@ -320,6 +320,12 @@ def test_parameters_in_another_order_than_the_call_say_how_the_grader_calls_the_
     assert failed and all([h.id for h in r.hints] == ["call.parameter_order"] for r in failed)
     assert "Your get_mini_batch takes (batch_size, x_train, t_train), but the grader calls it as " \
            "`get_mini_batch(x_train, t_train, batch_size)`" in failed[0].hints[0].text["en"]
+    # Named mistakes on the same checks keep their hints; the extras, failed by the notes' form
+    # whatever the order, get none.
+    swapped = correct_source.replace("def cross_entropy_error(y, t):", "def cross_entropy_error(t, y):", 1)
+    report = grader.grade(write("t.py", swapped))
+    hinted = {r.check.name for r in report.results if "call.parameter_order" in [h.id for h in r.hints]}
+    assert "notes_example" in hinted and not {"batch", "labels"} & hinted
     # Other parameter names, in whatever order, are the learner's to choose: no such hint.
     renamed = correct_source.replace("def get_mini_batch(x_train, t_train, batch_size):", "def get_mini_batch(x, t, n):", 1)
     assert all(not r.hints for r in grader.grade(write("r.py", renamed)).results)
