@@ -431,15 +431,15 @@ def test_names_that_differ_only_in_unicode_normalisation_are_both_graded_and_sai
 
 def test_the_classs_own_export_lying_where_it_was_unpacked_is_left_out_and_said_so(run, tmp_path):
     folder = tmp_path / "class"
-    (folder / "bob").mkdir(parents=True)
+    (folder / "bob_2_assignsubmission_file_").mkdir(parents=True)
     (folder / "alice.py").write_text(CORRECT, encoding="utf-8")
-    (folder / "bob" / "main.py").write_text(NO_HALF, encoding="utf-8")
+    (folder / "bob_2_assignsubmission_file_" / "main.py").write_text(NO_HALF, encoding="utf-8")
     online_text = folder / "bob_2_assignsubmission_onlinetext_"  # (left out: no code, as Moodle has it)
     online_text.mkdir()
     (online_text / "onlinetext.html").write_text("<p>hi</p>", encoding="utf-8")
     with zipfile.ZipFile(folder / "submissions.zip", "w") as bundle:  # unpacked here, then kept
         bundle.writestr("submissions/alice.py", CORRECT)
-        bundle.writestr("submissions/bob/main.py", NO_HALF)
+        bundle.writestr("submissions/bob_2_assignsubmission_file_/main.py", NO_HALF)
         bundle.writestr("submissions/bob_2_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
         bundle.writestr("__MACOSX/submissions/._alice.py", "")
     with zipfile.ZipFile(folder / "carol.zip", "w") as bundle:  # a learner's: her project
@@ -450,7 +450,7 @@ def test_the_classs_own_export_lying_where_it_was_unpacked_is_left_out_and_said_
         bundle.writestr("helper.py", "x = 1\n")
     result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 4)
     assert result.exit_code == 0, result.output
-    assert {row["submission"] for row in read_csv(tmp_path / "r.csv")} == {"alice.py", "bob", "carol.zip", "dave.zip"}
+    assert {row["submission"] for row in read_csv(tmp_path / "r.csv")} == {"alice.py", "bob_2_assignsubmission_file_", "carol.zip", "dave.zip"}
     assert "the class's own export found in the folder it was unpacked into (1): submissions.zip" in result.stderr
 
 
@@ -1131,7 +1131,8 @@ def test_merge_of_records_damaged_by_hand_is_no_internal_error(run, tmp_path, da
 
 def test_a_moodle_online_text_folder_holding_no_code_is_skipped_not_graded(run, tmp_path):
     """Moodle's "download all submissions" gives each learner a folder per submission plugin:
-    the online text's alone (``onlinetext.html``) is no submission of its own."""
+    the online text's alone (``onlinetext.html``) is no submission of its own, beside the
+    learner's file folder; a learner who handed in online text only has a row, for want of code."""
     archive = tmp_path / "moodle.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("山田 太郎_12345_assignsubmission_file_/main.py", CORRECT)
@@ -1139,16 +1140,18 @@ def test_a_moodle_online_text_folder_holding_no_code_is_skipped_not_graded(run, 
         bundle.writestr("佐藤 花子_67890_assignsubmission_onlinetext_/onlinetext.html", "<p>pasted</p>")
         bundle.writestr("佐藤 花子_67890_assignsubmission_onlinetext_/answer.py", FORWARD)  # code: graded
         bundle.writestr("鈴木 一郎_24680_assignsubmission_file_/report.pdf", "%PDF")  # no code, other name: graded
+        bundle.writestr("高橋 蓮_13579_assignsubmission_onlinetext_/onlinetext.html", "<p>forgot</p>")  # text only
     out = tmp_path / "results.csv"
     result = run("batch", archive, "--out", out, "--seed", 4)
     assert result.exit_code == 0, result.output
     rows = {row["submission"]: row for row in read_csv(out)}
     assert sorted(rows) == ["佐藤 花子_67890_assignsubmission_onlinetext_", "山田 太郎_12345_assignsubmission_file_",
-                            "鈴木 一郎_24680_assignsubmission_file_"]
+                            "鈴木 一郎_24680_assignsubmission_file_", "高橋 蓮_13579_assignsubmission_onlinetext_"]
     assert rows["佐藤 花子_67890_assignsubmission_onlinetext_"]["score"] == "91"
     assert rows["鈴木 一郎_24680_assignsubmission_file_"]["status"] == "unreadable"
+    assert rows["高橋 蓮_13579_assignsubmission_onlinetext_"]["status"] == "unreadable"
     assert "(skipped, not submissions (1): 山田 太郎_12345_assignsubmission_onlinetext_)" in result.stderr
-    assert json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))["submissions"] == 3
+    assert json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))["submissions"] == 4
 
 
 def test_an_empty_file_gets_in_a_batch_exactly_what_grade_submit_gives_it(run, tmp_path):

@@ -98,7 +98,8 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
             listing.outputs.append(path.name)
         elif path.is_symlink():
             listing.links.append(path.name)
-        elif path.is_dir() and path.name.endswith(MOODLE_ONLINE_TEXT) and not holds_gradable(path, suffixes):
+        elif path.is_dir() and path.name.endswith(MOODLE_ONLINE_TEXT) and not holds_gradable(path, suffixes) \
+                and _has_other_plugin_folder(path.name, paths):
             listing.skipped.append(path.name)
         elif path.is_dir() or (path.is_file() and path.suffix.lower() in suffixes) or is_archive(path):
             listing.entries.append(Entry(readable_name(path.name), path))
@@ -156,6 +157,15 @@ def is_unpacked_export(archive: Path, beside: set[str]) -> bool:
         tops = {parts[1] for parts in paths}
     tops = {top for top in tops if top not in IGNORED and not top.startswith(".")}
     return len(tops) >= EXPORT_MIN_ENTRIES and tops <= beside
+
+
+def _has_other_plugin_folder(name: str, paths: list[Path]) -> bool:
+    """Whether the learner of Moodle's online-text folder ``name`` has another folder beside it
+    (``NAME_ID_assignsubmission_file_``), which holds their work. A learner who handed in only
+    online text has none: their folder is their row, unreadable for want of code, so that the
+    instructor sees who handed in no file."""
+    prefix = name[:-len(MOODLE_ONLINE_TEXT)] + "_assignsubmission_"
+    return any(path.name != name and path.name.startswith(prefix) for path in paths)
 
 
 def is_archive(path: Path) -> bool:
