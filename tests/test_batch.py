@@ -1402,3 +1402,28 @@ def test_resume_with_other_settings_says_why_it_grades_everything_again(run, tmp
     assert "kept from the last run" not in changed.stderr
     again = run("batch", folder, "--out", tmp_path / "r.csv", "--resume", "--timeout", 7)
     assert "1 unchanged submission kept" in again.stderr and "not those of the run" not in again.stderr
+
+
+def test_a_zip_of_a_version_zipfile_does_not_know_is_its_learners_row_not_the_classs_end(run, tmp_path):
+    """zipfile raises NotImplementedError for a "version needed to extract" it does not know:
+    a learner's such .zip is their unreadable row; the class's own export is refused (exit 4)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("a/main.py", CORRECT)
+        bundle.writestr("b/main.py", CORRECT)
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        data[at + 6:at + 8] = (87).to_bytes(2, "little")  # (version 8.7)
+        at = data.find(b"PK\x01\x02", at + 4)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "mallory.zip").write_bytes(bytes(data))
+    result = run("batch", folder, "--out", tmp_path / "r.csv", "--seed", 1)
+    assert result.exit_code == 0, result.output
+    rows = {row["submission"]: row["status"] for row in read_csv(tmp_path / "r.csv")}
+    assert rows == {"alice.py": "graded", "mallory.zip": "unreadable"}
+    (tmp_path / "export.zip").write_bytes(bytes(data))
+    refused = run("batch", tmp_path / "export.zip", "--out", tmp_path / "e.csv")
+    assert refused.exit_code == 4 and "not a readable .zip" in refused.output

@@ -145,8 +145,8 @@ def is_unpacked_export(archive: Path, beside: set[str]) -> bool:
     try:
         with zipfile.ZipFile(archive) as bundle:
             names = [_member_name(member) for member in bundle.infolist()]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError):
-        return False
+    except Exception:  # noqa: BLE001 - a learner's .zip (zipfile raises NotImplementedError for a version it
+        return False   # does not know): whatever is wrong with it is that learner's row, not the class's end
     paths = []
     for name in names:
         parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
@@ -261,8 +261,10 @@ def unpack_zip(archive: Path, destination: Path, max_bytes: Optional[int] = None
                     raise _too_many_bytes(archive, max_bytes)
                 else:
                     room -= copied
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError) as exc:
-        # (UnicodeDecodeError: a member's name flagged UTF-8 that is not)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError, NotImplementedError,
+            ValueError) as exc:
+        # (UnicodeDecodeError: a member's name flagged UTF-8 that is not; NotImplementedError: a zip
+        # version zipfile does not know)
         raise UsageError("usage.bad_zip", path=archive, error=exc) from exc
     root = _submissions_folder(destination)
     return Unpacked(root, _by_entry(root, [(target, None) for target in left_out]), limit,
