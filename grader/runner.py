@@ -22,8 +22,9 @@ from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, exception_message, frames_of, judge
 from grader.loaders import defined_in
+from grader.messages import Messages, collect_messages
 from grader.model import (
-    Catalogue, Check, CheckResult, Hint, Location, Message, Output, Problem, Report, Status, Submission,
+    LANGUAGES, Catalogue, Check, CheckResult, Hint, Location, Message, Output, Problem, Report, Status, Submission,
 )
 from grader.plugins import call_each, get_plugin_manager
 from grader.sandbox.client import ProcessGone, Settings
@@ -67,6 +68,7 @@ class Grader:
         self._base_config: Optional[dict] = None
         self._probe_groups: Optional[list[list[Check]]] = None
         self._frames: Optional[list[bytes]] = None
+        self._message_tables: Optional[Messages] = None
 
     # --- the public API --------------------------------------------------------------------
 
@@ -139,7 +141,7 @@ class Grader:
         judged = [_with_the_call(_pointed_to_its_problem(result, tuple(problems)), calls)
                   for result in self._judge(groups, outcomes, loaded.names)]
         ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
-        ordered = _in_call_order(ordered, calls, loaded.parameters)
+        ordered = _in_call_order(ordered, calls, loaded.parameters, self._messages())
         return self._report(submission, ordered, problems, _output(session.output))
 
     def _not_loaded(self, submission: Submission, problems: list, session: Optional[Session],
@@ -200,6 +202,12 @@ class Grader:
             digest=submission.digest,
             seed=self.seed,
         )
+
+    def _messages(self) -> Messages:
+        """The plugins' messages, for the hints the grader words itself (in every language)."""
+        if self._message_tables is None:
+            self._message_tables = collect_messages(self.manager)
+        return self._message_tables
 
     def _groups(self) -> list[list[Check]]:
         """The probes to run, in order, each with the checks that judge its result."""
@@ -335,11 +343,14 @@ def _with_the_call(result: CheckResult, calls: Mapping[str, str]) -> CheckResult
 POSITIONAL_CALL = re.compile(r"^\w+\(((?:\w+(?:, )?)*)\)$")
 
 
-def _in_call_order(results: list[CheckResult], calls: Mapping[str, str], parameters: Mapping[str, list]) -> list[CheckResult]:
+def _in_call_order(results: list[CheckResult], calls: Mapping[str, str], parameters: Mapping[str, list],
+                   messages: Messages) -> list[CheckResult]:
     """The failed checks of a function whose parameters are those of its call form in another
     order (``get_mini_batch(batch_size, x_train, t_train)``, ``cross_entropy_error(t, y)``) get a
     hint saying so: called as the grader calls it, by position, it is given each argument as
-    another. On its extras only if none of its scored checks failed, as for a named mistake."""
+    another. Not where a named mistake explains the failure already (the order of a symmetric
+    function's parameters, such as mean_squared_error's, changes nothing), nor on its extras when
+    one of its scored checks failed, as for a named mistake."""
     reordered = {}
     for function, call in calls.items():
         form = POSITIONAL_CALL.match(call)
@@ -353,17 +364,13 @@ def _in_call_order(results: list[CheckResult], calls: Mapping[str, str], paramet
     marked = []
     for result in results:
         function = result.check.function
-        if result.passed or function not in reordered or (result.check.extra and function in scored_failed):
+        if (result.passed or result.hints or function not in reordered
+                or (result.check.extra and function in scored_failed)):
             marked.append(result)
             continue
-        theirs, call = ", ".join(reordered[function]), calls[function]
-        text = {
-            "en": (f"Your {function} takes ({theirs}), but the grader calls it as `{call}`, passing the arguments "
-                   f"by position in that order, so each lands in another parameter. Put the parameters in that order."),
-            "ja": (f"あなたの {function} の引数は ({theirs}) ですが、採点では `{call}` のとおり位置でこの順に渡して"
-                   f"呼び出すため、それぞれの値が別の引数に入ります。引数をこの順に並べましょう。"),
-        }
-        marked.append(dataclasses.replace(result, hints=result.hints + (Hint("call.parameter_order", text),)))
+        params = {"function": function, "parameters": ", ".join(reordered[function]), "call": calls[function]}
+        text = {lang: messages.text("hint.call_parameter_order", lang, **params) for lang in LANGUAGES}
+        marked.append(dataclasses.replace(result, hints=(Hint("call.parameter_order", text),)))
     return marked
 
 

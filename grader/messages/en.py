@@ -10,6 +10,7 @@ MESSAGES = {
     "status.not_attempted": "not attempted",
     "report.title": "Grading {submission}",
     "report.score": "Score: {score} / {max_score}",
+    "hint.call_parameter_order": "Your {function} takes ({parameters}), but the grader calls it as `{call}`, passing the arguments by position in that order, so each lands in another parameter. Put the parameters in that order.",
     "report.full_marks": "Full marks. Well done!",
     "report.exercise": "exercise",
     "report.checks": "checks passed",

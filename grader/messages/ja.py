@@ -10,6 +10,7 @@ MESSAGES = {
     "status.not_attempted": "未着手",
     "report.title": "{submission} の採点結果",
     "report.score": "得点: {score} / {max_score}",
+    "hint.call_parameter_order": "あなたの {function} の引数は ({parameters}) ですが、採点では `{call}` のとおり位置でこの順に渡して呼び出すため、それぞれの値が別の引数に入ります。引数をこの順に並べましょう。",
     "report.full_marks": "満点です。よくできました！",
     "report.exercise": "課題",
     "report.checks": "合格したチェック",

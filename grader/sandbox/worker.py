@@ -435,10 +435,12 @@ class Worker:
         object (no learner code runs): the grader tells a learner whose parameters are in another
         order than its calls' why every check of the function fails."""
         parameters = {}
-        for name, value in list(namespace.items())[:NAMES_LIMIT]:
+        for name, value in list(namespace.items()):
             if type(name) is str and type(value) is types.FunctionType and not name.startswith("__"):
                 code = value.__code__
                 parameters[name[:100]] = [parameter[:100] for parameter in code.co_varnames[:min(code.co_argcount, 20)]]
+                if len(parameters) >= NAMES_LIMIT:  # (functions only: `from numpy import *` brings 500 names)
+                    break
         return parameters
 
     @staticmethod
