@@ -138,7 +138,7 @@ class Grader:
         # are one list to a learner (a notebook's by cell, then line).
         problems.sort(key=lambda problem: (problem.where.cell or 0, problem.where.line or 0))
         calls = self.full_catalogue.calls
-        judged = [_with_the_call(_pointed_to_its_problem(result, tuple(problems)), calls)
+        judged = [_with_the_call(_pointed_to_its_problem(result, tuple(problems), submission.problems), calls)
                   for result in self._judge(groups, outcomes, loaded.names)]
         ordered = diagnose(judged, self._outcomes_by_check(groups, outcomes), self.catalogue.mistakes, self.expectations)
         ordered = _in_call_order(ordered, calls, loaded.parameters, self._messages())
@@ -239,7 +239,7 @@ class Grader:
         defined: the unit's own (it stopped before its end), or for a file out of time, those of
         the ``later`` units, which never ran."""
         problem = self._unit_problem_alone(unit, error)
-        stopped = later if error.get("kind") == "budget" else (unit,)
+        stopped = (unit, *later) if error.get("kind") == "budget" else (unit,)
         defines = tuple(dict.fromkeys(name for each in stopped for name in defined_in(each.source.split("\n"))))
         return dataclasses.replace(problem, defines=problem.defines + defines) if defines else problem
 
@@ -299,7 +299,8 @@ class Grader:
         return isolation.off_limits(modules)
 
 
-def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) -> CheckResult:
+def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...],
+                            found_reading: tuple[Problem, ...] = ()) -> CheckResult:
     """A check that misses a name which code that did not run (a syntax error, an error or a
     timeout before its end, the file's time gone) would have defined says so, and where: the
     learner named it right, and is to fix that code, not its name."""
@@ -310,8 +311,10 @@ def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...]) 
     problem = next((p for p in problems if name in p.defines), None)
     if problem is None:
         return result
-    # Why it did not run: a syntax error; the file's time, gone before it; or its own code stopping.
+    # Why it did not run: a syntax error; code that could not be read otherwise (nested too deeply);
+    # the file's time, gone before it; or its own code stopping.
     why = ("not_run" if problem.message.id.startswith("load.syntax_error") else
+           "not_read" if problem in found_reading else
            "not_reached" if problem.message.id == "load.budget" else "stopped")
     if problem.where.cell is not None:
         pointed = Message(f"outcome.missing_{why}_cell", {"name": name, "cell": problem.where.cell})

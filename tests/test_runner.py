@@ -309,6 +309,16 @@ def test_a_function_whose_definition_stopped_says_so_rather_than_not_defined(gra
     report = grader.grade(path)
     missed = {(r.message.id, r.message.params.get("cell")) for r in report.results if r.check.function == "function_1"}
     assert missed == {("outcome.missing_stopped_cell", 1)}
+    # A cell that could not be read at all (an expression nested too deeply to parse): not run.
+    rest = correct_source.replace("def function_1(x):\n    return 0.01 * x**2 + 0.1 * x\n", "")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(rest),
+        nbformat.v4.new_code_cell("y = " + "-" * 50000 + "1\ndef function_1(x):\n    return 0.01 * x**2 + 0.1 * x\n"),
+    ])
+    nbformat.write(notebook, path)
+    report = grader.grade(path)
+    missed = {(r.message.id, r.message.params.get("cell")) for r in report.results if r.check.function == "function_1"}
+    assert missed == {("outcome.missing_not_read_cell", 2)}
 
 
 def test_parameters_in_another_order_than_the_call_say_how_the_grader_calls_the_function(grader, write, correct_source):
