@@ -282,10 +282,12 @@ def test_a_project_module_in_a_traceback_is_named_by_its_path_in_the_project(gra
 @pytest.mark.parametrize("body", [
     "c = np.min(a)\n    return np.exp(a - c) / np.sum(np.exp(a - c))",  # wrong from the 4th input on
     "if a[0] == 1000:\n        raise ValueError('no')\n    c = np.max(a)\n    return np.exp(a - c) / np.sum(np.exp(a - c))",
+    "if a[0] == 1000:\n        return None\n    c = np.max(a)\n    return np.exp(a - c) / np.sum(np.exp(a - c))",
 ])
 def test_a_failure_shows_the_inputs_of_the_call_that_failed(grader, write, correct_source, body):
     """The overflow check calls softmax on four vectors; it fails on the 4th, [1000, 0, -1000],
-    whether by a wrong value or by raising (the learner's process says how many calls it began)."""
+    whether by a wrong value, by raising or by returning None (the learner's process says how many
+    calls it began)."""
     source = correct_source.replace("def softmax(a):", f"def softmax(a):\n    {body}\n\ndef _old_softmax(a):", 1)
     report = grader.grade(write("s.py", source))
     (overflow,) = [r for r in report.results if r.check.id == "simplenet.softmax.overflow"]

@@ -480,9 +480,9 @@ class Worker:
         except probing.MissingName as exc:
             return {"kind": "missing", "name": _text(exc.name)}
         except NotImplementedError as exc:
-            return {**self._describe_exception(exc), "kind": "not_implemented"}
-        except (probing.NotPlain, wire.WireError) as exc:
-            return {"kind": "not_plain", "message": _text(str(exc))}
+            return {**self._describe_exception(exc), "kind": "not_implemented", "shown": len(shown)}
+        except (probing.NotPlain, wire.WireError) as exc:  # (None, say, from one of the calls)
+            return {"kind": "not_plain", "message": _text(str(exc)), "shown": len(shown)}
         except BaseException as exc:  # noqa: BLE001
             return {**self._describe_exception(exc), "shown": len(shown)}
         finally:
