@@ -13,8 +13,9 @@ from grader.model import Check, Exercise
 
 DIFF_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
 #: The central difference of x² at 0 is exactly 0, whatever h: ((0+h)² − (0−h)²) / 2h. The forward
-#: difference gives h, so with the usual atol one with h = 1e-6 would pass; with this, no h does
-#: (below 1e-12, its rounding error at x = 1 fails rtol instead).
+#: difference gives h, so with the usual atol one with h = 1e-6 would pass; with this, any h from
+#: 1e-12 up fails here, and a smaller one fails the other checks of numerical_diff by its rounding
+#: error (an h such as 2⁻⁴⁰, exact at x = 1, still fails function_1 and random).
 ZERO_ATOL = 1e-12
 
 

@@ -45,6 +45,10 @@ class Renderer:
     def render(self, report: Report) -> str:
         return self.format.render(report, self.context)
 
+    def render_file(self, report: Report) -> str:
+        """The report as a file of its format holds it (``Format.file_start`` first)."""
+        return self.format.file_start + self.render(report)
+
 
 class GradingSession:
     """A Grader with the messages and formats of the same plugins."""
@@ -79,9 +83,10 @@ def open_grader(host: Optional[Host] = None, seed: Optional[int] = None, keyword
         deny_paths=deny_paths,
     )
     grader = Grader(manager or plugin_manager(), options, host)
-    if keyword and not grader.catalogue.checks:
+    unmatched = grader.full_catalogue.unmatched(keyword)
+    if unmatched:
         grader.close()
-        raise UsageError("usage.keyword", keyword=keyword)
+        raise UsageError("usage.keyword", keyword=unmatched[0])
     return GradingSession(grader)
 
 
@@ -96,10 +101,10 @@ def catalogue(keyword: Optional[str] = None, manager: Optional[pluggy.PluginMana
     from grader.catalogue import build_catalogue
 
     full = build_catalogue(manager or plugin_manager())
-    selected = full.select(keyword)
-    if keyword and not selected.checks:
-        raise UsageError("usage.keyword", keyword=keyword)
-    return selected
+    unmatched = full.unmatched(keyword)
+    if unmatched:
+        raise UsageError("usage.keyword", keyword=unmatched[0])
+    return full.select(keyword)
 
 
 def catalogue_data(selected: Catalogue, lang: str) -> dict:

@@ -162,10 +162,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
                                  max_score=f"{session.grader.catalogue.max_score:g}")
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
             report = session.grader.grade(path, entry=entry, early=early)
-            text = renderer.render(report)
-            if output is not None and format_name == "csv":
-                text = "\ufeff" + text  # (a file, as grade batch writes one: a spreadsheet reads it as UTF-8)
-            _write(text, output, renderer.context.color)
+            _write(renderer.render(report) if output is None else renderer.render_file(report), output, renderer.context.color)
             if junit:
                 _write(session.renderer("junit", lang=lang).render(report), junit)
             return api.exit_code(report, min_score)

@@ -145,6 +145,11 @@ class Catalogue:
     def functions(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(check.function for check in self.checks))
 
+    def unmatched(self, keyword: Optional[str]) -> list[str]:
+        """The comma-separated parts of ``keyword`` that select no check (a typo in one ``-k``)."""
+        parts = [part.strip() for part in (keyword or "").split(",") if part.strip()]
+        return [part for part in parts if not self.select(part).checks]
+
     def select(self, keyword: Optional[str]) -> "Catalogue":
         """Only the checks of one exercise, one function, or whose id contains ``keyword``; of
         each of them, for keywords separated by commas (``-k losses -k numerical_diff``)."""

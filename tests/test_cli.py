@@ -130,7 +130,7 @@ def test_each_output_format_renders(run, fmt, tmp_path):
     out = tmp_path / f"report.{fmt}"
     result = run("submit", STUDENT, "--format", fmt, "-o", out, "--seed", 1)
     assert result.exit_code == 0 and result.output == ""
-    text = out.read_text(encoding="utf-8-sig")  # (a CSV file begins with a byte-order mark)
+    text = out.read_text(encoding="utf-8-sig" if fmt == "csv" else "utf-8")  # (a CSV file begins with a byte-order mark)
     if fmt == "gradescope":
         data = json.loads(text)
         assert data["score"] == 100 and len(data["tests"]) == 41
@@ -344,6 +344,9 @@ def test_k_given_twice_grades_the_checks_of_both(run):
     assert report["max_score"] == 40
     listed = run("list", "-k", "softmax", "-k", "gradient_descent")
     assert "softmax" in listed.output and "gradient_descent" in listed.output and "mean_squared_error" not in listed.output
+    for command in (("submit", STUDENT), ("list",)):  # a typo in one -k is not passed over
+        typo = run(*command, "-k", "softmax", "-k", "sofmax")
+        assert typo.exit_code == 4 and "sofmax" in typo.output and "softmax," not in typo.output
 
 
 def test_the_notes_own_form_failing_only_extras_is_told_full_marks(run, tmp_path):

@@ -702,7 +702,7 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(path, "\ufeff" + buffer.getvalue())
+    atomic_write(path, csv_format.BYTE_ORDER_MARK + buffer.getvalue())
 
 
 def write_class_outputs(out: Path, columns: list[str], rows: list[dict], summary: class_summary.ClassSummary,

@@ -27,6 +27,9 @@ class Format:
     name: str
     render: Callable[[Report, RenderContext], str]
     description: str = ""
+    #: What a file of this format starts with, before the report (none on stdout, for tools):
+    #: the CSV's byte-order mark, so that a spreadsheet reads its names as UTF-8.
+    file_start: str = ""
 
 
 def collect_formats(manager: pluggy.PluginManager) -> dict[str, Format]:

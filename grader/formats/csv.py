@@ -12,6 +12,8 @@ from grader.formats import Format, RenderContext, exercise_totals, number
 from grader.model import Report
 
 BASE_COLUMNS = ("submission", "score", "max_score", "status")
+#: What a CSV file starts with: a spreadsheet then reads it as UTF-8, Japanese names included.
+BYTE_ORDER_MARK = "\ufeff"
 #: How a cell a spreadsheet would read as a formula starts (or as a number or a date: "-1", "+81").
 #: A submission's name is the learner's to choose: such a name is written after an apostrophe,
 #: which a spreadsheet takes to mean "text" and does not show. So is a name that starts with an
@@ -94,4 +96,4 @@ def render(report: Report, context: RenderContext) -> str:
 
 @hookimpl
 def grader_formats(register):
-    register(Format("csv", render, "a CSV header and one row"))
+    register(Format("csv", render, "a CSV header and one row", file_start=BYTE_ORDER_MARK))
