@@ -1357,6 +1357,8 @@ def test_a_deeply_nested_folder_is_looked_through_without_an_internal_error(run,
     folder = Path(tempfile.mkdtemp(prefix="grade-deep-")) / "class"
     (folder / "a.py").parent.mkdir(parents=True)
     (folder / "a.py").write_text(CORRECT, encoding="utf-8")
+    (folder / "x_1_assignsubmission_file_").mkdir()  # (the learner's code: their online text is skipped)
+    (folder / "x_1_assignsubmission_file_" / "main.py").write_text(CORRECT, encoding="utf-8")
     deep = folder / "x_1_assignsubmission_onlinetext_"
     deep.mkdir()
     nested = str(deep)
@@ -1367,7 +1369,7 @@ def test_a_deeply_nested_folder_is_looked_through_without_an_internal_error(run,
         result = run("batch", folder, "--out", tmp_path / "o" / "r.csv", "--seed", 1)
         assert result.exit_code == 0 and "Internal error" not in result.output, result.output
         assert "x_1_assignsubmission_onlinetext_" in result.output  # named among what was skipped
-        assert [row["submission"] for row in read_csv(tmp_path / "o" / "r.csv")] == ["a.py"]
+        assert [row["submission"] for row in read_csv(tmp_path / "o" / "r.csv")] == ["a.py", "x_1_assignsubmission_file_"]
         reports = run("batch", folder, "--out", tmp_path / "p" / "r.csv", "--seed", 1, "--json-dir", deep / "reports")
         assert reports.exit_code == 0 and "Internal error" not in reports.output, reports.output
     finally:  # (removed one at a time: shutil.rmtree would recurse too)
