@@ -1016,6 +1016,31 @@ def test_an_earlier_runs_outputs_in_the_class_folder_are_left_out_whatever_this_
     assert "results.state" in result.output
 
 
+def test_an_earlier_runs_report_folders_are_left_out_whatever_its_out(run, tmp_path, monkeypatch):
+    """--json-dir and --gradescope-dir folders of a run with another --out (which this run's
+    records do not know) are told by what they hold: reports grade writes, and no code."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("alice.py", "bob.py"):
+        (folder / name).write_text(CORRECT, encoding="utf-8")
+    monkeypatch.chdir(folder)
+    first = run("batch", ".", "--out", str(tmp_path / "first.csv"), "--seed", 3, "--json-dir", "reports",
+                "--gradescope-dir", "gs")
+    assert first.exit_code == 0, first.output
+    (folder / "reports" / ".DS_Store").write_bytes(b"\0")
+    # Look-alikes are learners: JSON that is not a report, and a report beside code.
+    (folder / "carol").mkdir()
+    (folder / "carol" / "data.json").write_text('{"score": 1}')
+    (folder / "dave").mkdir()
+    shutil.copyfile(folder / "reports" / "alice.py.json", folder / "dave" / "alice.py.json")
+    (folder / "dave" / "main.py").write_text(CORRECT, encoding="utf-8")
+    result = run("batch", ".", "--out", str(tmp_path / "second.csv"), "--seed", 3)
+    assert result.exit_code == 0, result.output
+    rows = {row["submission"]: row["status"] for row in read_csv(tmp_path / "second.csv")}
+    assert rows == {"alice.py": "graded", "bob.py": "graded", "carol": "unreadable", "dave": "graded"}
+    assert "gs, reports" in result.output
+
+
 def test_a_learners_folder_that_looks_like_records_cannot_leave_out_a_classmate(run, tmp_path):
     folder = tmp_path / "class"
     for name in ("mallory", "trudy.state"):

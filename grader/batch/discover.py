@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import lzma
 import stat
@@ -85,7 +86,7 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
     for path in paths:
         # An earlier batch's records, whatever its --out. (Only the folder itself: what its
         # batch.json lists could be anyone's name, were the folder a learner's look-alike.)
-        if _is_records_folder(path):
+        if _is_records_folder(path) or _is_reports_folder(path, suffixes):
             own.append(absolute_path(path))
     listing = Listing([])
     folder = absolute_path(root / "_").parent  # (each entry's place is in it: resolved once)
@@ -188,6 +189,39 @@ def _is_records_folder(path: Path) -> bool:
     a learner's project folder holding a ``batch.json`` and a ``records`` folder is graded.)"""
     return (path.name.endswith(".state") and not path.is_symlink() and path.is_dir() and (path / "batch.json").is_file()
             and (path / "records").is_dir())
+
+
+#: At most this many bytes of one report are read to tell an earlier batch's reports folder.
+REPORT_PEEK_BYTES = 4 * MEGABYTE
+
+
+def _is_reports_folder(path: Path, suffixes: Iterable[str]) -> bool:
+    """Whether ``path`` is an earlier batch's ``--json-dir`` (``NAME.json``) or ``--gradescope-dir``
+    (``NAME/results.json``), whatever its ``--out``: a folder of JSON files only, no code, and the
+    first of them a report ``grade`` writes. (Such a folder graded would be an ``unreadable``
+    learner, for want of code; a learner's folder holding code is graded whatever else it holds.)"""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    files = []
+    for _, file, _ in project_files(path):
+        name = os.path.basename(file)
+        if name in IGNORED or name.startswith("."):
+            continue  # (a Finder's .DS_Store)
+        if not name.endswith(".json") or os.path.splitext(file)[1].lower() in suffixes:
+            return False
+        files.append(file)
+    if not files:
+        return False
+    try:
+        with open(min(files), "rb") as stream:
+            data = json.loads(stream.read(REPORT_PEEK_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    extra = data.get("extra_data")
+    return ({"grader_version", "checks", "digest"} <= data.keys()  # --json-dir, grade submit --format json
+            or ("tests" in data and isinstance(extra, dict) and {"seed", "digest"} <= extra.keys()))  # Gradescope's
 
 
 def absolute_path(path: Path) -> Path:
