@@ -413,6 +413,31 @@ def test_a_class_folder_holding_one_folder_of_learners_is_graded_as_that_folder(
     assert [(row["submission"], row["score"]) for row in read_csv(tmp_path / "one.csv")] == [("yamada", "100")]
 
 
+def test_outputs_inside_the_class_folders_one_folder_of_learners_are_that_class_s(run, tmp_path):
+    """--out inside the one folder a class folder holds (``macx/課題4/results.csv``) is an output
+    in the class, as ``macx/results.csv`` would be: not a learner's folder written into; and an
+    earlier run's records there are not a learner that makes one learner's folder a class."""
+    folder = tmp_path / "macx"
+    (folder / "課題4").mkdir(parents=True)
+    for name, code in (("山田.py", CORRECT), ("佐藤.py", NO_HALF)):
+        (folder / "課題4" / name).write_text(code, encoding="utf-8")
+    out = folder / "課題4" / "results.csv"
+    for _ in range(2):  # (the second run meets the first one's outputs there)
+        result = run("batch", folder, "--out", out, "--seed", 4)
+        assert result.exit_code == 0, result.output
+        assert {row["submission"]: row["score"] for row in read_csv(out)} == {"山田.py": "100", "佐藤.py": "94"}
+    assert "its 2 entries were graded as the class" in result.stderr
+    alone = tmp_path / "one"
+    (alone / "yamada" / "src").mkdir(parents=True)  # (no entry at its top: it scores 0, but is one learner)
+    (alone / "yamada" / "src" / "main.py").write_text(CORRECT, encoding="utf-8")
+    (alone / "yamada" / "old.state" / "records").mkdir(parents=True)
+    (alone / "yamada" / "old.state" / "batch.json").write_text("{}")
+    result = run("batch", alone, "--out", tmp_path / "one.csv", "--seed", 4)
+    assert [row["submission"] for row in read_csv(tmp_path / "one.csv")] == ["yamada"]
+    result = run("batch", alone, "--out", alone / "yamada" / "r.csv", "--seed", 4)
+    assert result.exit_code == 4 and "would change yamada, a learner's submission" in result.output
+
+
 def test_names_that_differ_only_in_unicode_normalisation_are_both_graded_and_said_to_look_alike(run, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

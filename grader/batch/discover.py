@@ -128,7 +128,7 @@ def wrapped_class(listing: Listing, suffixes: Iterable[str], entry: Optional[str
     if entry and (folder / entry).is_file():
         return None
     children = [child for child in folder.iterdir() if child.name not in IGNORED and not child.name.startswith(".")
-                and not child.is_symlink()]
+                and not child.is_symlink() and not _is_records_folder(child)]
     code = [child for child in children if child.is_file() and child.suffix.lower() in suffixes and child.name != "__init__.py"]
     entries = [child for child in children if child.is_dir() or child in code or is_archive(child)]
     return folder if len(code) != 1 and len(entries) >= 2 else None

@@ -185,6 +185,12 @@ class _Batch:
         self.written = self._outputs_written()
         listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
         wrapper = wrapped_class(listing, loaders, self.options.entry)
+        if wrapper is None and not listing.entries and not listing.exports:
+            # The class's one folder holds an output (``--out class/課題4/results.csv``), and so
+            # was set aside with the outputs: it is still the class, and the output in it its.
+            holding = [name for name, _ in self._learners_folders_holding_outputs(listing)]
+            if len(holding) == 1:
+                wrapper = wrapped_class(Listing([Entry(holding[0], self.root / holding[0])]), loaders, self.options.entry)
         if wrapper is not None:  # (as an export unpacked by hand: its learners are in it)
             self.root = wrapper
             listing = find_submissions(self.root, loaders, [Path(path) for path in self.written])
@@ -315,6 +321,13 @@ class _Batch:
         yamada's project holding its code): writing there would change that learner's
         submission. A folder of the class holding outputs and no code (``class/reports``) is
         the batch's own, left out of the class as before."""
+        for name, inside in self._learners_folders_holding_outputs(listing):
+            raise UsageError("usage.output_in_submission", path=inside[0], name=name)
+
+    def _learners_folders_holding_outputs(self, listing: Listing) -> list[tuple[str, list]]:
+        """(name, this run's outputs in it) of each folder of the class that holds one of them
+        and code besides."""
+        found = []
         for name in listing.outputs:
             place = absolute_path(self.root / name)
             if place.is_symlink() or not place.is_dir():
@@ -322,7 +335,8 @@ class _Batch:
             inside = [path for path in self.outputs
                       if absolute_path(path) == place or place in absolute_path(path).parents]
             if inside and holds_gradable(place, self.grader.loaders, [absolute_path(path) for path in inside]):
-                raise UsageError("usage.output_in_submission", path=inside[0], name=name)
+                found.append((name, inside))
+        return found
 
     def _report_files(self, names) -> dict[str, str]:
         """{report file (--json-dir, --gradescope-dir) of each of ``names``: its name}, each in its
