@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import pluggy
 
@@ -47,12 +47,23 @@ def get_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
 
 #: The distribution each plugin loaded from an entry point came from: plugin id -> "name version".
 _DISTRIBUTIONS: dict[int, str] = {}
+#: Their distributions' top-level packages.
+_PACKAGES: set[str] = set()
 
 
-def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str, str]]:
-    """(name, "module:attr", "distribution version") of every installed entry point in
-    ``group``. Reads the ``entry_points.txt`` of each distribution on sys.path directly: it is
-    what importlib.metadata reads, without the cost of importing it on every ``grade`` run."""
+class EntryPoint(NamedTuple):
+    name: str
+    value: str  #: "module:attr"
+    distribution: str  #: "name version"
+    #: The top-level packages and modules the distribution installs: all of a pack is off
+    #: limits to learner code (its reference may import answers from another of its packages).
+    packages: tuple[str, ...] = ()
+
+
+def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[EntryPoint]:
+    """Every installed entry point in ``group``. Reads the ``entry_points.txt`` of each
+    distribution on sys.path directly: it is what importlib.metadata reads, without the cost of
+    importing it on every ``grade`` run."""
     found, seen = [], set()
     for folder in sys.path:
         try:
@@ -81,13 +92,39 @@ def find_entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str, st
             except configparser.Error:
                 continue
             if parser.has_section(group):
+                packages = distribution_packages(entry.path)
                 for name, value in parser.items(group):
-                    found.append((name, value.strip(), f"{distribution} {version.split('-')[0]}".strip()))
+                    found.append(EntryPoint(name, value.strip(), f"{distribution} {version.split('-')[0]}".strip(), packages))
     return found
 
 
+def distribution_packages(metadata_folder: str) -> tuple[str, ...]:
+    """The top-level import names a distribution installs: its ``top_level.txt``, else the first
+    part of each path in its ``RECORD`` (an editable install's finder and ``.pth`` left out)."""
+    try:
+        with open(os.path.join(metadata_folder, "top_level.txt"), encoding="utf-8") as stream:
+            names = {line.strip().replace("/", ".").partition(".")[0] for line in stream}
+    except (OSError, UnicodeDecodeError):
+        names = set()
+        try:
+            with open(os.path.join(metadata_folder, "RECORD"), encoding="utf-8") as stream:
+                paths = [line.partition(",")[0] for line in stream]
+        except (OSError, UnicodeDecodeError):
+            paths = []
+        for path in paths:
+            first, slash, _ = path.partition("/")
+            if not first or first.startswith(("..", "__editable__", "__pycache__")) or \
+                    first.endswith((".dist-info", ".egg-info", ".data", ".pth")):
+                continue
+            if slash:
+                names.add(first)
+            elif first.endswith((".py", ".so", ".pyd")):
+                names.add(first.partition(".")[0])
+    return tuple(sorted(name for name in names if name.isidentifier()))
+
+
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
-    for name, value, distribution in find_entry_points():
+    for name, value, distribution, packages in find_entry_points():
         if manager.get_plugin(name) is not None or manager.is_blocked(name):
             continue
         module_name, _, attribute = value.partition(":")
@@ -101,6 +138,12 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
             continue  # (a built-in, or the same module under two entry points' names)
         manager.register(plugin, name)
         _DISTRIBUTIONS[id(plugin)] = distribution
+        _PACKAGES.update(packages)
+
+
+def entry_point_packages() -> tuple[str, ...]:
+    """The top-level packages of every distribution a loaded plugin came from."""
+    return tuple(sorted(_PACKAGES))
 
 
 def describe_plugins(manager: pluggy.PluginManager) -> list[dict]:

@@ -28,7 +28,8 @@ def default_modules() -> list[str]:
 
     modules = [*DEFAULT_PROBE_MODULES, "reference", "exercises.mistakes"]
     if not os.environ.get(DISABLE_AUTOLOAD_ENV):
-        modules += [value.partition(":")[0].strip() for _, value, _ in find_entry_points()]
+        for entry_point in find_entry_points():
+            modules += [entry_point.value.partition(":")[0].strip(), *entry_point.packages]
     modules += [name.strip() for name in os.environ.get(EXTRA_PLUGINS_ENV, "").split(",")]
     return modules
 

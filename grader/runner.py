@@ -26,7 +26,7 @@ from grader.messages import Messages, collect_messages
 from grader.model import (
     LANGUAGES, Catalogue, Check, CheckResult, Hint, Location, Message, Output, Problem, Report, Status, Submission,
 )
-from grader.plugins import call_each, get_plugin_manager
+from grader.plugins import call_each, entry_point_packages, get_plugin_manager
 from grader.sandbox.client import ProcessGone, Settings
 from grader.sandbox.control import Host
 from grader.sandbox.session import Session, check_request
@@ -296,7 +296,7 @@ class Grader:
         modules += [exercise.reference for exercise in self.catalogue.exercises]
         modules += [getattr(implementation, "__module__", "") for mistake in self.catalogue.mistakes
                     for implementation in mistake.implementations]
-        return isolation.off_limits(modules)
+        return isolation.off_limits(modules + list(entry_point_packages()))
 
 
 def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...],

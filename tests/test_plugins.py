@@ -103,6 +103,37 @@ def test_a_plugin_installed_through_an_entry_point_is_loaded(pack, write, tmp_pa
     assert json.loads(result.output)["score"] == 5
 
 
+def test_every_package_of_an_installed_pack_is_off_limits_to_learners(pack, write, tmp_path, monkeypatch):
+    """A pack's reference may import its answers from another package of the pack: the whole
+    distribution (its top_level.txt, else its RECORD) is hidden, not only the reference's package."""
+    from grader.plugins import distribution_packages, find_entry_points
+    from grader.prestart import default_modules
+
+    name = pack("testpack_whole")
+    (tmp_path / "testpack_answers").mkdir()
+    (tmp_path / "testpack_answers" / "__init__.py").write_text(REFERENCE, encoding="utf-8")
+    (tmp_path / f"{name}_reference.py").write_text("from testpack_answers import sigmoid\n", encoding="utf-8")
+    dist = tmp_path / "testpack_whole-1.0.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text(f"[grader]\nactivation = {name}\n", encoding="utf-8")
+    (dist / "top_level.txt").write_text(f"{name}\n{name}_reference\ntestpack_answers\n", encoding="utf-8")
+    monkeypatch.delenv("GRADE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    [entry_point] = [e for e in find_entry_points() if e.name == "activation"]
+    assert entry_point.packages == ("testpack_answers", name, f"{name}_reference")
+    assert "testpack_answers" in default_modules()  # (the learner process started early is told so too)
+    path = write("learner.py", "from testpack_answers import sigmoid\n")
+    result = CliRunner().invoke(cli, ["submit", str(path), "-k", "activation", "--format", "json"])
+    report = json.loads(result.output)
+    assert report["score"] == 0 and "testpack_answers is the grader's own code" in report["errors"][0]["message"]
+    # Without a top_level.txt: the first part of each path its RECORD lists.
+    (dist / "top_level.txt").unlink()
+    (dist / "RECORD").write_text("testpack_answers/__init__.py,sha256=x,1\ntestpack_whole.py,,\n"
+                                 "../../../bin/tool,,\n__editable___testpack_finder.py,,\n__editable__.testpack.pth,,\n"
+                                 "testpack_whole-1.0.dist-info/RECORD,,\n_speedups.cpython-311-x86_64-linux-gnu.so,,\n",
+                                 encoding="utf-8")
+    assert distribution_packages(str(dist)) == ("_speedups", "testpack_answers", "testpack_whole")
+
+
 def test_autoloading_can_be_disabled(pack, tmp_path, monkeypatch):
     name = pack("testpack_disabled")
     dist = tmp_path / "testpack_disabled-1.0.dist-info"
