@@ -359,6 +359,46 @@ def test_the_filter_refuses_what_would_outlive_the_process_or_watch_others_files
         assert unfiltered[name] != errno.EPERM, (name, unfiltered[name])
 
 
+def test_the_filter_refuses_changing_a_files_mode_owner_times_or_attributes(tmp_path):
+    """Landlock does not guard a file's mode, owner, times or extended attributes: run as the
+    instructor's user, learner code could chmod the class folder or the batch's outputs out of
+    reach. Without the filter each call succeeds on the user's own file (or the file system
+    lacks xattrs); with it, each is refused and the file is as it was."""
+    import ctypes
+    import errno
+
+    from grader.sandbox import seccomp
+
+    if not seccomp.available():
+        pytest.skip("the seccomp filter is built for x86_64 Linux")
+    target = tmp_path / "mine.txt"
+    target.write_text("x")
+    os.chmod(target, 0o644)
+    before = os.stat(target)
+    path, name, value = (ctypes.create_string_buffer(text) for text in (str(target).encode(), b"user.grade", b"1"))
+    here, at_cwd = ctypes.addressof(path), -100
+    calls = {"chmod": (here, 0o600), "fchmodat": (at_cwd, here, 0o600, 0), "chown": (here, os.getuid(), os.getgid()),
+             "fchownat": (at_cwd, here, os.getuid(), os.getgid(), 0), "utimes": (here, 0), "utimensat": (at_cwd, here, 0, 0),
+             "setxattr": (here, ctypes.addressof(name), ctypes.addressof(value), 1, 0)}
+    assert set(_errors_in_child(calls, filtered=True).values()) == {errno.EPERM}
+    after = os.stat(target)
+    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
+    unfiltered = _errors_in_child(calls, filtered=False)
+    assert all(unfiltered[call] == 0 for call in calls if call != "setxattr"), unfiltered
+    assert unfiltered["setxattr"] != errno.EPERM
+    assert os.stat(target).st_mode & 0o777 == 0o600
+
+
+def test_a_learners_chmod_or_utime_even_of_its_own_file_is_refused_and_said_so(grader, write, correct_source):
+    from grader.messages import en, fill
+
+    code = "import os\nopen('mine', 'w').close()\nos.chmod('mine', 0o600)\nos.utime('mine', (0, 0))\n"
+    report = grader.grade(write("s.py", code + correct_source))
+    assert report.score == 100
+    assert [p.message.id for p in report.problems] == ["refused.system"] * 2
+    assert "change a file's permissions, owner or times" in fill(en.MESSAGES["refused.system"], report.problems[0].message.params)
+
+
 def test_a_learners_temporary_folders_and_trees_are_removed_as_at_home(grader, write, correct_source):
     """tempfile.TemporaryDirectory and shutil.rmtree in the learner's own folder work (rmtree by
     folder descriptors, which the hook refuses, used to end in RecursionError)."""
@@ -422,6 +462,21 @@ def test_a_learner_user_keeps_reading_folders_only_where_the_python_installation
         assert not readable_by(UID_BASE, [public, os.path.join(public, "private")])
     finally:
         shutil.rmtree(public)
+
+
+def test_a_loop_of_threads_is_stopped_whoever_runs_the_grader(grader, write, correct_source):
+    """As root, a learner process is a user of its own, with 32 tasks; as an ordinary user (the
+    instructor's), a few more than the machine had: not the thousands its memory would allow."""
+    from grader.sandbox.guard import tasks_on_machine
+
+    code = ("import threading\nthreading.stack_size(32768)\nstop = threading.Event()\nstarted = 0\n"
+            "try:\n    while started < 5000:\n        threading.Thread(target=stop.wait, daemon=True).start()\n"
+            "        started += 1\nexcept RuntimeError:\n    pass\nprint('started', started)\nstop.set()\n")
+    before = tasks_on_machine()
+    report = grader.grade(write("s.py", code + correct_source))
+    assert report.score == 100
+    started = int(report.output.stdout.split()[1])
+    assert 0 < started <= (32 if os.geteuid() == 0 else before + 32 + 100), (started, before)
 
 
 def test_a_learner_process_is_never_root_nor_has_roots_powers(grader, write, correct_source):

@@ -317,6 +317,21 @@ def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = No
         # Its user's processes and threads (it may start no process; a few threads, yes): a
         # loop of threads cannot take the machine's process ids.
         _set(resource.RLIMIT_NPROC, limits.threads)
+    else:
+        # Run as the instructor's user, whose count of tasks the kernel limits: a few threads
+        # more than the whole machine has now (which that user's are among), not thousands.
+        tasks = tasks_on_machine()
+        if tasks is not None:
+            _set(resource.RLIMIT_NPROC, tasks + limits.threads)
+
+
+def tasks_on_machine() -> Optional[int]:
+    """The machine's processes and threads, all users' (``/proc/loadavg``'s "running/total")."""
+    try:
+        with open("/proc/loadavg", "rb") as stream:
+            return int(stream.read().split()[3].partition(b"/")[2])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _set(which: int, value: int) -> None:

@@ -10,8 +10,9 @@ sockets, kernel interfaces a sandbox escape would start from (mount and the new 
 unshare, setns, bpf, io_uring, userfaultfd, keyrings, module loading, perf events, file
 handles), what outlives the process or watches others' files (System V IPC, POSIX message
 queues, fanotify, inotify), memory and disk taken past its limits' sight (memfd_create,
-memfd_secret, fallocate), the machine's asynchronous I/O contexts (io_setup), and the
-machine's own settings (host name, clock, kernel log, I/O ports, quotas).
+memfd_secret, fallocate), the machine's asynchronous I/O contexts (io_setup), a file's owner,
+mode, times and extended attributes (chmod, chown, utime and xattr calls: Landlock does not guard
+them), and the machine's own settings (host name, clock, kernel log, I/O ports, quotas).
 Threads stay possible.
 
 Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
@@ -78,6 +79,14 @@ _DENIED = {
     "memfd_create": 319, "memfd_secret": 447, "fallocate": 285,
     # Kernel-wide tables one process can drain: the machine's asynchronous I/O contexts.
     "io_setup": 206,
+    # A file's owner, mode, times and extended attributes, which Landlock does not guard: run
+    # as the instructor's user, learner code could otherwise chmod the class, the batch's
+    # outputs or ~/.ssh (any file of that user's it can name) out of anyone's reach.
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
+    "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
+    "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
+    "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
 }
 _CLONE, _CLONE3 = 56, 435
 #: Calls whose first argument is a process: allowed only for this process itself (or 0, itself
