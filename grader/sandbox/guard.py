@@ -301,10 +301,11 @@ class Limits:
     threads: int = 32
 
 
-def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = None) -> None:
+def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = None, tasks: Optional[int] = None) -> None:
     """Cap address space (``current``, read now if not given, plus the limit), CPU time, file
     size and open files; no core dumps. When the process runs as its own unprivileged user,
-    forbid new processes at the kernel level too."""
+    forbid new processes at the kernel level too; else cap its user's tasks a few past the
+    machine's ``tasks`` (read before Landlock hides /proc)."""
     _signal.signal(_SIGXFSZ, _signal.SIG_IGN)  # an oversized write fails instead of killing
     if current is None:
         current = address_space_bytes()
@@ -320,7 +321,6 @@ def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = No
     else:
         # Run as the instructor's user, whose count of tasks the kernel limits: a few threads
         # more than the whole machine has now (which that user's are among), not thousands.
-        tasks = tasks_on_machine()
         if tasks is not None:
             _set(resource.RLIMIT_NPROC, tasks + limits.threads)
 

@@ -258,6 +258,7 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
     # First, while the host's descriptors of the readable folders are still open: from here on
     # the kernel lets this process read only those and write only in its scratch folder.
     address_space = guard.address_space_bytes()  # (/proc is not among them)
+    tasks = guard.tasks_on_machine() if config.get("uid") is None else None
     landlock.restrict(_RULESET)
     # (_signal: signal's wrappers turn numbers into enums, at a cost out of all proportion here)
     for signum in _DEFAULT_SIGNALS:
@@ -293,6 +294,7 @@ def _set_apart(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) ->
         guard.Limits(memory_bytes=config["memory_bytes"], cpu_seconds=config["cpu_seconds"]),
         unprivileged=uid is not None,
         current=address_space,
+        tasks=tasks,
     )
     if uid is not None:
         guard.drop_privileges(uid, keep_read_search=bool(config.get("keep_read_search")))
