@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
+import numbers
 from typing import Mapping
 
 import pluggy
 
-from grader.errors import PluginError
+from grader.errors import PluginError, describe_exception
 from grader.model import LANGUAGES, Catalogue, Check, Exercise, Mistake
 from grader.plugins import call_each
 
@@ -21,14 +23,26 @@ def build_catalogue(manager: pluggy.PluginManager) -> Catalogue:
             exercises.append(_validated_exercise(exercise, plugin, exercises))
         return {"register": register}
 
+    mistake_plugins: list[str] = []
+
     def mistake_registrar(plugin: str):
         def register(mistake: Mistake) -> None:
             mistakes.append(_validated_mistake(mistake, plugin, mistakes))
+            mistake_plugins.append(plugin)
         return {"register": register}
 
     call_each(manager, "grader_exercises", exercise_registrar)
     call_each(manager, "grader_mistakes", mistake_registrar)
+    graded = {check.function for exercise in exercises for check in exercise.checks}
+    for mistake, plugin in zip(mistakes, mistake_plugins):
+        if mistake.function != "*" and mistake.function not in graded:
+            raise PluginError(f"mistake {mistake.id!r} of plugin {plugin!r} is a mistake in {mistake.function!r}, which no "
+                              f"check grades (the functions graded: {', '.join(sorted(graded))}; '*' for any)")
     return Catalogue(tuple(exercises), tuple(mistakes))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def probe_path(check: Check) -> str:
@@ -54,18 +68,19 @@ def _validated_exercise(exercise: Exercise, plugin: str, registered: list[Exerci
         if check.id in seen:
             raise PluginError(f"{where} is registered twice")
         seen.add(check.id)
-        if check.points < 0:
-            raise PluginError(f"{where} has negative points")
-        if not (check.rtol >= 0 and check.atol >= 0):
-            raise PluginError(f"{where} has a negative tolerance")
+        if not _is_number(check.points) or not math.isfinite(check.points) or check.points < 0:
+            raise PluginError(f"{where} has points {check.points!r}: give a number, 0 or more (0 makes it an extra)")
+        if not all(_is_number(tolerance) and tolerance >= 0 for tolerance in (check.rtol, check.atol)):
+            raise PluginError(f"{where} has a tolerance that is not a number, 0 or more")
         _require_text(check.title, f"{where} title", plugin)
         _require_importable(check.probe, where)
         checks.append(check)
     try:
         importlib.import_module(exercise.reference)
-    except ImportError as exc:
-        raise PluginError(f"exercise {exercise.id!r} of plugin {plugin!r}: reference {exercise.reference!r} cannot be imported: {exc}") from exc
-    return dataclasses.replace(exercise, checks=tuple(checks))
+    except Exception as exc:  # noqa: BLE001 - whatever its code raises, the plugin is to blame
+        raise PluginError(f"exercise {exercise.id!r} of plugin {plugin!r}: its reference {exercise.reference!r} "
+                          f"cannot be imported: {describe_exception(exc)}") from exc
+    return dataclasses.replace(exercise, checks=tuple(checks), plugin=plugin)
 
 
 def _validated_mistake(mistake: Mistake, plugin: str, registered: list[Mistake]) -> Mistake:

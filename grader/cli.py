@@ -85,7 +85,10 @@ class GradeGroup(click.Group):
             click.echo(_say("cli.interrupted"), err=True)
             code = ExitCode.INTERRUPTED
         except PluginError as exc:
-            click.echo(f"Error: a plugin is broken: {exc}", err=True)
+            from grader.plugins import DISABLE_AUTOLOAD_ENV
+
+            click.echo(f"Error: a plugin is broken: {exc}. Fix the plugin, or grade without installed packs "
+                       f"({DISABLE_AUTOLOAD_ENV}=1).", err=True)
             code = ExitCode.INTERNAL_ERROR
         except GraderError as exc:
             click.echo(f"Error: {exc}", err=True)

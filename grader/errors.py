@@ -1,6 +1,5 @@
 """The grader's own exception types; the CLI turns them into messages and exit codes."""
 
-
 from typing import Any
 
 
@@ -36,3 +35,16 @@ class PluginError(GraderError):
 
 class SandboxError(GraderError):
     """The machinery that runs learner code failed; never the learner's own fault."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message (file, line N, in name)``, where the innermost frame is: a plugin's error
+    names the line of its own code that raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    innermost = exc.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    if innermost is not None and not isinstance(exc, SyntaxError):  # (a SyntaxError's message names its line)
+        code = innermost.tb_frame.f_code
+        text += f" ({code.co_filename}, line {innermost.tb_lineno}, in {code.co_name})"
+    return text

@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from grader import probing, wire
+from grader.defaults import DEFAULT_PLUGINS
+from grader.errors import PluginError, describe_exception
 from grader.model import Catalogue, Check, Mistake
 
 
@@ -69,7 +71,8 @@ def run_probe(check: Check, names: Mapping[str, Any], seed: int, reference: Modu
     except (probing.NotPlain, wire.WireError) as exc:
         return {"kind": "not_plain", "message": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a mistake's implementation is meant to fail
-        outcome = {"kind": "exception", "type": type(exc).__name__, "message": str(exc)[:500], "frames": []}
+        outcome = {"kind": "exception", "type": type(exc).__name__, "message": str(exc)[:500], "frames": [],
+                   "at": describe_exception(exc)}  # (where a reference failed, for its plugin's author)
         refused = probing.refused_call(exc)
         return {**outcome, "refused": refused} if refused else outcome
 
@@ -108,13 +111,30 @@ class Expectations:
         return module
 
     def expected(self, check: Check) -> dict:
-        """The reference's outcome for ``check``."""
+        """The reference's outcome for ``check``: a value (a PluginError names the plugin whose
+        reference fails its own check, and where)."""
         key = ("reference", probe_key(check))
         with self._lock:
             if key not in self._cache:
                 reference = self.reference_module(check)
                 self._cache[key] = run_probe(check, vars(reference), self.seed(check), reference)
-            return self._cache[key]
+                exercise = self._exercise_of[check.id]
+                if exercise.plugin not in DEFAULT_PLUGINS and self._cache[key].get("kind") == "value":
+                    # A pack's probe must give the same on the same seed (the learner's process runs
+                    # it apart): one that draws from np.random, random or the clock fails correct code.
+                    again = run_probe(check, vars(reference), self.seed(check), reference)
+                    if again.get("encoded") != self._cache[key]["encoded"]:
+                        raise PluginError(
+                            f"check {check.id!r} of plugin {exercise.plugin!r} gives another result each time its probe "
+                            f"runs on its reference {exercise.reference!r} with the same seed: a probe must draw every "
+                            "input from its `rng` argument (not np.random, random or the clock; "
+                            "probing.seed_numpy(rng) first, where the code it grades draws from np.random)")
+            outcome = self._cache[key]
+        if outcome.get("kind") != "value":
+            exercise = self._exercise_of[check.id]
+            raise PluginError(f"check {check.id!r} of plugin {exercise.plugin or '?'!r} fails on its own reference "
+                              f"{exercise.reference!r}: {_failure(outcome)}")
+        return outcome
 
     def of_mistake(self, mistake: Mistake, index: int, check: Check) -> dict:
         """The outcome of ``mistake``'s ``index``-th implementation standing in for the learner,
@@ -140,3 +160,14 @@ class Expectations:
     def rng(self, check: Check) -> np.random.Generator:
         """A generator seeded as ``check``'s probe was, for its ``verify`` to redraw inputs."""
         return np.random.default_rng(self.seed(check))
+
+
+def _failure(outcome: dict) -> str:
+    kind = outcome.get("kind")
+    if kind == "exception":
+        return outcome.get("at") or f"{outcome.get('type')}: {outcome.get('message')}"
+    if kind == "missing":
+        return f"it does not define {outcome.get('name')!r}"
+    if kind == "not_implemented":
+        return "it raises NotImplementedError"
+    return f"the probe returned what the grader cannot compare ({outcome.get('message')}): numbers, arrays, and lists, tuples or dicts of them"

@@ -6,6 +6,7 @@ only by an output format.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -101,6 +102,8 @@ class Exercise:
     #: How the probes call each function graded ("get_mini_batch(x_train, t_train, batch_size)"),
     #: shown when a call fails before the learner's code runs (other parameters).
     calls: tuple[tuple[str, str], ...] = ()
+    #: The plugin that registered it (set by the catalogue): named when the exercise is broken.
+    plugin: str = ""
 
     @property
     def points(self) -> float:
@@ -116,7 +119,6 @@ class Mistake:
     function: str
     implementations: tuple[Any, ...]
     hint: Text
-    reference: str = "reference"
     #: Instead of implementations: (exception type, message regex) naming any failure that
     #: raises it, in any check or at load time.
     exception: Optional[tuple[str, str]] = None
@@ -170,7 +172,7 @@ class Catalogue:
         for exercise in self.exercises:
             checks = tuple(check for check in exercise.checks if wanted(exercise, check))
             if checks:
-                exercises.append(Exercise(exercise.id, exercise.title, checks, exercise.reference))
+                exercises.append(dataclasses.replace(exercise, checks=checks))
         return Catalogue(tuple(exercises), self.mistakes)
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Optional
 
 import pluggy
 
 from grader import hookspecs
 from grader.defaults import DEFAULT_PLUGINS
-from grader.errors import PluginError
+from grader.errors import PluginError, describe_exception
 
 ENTRY_POINT_GROUP = "grader"
 DISABLE_AUTOLOAD_ENV = "GRADE_DISABLE_PLUGIN_AUTOLOAD"
@@ -32,12 +32,12 @@ def get_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
         if manager.get_plugin(name) is None:
             try:
                 module = importlib.import_module(name)
-            except ImportError as exc:
-                raise PluginError(f"{EXTRA_PLUGINS_ENV} names {name!r}, which cannot be imported: {exc}") from exc
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - name the broken plugin, whatever broke
+                raise PluginError(f"{EXTRA_PLUGINS_ENV} names {name!r}, which cannot be imported: {describe_exception(exc)}") from exc
             if not manager.is_registered(module):  # (installed too: its entry point has it)
-                manager.register(module, name)
+                _register(manager, module, name, f"the plugin {name!r} ({EXTRA_PLUGINS_ENV})")
     for plugin in extra:
-        manager.register(plugin)
+        _register(manager, plugin, None, f"the plugin {getattr(plugin, '__name__', plugin)!r}")
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -45,10 +45,26 @@ def get_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
     return manager
 
 
+def _register(manager: pluggy.PluginManager, plugin: object, name: Optional[str], what: str) -> None:
+    """Register ``plugin``; a hook implementation pluggy refuses (arguments the hook does not
+    have), or a ``grader_`` function without ``@hookimpl`` (silently no hook), is the plugin's
+    error, said as such."""
+    try:
+        manager.register(plugin, name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"{what}: {exc}") from exc
+    unmarked = [attribute for attribute in dir(plugin) if attribute.startswith("grader_") and callable(getattr(plugin, attribute, None))
+                and manager.parse_hookimpl_opts(plugin, attribute) is None]
+    if unmarked:
+        manager.unregister(plugin)
+        raise PluginError(f"{what} defines {', '.join(unmarked)} without @hookimpl (from grader import hookimpl), so it "
+                          "would never be called")
+
+
 #: The distribution each plugin loaded from an entry point came from: plugin id -> "name version".
 _DISTRIBUTIONS: dict[int, str] = {}
-#: Their distributions' top-level packages.
-_PACKAGES: set[str] = set()
+#: Their distributions' top-level packages: plugin id -> names.
+_PACKAGES: dict[int, tuple[str, ...]] = {}
 
 
 class EntryPoint(NamedTuple):
@@ -132,18 +148,19 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
             plugin = importlib.import_module(module_name.strip())
             for part in filter(None, attribute.strip().split(".")):
                 plugin = getattr(plugin, part)
-        except Exception as exc:  # noqa: BLE001 - name the broken plugin, whatever broke
-            raise PluginError(f"the plugin {name!r} of {distribution} (entry point {value}) cannot be loaded: {exc}") from exc
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - name the broken plugin, whatever broke
+            raise PluginError(f"the plugin {name!r} of {distribution} (entry point {value}) cannot be loaded: "
+                              f"{describe_exception(exc)}") from exc
         if manager.is_registered(plugin):
             continue  # (a built-in, or the same module under two entry points' names)
-        manager.register(plugin, name)
+        _register(manager, plugin, name, f"the plugin {name!r} of {distribution} (entry point {value})")
         _DISTRIBUTIONS[id(plugin)] = distribution
-        _PACKAGES.update(packages)
+        _PACKAGES[id(plugin)] = packages
 
 
-def entry_point_packages() -> tuple[str, ...]:
-    """The top-level packages of every distribution a loaded plugin came from."""
-    return tuple(sorted(_PACKAGES))
+def entry_point_packages(manager: pluggy.PluginManager) -> tuple[str, ...]:
+    """The top-level packages of every distribution a plugin of ``manager`` came from."""
+    return tuple(sorted({package for plugin in manager.get_plugins() for package in _PACKAGES.get(id(plugin), ())}))
 
 
 def describe_plugins(manager: pluggy.PluginManager) -> list[dict]:

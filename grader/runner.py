@@ -62,7 +62,7 @@ class Grader:
         self.expectations = Expectations(self.catalogue, self.seed)
         self._own_host = host is None
         self.host = host or Host()
-        self.host.set_preload(probe_modules(self.catalogue))
+        self.host.set_preload(probe_modules(self.catalogue), self._grader_side_modules())
         self.host.start()
         self._hidden, self._deny = self._off_limits()
         self._base_config: Optional[dict] = None
@@ -82,6 +82,19 @@ class Grader:
         already (``grader.prestart``)."""
         return self.grade_submission(self.read(path, entry, name), early)
 
+    def check_references(self) -> None:
+        """Compute the reference's result of every check; a PluginError names a plugin whose
+        reference fails its own check."""
+        for check in self.catalogue.checks:
+            self.expectations.expected(check)
+
+    def check_plugins(self) -> None:
+        """What a plugin may get wrong that only grading would meet, found before grading anyone
+        (a batch asks): a reference that fails its own check, a probe module that imports a
+        reference. A PluginError names it."""
+        self.check_references()
+        self.host.ready()
+
     def start(self, submission: Submission) -> Optional[Session]:
         """Start ``submission``'s learner process, to wait set apart until ``grade_submission``
         sends it the code: a batch starts one submission's process while it judges another.
@@ -99,7 +112,6 @@ class Grader:
         (``grader.prestart``); ``started``: its session from ``start``. ``when_run`` is called
         once its code and every check have run, before the grader judges what they returned."""
         problems = list(submission.problems)
-        checks = self.catalogue.checks
         if not submission.units:
             return self._not_loaded(submission, problems, started, when_run)
         groups = self._groups()
@@ -114,8 +126,7 @@ class Grader:
                 session.begin()
             if not session.requests:
                 session.send_requests(self._request_frames())
-            for check in checks:  # the reference's results, while the learner's code runs
-                self.expectations.expected(check)  # (once per grader: a batch reuses them)
+            self.check_references()  # (while the learner's code runs; once per grader: a batch reuses them)
             try:
                 loaded = session.load()
             except ProcessGone as gone:
@@ -290,13 +301,19 @@ class Grader:
             )
         return isolation.learner_config(self._base_config, submission, self.options.settings)
 
-    def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Top-level packages a learner's process may not import, and their folders."""
-        modules = list(probe_modules(self.catalogue))
-        modules += [exercise.reference for exercise in self.catalogue.exercises]
+    def _grader_side_modules(self) -> tuple[str, ...]:
+        """The references' and known mistakes' modules: no probe module may import them, for a
+        learner process would then hold them."""
+        probes = set(probe_modules(self.catalogue))
+        modules = [exercise.reference for exercise in self.catalogue.exercises]
         modules += [getattr(implementation, "__module__", "") for mistake in self.catalogue.mistakes
                     for implementation in mistake.implementations]
-        return isolation.off_limits(modules + list(entry_point_packages()))
+        return tuple(dict.fromkeys(module for module in modules if module and module not in probes))
+
+    def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Top-level packages a learner's process may not import, and their folders."""
+        modules = [*probe_modules(self.catalogue), *self._grader_side_modules(), *entry_point_packages(self.manager)]
+        return isolation.off_limits(modules)
 
 
 def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...],

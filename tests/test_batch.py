@@ -1444,6 +1444,16 @@ def test_the_summary_prints_a_pass_rate_rounded_once():
     assert "   82.4%  a.b.c" in render(data, messages())
 
 
+def test_a_class_of_internal_errors_has_no_one_with_full_marks():
+    """Their reports score 0 of 0: not full marks."""
+    from grader.batch.summary import ClassSummary
+
+    summary = ClassSummary()
+    for number in range(2):
+        summary.add({"name": f"s{number}", "row": {"status": "internal error"}, "report": {"score": 0.0, "max_score": 0.0}})
+    assert summary.data()["scores"]["full_marks"] == 0
+
+
 def test_resume_with_other_settings_says_why_it_grades_everything_again(run, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

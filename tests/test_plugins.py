@@ -2,6 +2,7 @@
 point, add exercises that `grade list` and `grade submit` then use."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 
@@ -252,3 +253,125 @@ def test_a_process_forked_before_a_packs_probe_module_was_known_is_not_taken_ove
             report = grader.grade(path, early=early)
     assert [(r.check.id, r.status) for r in report.results] == [("activation.sigmoid.random", "failed")]
     assert "KeyError" not in report.output.stdout + report.output.stderr
+
+
+# --- a plugin's author's mistakes: each named, as the plugin's -----------------------------------
+
+def _pack_of(check: Check, reference: str = "reference"):
+    from grader import hookimpl
+
+    class Pack:
+        @hookimpl
+        def grader_exercises(self, register):
+            register(Exercise("authored", {"en": "x", "ja": "x"}, (check,), reference=reference))
+
+    return Pack()
+
+
+@pytest.mark.parametrize("points", [float("nan"), float("inf"), "3", True, -1])
+def test_points_that_are_not_a_number_of_0_or_more_are_refused(points):
+    from exercises import losses
+
+    check = dataclasses.replace(losses.CHECKS[0], points=points)
+    with pytest.raises(PluginError, match="has points"):
+        build_catalogue(get_plugin_manager(extra=[_pack_of(check)]))
+
+
+def test_a_reference_that_raises_on_import_is_named_with_its_line(pack, tmp_path):
+    import importlib
+
+    module = importlib.import_module(pack("testpack_badref"))
+    (tmp_path / "testpack_badref_reference.py").write_text("import numpy\n\nx = 1 / 0\n", encoding="utf-8")
+    with pytest.raises(PluginError) as raised:
+        build_catalogue(get_plugin_manager(extra=[module]))
+    assert "ZeroDivisionError: division by zero" in str(raised.value)
+    assert "testpack_badref_reference.py, line 3" in str(raised.value) and "'activation'" in str(raised.value)
+
+
+def test_hook_arguments_a_hook_does_not_have_and_a_hook_without_hookimpl_are_the_plugins_errors():
+    from grader import hookimpl
+
+    class WrongArguments:
+        @hookimpl
+        def grader_exercises(self, register, catalogue):
+            pass
+
+    class Unmarked:
+        def grader_exercises(self, register):
+            pass
+
+    with pytest.raises(PluginError, match="catalogue"):
+        get_plugin_manager(extra=[WrongArguments()])
+    with pytest.raises(PluginError, match="without @hookimpl"):
+        get_plugin_manager(extra=[Unmarked()])
+
+
+def test_a_plugin_that_exits_while_it_is_imported_is_named(tmp_path, monkeypatch):
+    (tmp_path / "testpack_exits.py").write_text("import sys\nsys.exit(2)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(cli, ["list"], env={"GRADE_PLUGINS": "testpack_exits"})
+    assert result.exit_code == 3
+    assert "testpack_exits" in result.output and "SystemExit: 2" in result.output
+    assert "GRADE_DISABLE_PLUGIN_AUTOLOAD=1" in result.output
+
+
+def test_a_mistake_in_a_function_no_check_grades_is_refused():
+    from grader import hookimpl
+    from grader.model import Mistake
+
+    class Typo:
+        @hookimpl
+        def grader_mistakes(self, register):
+            register(Mistake("sigmod.wrong", "sigmod", (lambda x: x,), {"en": "x", "ja": "x"}))
+
+    with pytest.raises(PluginError, match="'sigmod', which no check grades"):
+        build_catalogue(get_plugin_manager(extra=[Typo()]))
+
+
+def test_a_reference_that_fails_its_own_check_stops_submit_and_batch_naming_the_plugin(pack, write, tmp_path):
+    name = pack("testpack_failing")
+    (tmp_path / f"{name}_reference.py").write_text("def sigmoid(x):\n    raise ValueError('unfinished')\n", encoding="utf-8")
+    runner, env = CliRunner(), {"GRADE_PLUGINS": name}
+    path = write("learner.py", SUBMISSION)
+    result = runner.invoke(cli, ["submit", str(path), "--seed", "3"], env=env)
+    assert result.exit_code == 3
+    assert f"check 'activation.sigmoid.random' of plugin '{name}' fails on its own reference" in result.output
+    assert f"{name}_reference.py, line 2, in sigmoid" in result.output and "bug in the grader" not in result.output
+    # Left out with -k, it stops nothing.
+    assert runner.invoke(cli, ["submit", str(path), "--seed", "3", "-k", "losses"], env=env).exit_code == 1
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "a.py").write_text(SUBMISSION, encoding="utf-8")
+    out = tmp_path / "out" / "r.csv"
+    result = runner.invoke(cli, ["batch", str(folder), "--out", str(out), "--seed", "3"], env=env)
+    assert result.exit_code == 3 and "fails on its own reference" in result.output
+    assert not out.parent.exists()  # (nothing written: no row of "internal error" for every learner)
+
+
+def test_a_probe_module_that_imports_its_reference_is_refused_before_a_learner_could_read_it(pack, write, tmp_path):
+    """A learner's function called by the probe could find the reference in the probe's globals."""
+    name = pack("testpack_leaky")
+    source = (tmp_path / f"{name}.py").read_text(encoding="utf-8")
+    (tmp_path / f"{name}.py").write_text(f"import {name}_reference as _answers\n" + source, encoding="utf-8")
+    cheat = write("cheat.py", "import sys\n\ndef sigmoid(x):\n    return sys._getframe(1).f_globals['_answers'].sigmoid(x)\n")
+    runner, env = CliRunner(), {"GRADE_PLUGINS": name}
+    result = runner.invoke(cli, ["submit", str(cheat), "--seed", "3", "-k", "activation"], env=env)
+    assert result.exit_code == 3, result.output
+    assert f"probe modules {name} imports {name}_reference" in result.output
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "cheat.py").write_text(cheat.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out" / "r.csv"
+    result = runner.invoke(cli, ["batch", str(folder), "--out", str(out), "--seed", "3"], env=env)
+    assert result.exit_code == 3 and f"imports {name}_reference" in result.output
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("draw", ["np.random.normal(size=5)", "np.full(5, time.time() % 1)"])
+def test_a_probe_that_does_not_draw_from_its_rng_is_refused(pack, write, tmp_path, draw):
+    """Its reference's result differs from run to run, so a correct learner would fail it."""
+    name = pack("testpack_unseeded")
+    source = (tmp_path / f"{name}.py").read_text(encoding="utf-8").replace("rng.normal(size=5)", draw)
+    (tmp_path / f"{name}.py").write_text("import time\n" + source, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3"], env={"GRADE_PLUGINS": name})
+    assert result.exit_code == 3 and "gives another result each time its probe runs" in result.output

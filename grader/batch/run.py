@@ -179,6 +179,7 @@ class _Batch:
             sys.setswitchinterval(switch_interval)
 
     def _run(self, progress) -> BatchResult:
+        self.grader.check_plugins()  # (a broken plugin stops the batch before anything is written)
         loaders = self.grader.loaders
         # This run's outputs, and what earlier runs into the same records wrote (their flags
         # may have been others): none of it is a learner.

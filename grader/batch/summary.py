@@ -82,7 +82,7 @@ class ClassSummary:
                 "median": statistics.median(scores) if scores else None,
                 "min": min(scores) if scores else None,
                 "max": max(scores) if scores else None,
-                "full_marks": sum(score >= self.max_score for score in scores) if scores else 0,
+                "full_marks": sum(score >= self.max_score for score in scores) if self.max_score > 0 else 0,
                 "distribution": {f"{low}-{low + 10 if low < 90 else 100}%": bins.get(low, 0) for low in range(0, 100, 10)},
             },
             "not_graded": {"count": sum(self.statuses[status] for status in NOT_GRADED), "names": list(self.not_graded)},

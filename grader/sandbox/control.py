@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Callable, Optional
 
-from grader.errors import SandboxError
+from grader.errors import PluginError, SandboxError
 from grader.defaults import DEFAULT_PROBE_MODULES
 
 HOST_START_TIMEOUT = 60.0
@@ -30,6 +30,7 @@ class Host:
         self._control: socket.socket | None = None
         self._hello: dict | None = None
         self._preload = tuple(preload)
+        self._forbidden: tuple[str, ...] = ()
         self._started_preload: tuple[str, ...] = ()
         self._closed = False
 
@@ -51,7 +52,8 @@ class Host:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **SINGLE_THREADED}
         debug = os.environ.get("GRADE_DEBUG_HOST")
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", boot, str(theirs.fileno()), str(os.getpid()), ",".join(self._preload)],
+            [sys.executable, "-I", "-S", "-c", boot, str(theirs.fileno()), str(os.getpid()), ",".join(self._preload),
+             ",".join(self._forbidden)],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -73,18 +75,33 @@ class Host:
             self._launch()
         if self._hello is None:
             self._hello = self._receive()
+            self._refuse_forbidden_held(self._hello)
             if not self._hello.get("preload_error"):
                 self._started_preload = tuple(m for m in self._preload if m in self._hello.get("preloaded", ()))
         if self._preload and self._started_preload != self._preload:
-            self._send({"op": "preload", "modules": list(self._preload), "path": _import_roots(self._preload)})
+            self._send({"op": "preload", "modules": list(self._preload), "path": _import_roots(self._preload),
+                        "forbidden": list(self._forbidden)})
             reply = self._receive()
             if reply.get("error"):
                 raise SandboxError(f"the sandbox could not import a probe module: {reply['error']}")
+            self._refuse_forbidden_held(reply)
             self._started_preload = self._preload
 
-    def set_preload(self, modules: tuple[str, ...]) -> None:
+    def _refuse_forbidden_held(self, reply: dict) -> None:
+        if reply.get("forbidden_held"):
+            self._stop_locked()  # (its memory holds them now: no learner process may be forked from it)
+            added = [m for m in self._preload if m not in DEFAULT_PROBE_MODULES]
+            raise PluginError(
+                f"importing the probe modules {', '.join(added)} imports {', '.join(reply['forbidden_held'])}, which "
+                "learner code must never share a process with (a reference, or known mistakes). A probe module "
+                "gets the learner's functions from its `module` argument and correct ones from probing.trusted")
+
+    def set_preload(self, modules: tuple[str, ...], forbidden: tuple[str, ...] = ()) -> None:
+        """Probe modules every learner process is forked with, and the modules importing them
+        must not import (checked when the host imports them)."""
         with self._lock:
             self._preload = tuple(dict.fromkeys(self._preload + tuple(modules)))
+            self._forbidden = tuple(dict.fromkeys(self._forbidden + tuple(forbidden)))
 
     @property
     def can_drop_privileges(self) -> bool:
@@ -128,6 +145,12 @@ class Host:
                 if attempt:
                     raise SandboxError(f"the sandbox host failed: {exc}") from exc
                 self._stop_locked()
+
+    def ready(self) -> None:
+        """Start the host if it is not running, and have it import the probe modules (a
+        PluginError if one of them imports a module it must not)."""
+        with self._lock:
+            self._call_with_restart(lambda: None)
 
     def spawn(self, config: dict, fds: list[int]) -> tuple[int, tuple[str, ...]]:
         """(pid, the probe modules it was forked with) of a new learner process."""

@@ -14,6 +14,7 @@ import select
 import signal
 import socket
 import sys
+from typing import Iterable
 
 from grader.sandbox.cleanup import remove_tree
 
@@ -69,7 +70,8 @@ def main() -> None:
     from grader.sandbox import worker
 
     host = Host(control, worker, grader_gone)
-    host.preloaded = host._preload(sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else [])
+    host.preloaded = host._preload(sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else [],
+                                   sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else [])
     host.serve()
 
 
@@ -103,7 +105,8 @@ class Host:
         can_drop = os.getuid() == 0
         self.keep_read_search = can_drop and not readable_by(UID_BASE, _import_roots())
         self.reply({"op": "hello", "pid": os.getpid(), "can_drop": can_drop, "keep_read_search": self.keep_read_search,
-                    "preloaded": sorted(self.preloaded_modules), "preload_error": self.preloaded.get("error")})
+                    "preloaded": sorted(self.preloaded_modules), "preload_error": self.preloaded.get("error"),
+                    "forbidden_held": self.preloaded.get("forbidden_held")})
         watched = [self.control] + ([self.grader_gone] if self.grader_gone is not None else [])
         while True:
             if self.dying:
@@ -132,7 +135,7 @@ class Host:
             for entry in request.get("path", []):
                 if entry not in sys.path:
                     sys.path.append(entry)
-            self.reply(self._preload(request["modules"]))
+            self.reply(self._preload(request["modules"], request.get("forbidden", ())))
         elif op == "spawn":
             self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
         elif op == "reap":
@@ -142,7 +145,9 @@ class Host:
         else:
             self.reply({"op": "error", "error": f"unknown request {op!r}"})
 
-    def _preload(self, modules: list[str]) -> dict:
+    def _preload(self, modules: list[str], forbidden: Iterable[str] = ()) -> dict:
+        """Import the probe modules ``modules``; an error if one of them imports a module of
+        ``forbidden`` (the reference, known mistakes), which every learner process would hold."""
         import gc
         import importlib
 
@@ -153,6 +158,9 @@ class Host:
                 self.preloaded_modules.add(name)
         except BaseException as exc:  # noqa: BLE001 - report, never die
             return {"op": "preloaded", "error": f"{name}: {type(exc).__name__}: {exc}"}
+        held = sorted(name for name in sys.modules if any(name == f or name.startswith(f + ".") for f in forbidden))
+        if held:
+            return {"op": "preloaded", "error": None, "forbidden_held": held}
         # Everything imported so far is shared by every fork: keep the collector off it, so a
         # learner process does not copy pages merely by collecting garbage.
         gc.collect()
