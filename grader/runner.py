@@ -21,7 +21,7 @@ from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, exception_message, frames_of, judge
-from grader.loaders import defined_in
+from grader.loaders import defined_in, readable_name
 from grader.messages import Messages, collect_messages
 from grader.model import (
     LANGUAGES, Catalogue, Check, CheckResult, Hint, Location, Message, Output, Problem, Report, Status, Submission,
@@ -81,6 +81,14 @@ class Grader:
         """Grade the submission at ``path``; ``early``: its learner process, if one was started
         already (``grader.prestart``)."""
         return self.grade_submission(self.read(path, entry, name), early)
+
+    def grade_unreadable(self, path: os.PathLike | str, reason: Message) -> Report:
+        """The report of a submission at ``path`` that could not be read: 0, and ``reason``."""
+        path = Path(path)
+        problem = Problem(Location(), reason)
+        submission = Submission(name=readable_name(path.name), path=str(path), units=(), module_name="__main__", digest="",
+                                problems=(problem,))
+        return self.grade_submission(submission)
 
     def check_references(self) -> None:
         """Compute the reference's result of every check; a PluginError names a plugin whose

@@ -24,6 +24,14 @@ MEGABYTE = 1024 * 1024
 PROJECT_MAX_BYTES = 64 * MEGABYTE
 
 
+#: A project folder's refusals, said as the reason a learner's folder could not be graded (by
+#: `grade batch`, and `grade submit` of a folder it reports as unreadable): no --entry to give.
+UNREADABLE_MESSAGE_OF = {"usage.folder_entries": "load.folder_entries", "usage.folder_no_entry": "load.folder_no_entry"}
+#: Refusals of what a path holds, not of how grade was asked: `grade submit` reports them as a
+#: submission that could not be read, as `grade batch` does.
+UNGRADABLE_CONTENT = (*UNREADABLE_MESSAGE_OF, "usage.wrong_suffix")
+
+
 def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[str] = None,
                     name: Optional[str] = None) -> Submission:
     """Read ``path`` with the loader for its suffix. A folder is a project: its entry file is

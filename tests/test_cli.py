@@ -304,6 +304,38 @@ def test_control_characters_from_the_learner_never_reach_the_terminal(run, write
     assert "\x1b" not in result.output and "\x07" not in result.output and "\r" not in result.output
 
 
+@pytest.mark.parametrize("files, reason", [
+    (("a.py", "b.py"), "a project folder needs exactly one .ipynb/.py file at its top, its entry, to be graded (found: a.py, b.py)"),
+    (("notes.txt",), "a project folder needs one .ipynb/.py file at its top, its entry, to be graded, and this one has none"),
+    (("hw4/student.py",), "a project folder needs one .ipynb/.py file at its top, its entry, to be graded, and this one has none"),
+])
+def test_a_folder_that_cannot_be_graded_gets_a_report_of_0_as_an_lms_needs(run, tmp_path, files, reason):
+    """On Gradescope, `grade submit /autograder/submission --format gradescope -o results.json`
+    must leave a results.json whatever the learner handed in: as `grade batch` does, a folder it
+    cannot grade is that learner's 0, with the reason."""
+    folder = tmp_path / "submission"
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x = 1\n", encoding="utf-8")
+    results = tmp_path / "results" / "results.json"
+    result = run("submit", folder, "--format", "gradescope", "-o", results, "--seed", 1)
+    assert result.exit_code == 1, result.output
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert data["score"] == 0 and f"submission: {reason}" in data["output"]
+    assert {test["status"] for test in data["tests"]} == {"failed"} and len(data["tests"]) > 30
+
+
+def test_a_file_grade_does_not_read_gets_a_report_of_0_and_a_missing_path_is_refused(run, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("print(1)\n", encoding="utf-8")
+    result = run("submit", notes, "--format", "json", "--seed", 1)
+    assert result.exit_code == 1
+    [error] = json.loads(result.output)["errors"]
+    assert "notes.txt: grade reads .ipynb/.py files" in error["message"]
+    result = run("submit", tmp_path / "nothing.py")
+    assert result.exit_code == 4 and "no such file or folder" in result.output
+
+
 def test_a_named_pipe_is_refused_not_waited_on(run, tmp_path):
     pipe = tmp_path / "fifo.py"
     os.mkfifo(pipe)

@@ -41,10 +41,11 @@ from grader.runner import Grader, Options
 from grader.sandbox.client import Settings
 from grader.sandbox.control import Host
 from grader.seeds import fresh_seed
-from grader.submission import MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_FILES, folder_digest, refuse_output_over_code
+from grader.submission import (
+    MEGABYTE, PROJECT_MAX_BYTES, PROJECT_MAX_FILES, UNREADABLE_MESSAGE_OF, folder_digest, refuse_output_over_code,
+)
 
 #: ``grade submit``'s refusals of a project folder, and what a batch says instead.
-BATCH_MESSAGE_OF = {"usage.folder_entries": "load.folder_entries", "usage.folder_no_entry": "load.folder_no_entry"}
 #: Seconds between two rewrites of the CSV while the batch runs.
 CSV_REWRITE_SECONDS = 1.0
 
@@ -460,8 +461,8 @@ class _Batch:
         that could not be read, in the batch's language."""
         params = {key: self._relative(value) if isinstance(value, Path) else value
                   for key, value in exc.params.items()}
-        if exc.message_id in BATCH_MESSAGE_OF:
-            return Message(BATCH_MESSAGE_OF[exc.message_id], params)
+        if exc.message_id in UNREADABLE_MESSAGE_OF:
+            return Message(UNREADABLE_MESSAGE_OF[exc.message_id], params)
         return Message("load.unreadable", {"error": self.messages.text(exc.message_id, self.options.lang, **params)})
 
     def _read_archive(self, entry: Entry, archive: Path) -> Submission:
