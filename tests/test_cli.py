@@ -90,6 +90,19 @@ def test_a_report_file_is_written_into_folders_made_for_it(run, tmp_path):
     assert ElementTree.parse(tmp_path / "ci" / "r.xml").getroot().tag == "testsuites"
 
 
+def test_gradescope_shows_the_learner_what_their_code_printed_where_something_failed(run, write):
+    """Gradescope shows a learner the results' outputs only: what their code printed is there, as
+    the text report shows it (20 lines, control characters inert), not for a full-marks file."""
+    source = (EXAMPLES / "student.py").read_text(encoding="utf-8")
+    printing = "for i in range(25):\n    print('line', i, '\\x1b[2J')\n"
+    data = json.loads(run("submit", write("s.py", printing + source + "\ndef softmax(a):\n    return a\n"),
+                          "--format", "gradescope", "--seed", 1).output)
+    assert "What your code printed:\n  | line 0 \ufffd\n" in data["output"] and "  | line 19" in data["output"]
+    assert "line 20" not in data["output"] and "more bytes not shown" in data["output"]
+    full = json.loads(run("submit", write("t.py", printing + source), "--format", "gradescope", "--seed", 1).output)
+    assert full["score"] == 100 and "printed" not in full["output"]
+
+
 def test_a_report_file_is_written_into_not_replaced(run, tmp_path):
     """A link is followed (``-o /dev/stdout`` as much as a link to a file); a file keeps its
     mode, so a private report stays private."""
@@ -347,7 +360,7 @@ def test_a_file_none_of_whose_code_ran_says_why_before_what_to_fix(run, tmp_path
     empty = tmp_path / "empty.py"
     empty.write_text("# nothing yet\n", encoding="utf-8")
     output = run("submit", empty, "--seed", 1).output
-    assert "see the problem above" in output
+    assert "see the problems found in the file" in output
     assert output.index("Problems while running your file") < output.index("What to fix")
 
 

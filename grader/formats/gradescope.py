@@ -6,6 +6,7 @@ import json
 from grader import hookimpl
 from grader.formats import Format, RenderContext, hint_lines, number, status_label_of
 from grader.formats.json import report_data
+from grader.formats.text import OUTPUT_LINES, plain
 from grader.model import Report, Status
 
 
@@ -32,6 +33,7 @@ def results_of(data: dict, context: RenderContext) -> dict:
         })
     summary = [messages.text("report.score", lang, score=number(data["score"]), max_score=number(data["max_score"]))]
     summary += [f"{problem['where']}: {problem['message']}" for problem in data["errors"]]
+    summary += _printed(data, context, failed=any(test["status"] == "failed" for test in tests))
     return {
         "score": data["score"],
         "output": "\n".join(summary),
@@ -54,3 +56,18 @@ def render(report: Report, context: RenderContext) -> str:
 @hookimpl
 def grader_formats(register):
     register(Format("gradescope", render, "Gradescope autograder results.json"))
+
+
+def _printed(data: dict, context: RenderContext, failed: bool) -> list[str]:
+    """What the learner's code printed, as the text report shows it where something failed:
+    Gradescope shows a learner only the results' outputs (its own stdout is the autograder's)."""
+    output = data.get("output") or {}
+    printed = (output.get("stdout", "") + output.get("stderr", "")).rstrip("\n")
+    if not printed or not (failed or data["errors"]):
+        return []
+    lines = printed.split("\n")
+    shown = ["", context.messages.text("report.output", context.lang) + ":"] + ["  | " + plain(line) for line in lines[:OUTPUT_LINES]]
+    dropped = output.get("truncated_bytes", 0) + sum(len(line) + 1 for line in lines[OUTPUT_LINES:])
+    if dropped:
+        shown.append("  " + context.messages.text("report.output_dropped", context.lang, count=dropped))
+    return shown
