@@ -188,6 +188,31 @@ def test_a_notebook_nbformat_finds_invalid_but_jupyter_opens_is_graded_with_a_no
     assert refused.units == () and message_ids(refused) == ["load.not_notebook"]
 
 
+NOTEBOOK = {"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": "x = 1\n"}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda nb: [], 'it holds a list, where a notebook is an object with "cells"'),
+    (lambda nb: {**nb, "metadata": []}, 'its "metadata" is a list, where a notebook has an object'),
+    (lambda nb: {**nb, "nbformat": "4"}, 'its "nbformat" is text ("4"), where a notebook has a number (4)'),
+    (lambda nb: {**nb, "cells": [None]}, "cell 1 is null, where a notebook has an object"),
+    (lambda nb: {**nb, "cells": [{**nb["cells"][0], "source": ["x = 1\n", None]}]}, "the source of cell 1 is not text"),
+    (lambda nb: {"metadata": {}}, 'it has no "nbformat" or no "cells"'),
+])
+def test_json_shaped_unlike_a_notebook_is_said_plainly_not_with_a_python_error(write, loaders, change, said):
+    submission = read(write("odd.ipynb", json.dumps(change(NOTEBOOK))), loaders)
+    assert submission.units == () and message_ids(submission) == ["load.not_notebook"]
+    assert said in submission.problems[0].message.params["error"]
+
+
+def test_a_number_of_thousands_of_digits_is_said_plainly(write, loaders):
+    text = json.dumps(NOTEBOOK).replace('"execution_count": 1', '"execution_count": ' + "9" * 5000)
+    submission = read(write("big.ipynb", text), loaders)
+    assert message_ids(submission) == ["load.not_json"]
+    assert submission.problems[0].message.params["error"] == "a number in it is written with thousands of digits"
+
+
 def test_invalid_utf8_is_reported_with_its_line(write, loaders):
     submission = read(write("s.py", b"x = 1\ny = 2\nz = '\xff'\n"), loaders)
     assert submission.problems[0].where.line == 3

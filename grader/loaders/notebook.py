@@ -54,11 +54,17 @@ def _read_notebook(text: str):
     notebook nbformat finds invalid whose cells can still be read (a code cell written by hand
     without ``outputs``, which Jupyter opens after a warning), the note that says so."""
     try:
-        json.loads(text)
+        data = json.loads(text)
     except ValueError as exc:
-        return None, Problem(Location(), Message("load.not_json", {"error": str(exc)[:200]})), None
+        error = str(exc)
+        if "digits" in error:  # (int_max_str_digits: Python's advice is not the learner's)
+            error = "a number in it is written with thousands of digits"
+        return None, Problem(Location(), Message("load.not_json", {"error": error[:200]})), None
     except RecursionError:
         return None, Problem(Location(), Message("load.not_json", {"error": "nested too deeply"})), None
+    shape = _misshapen(data)
+    if shape:
+        return None, Problem(Location(), Message("load.not_notebook", {"error": shape})), None
     import nbformat  # imported here: it is slow to import, and only notebooks need it
 
     invalid = None
@@ -77,6 +83,40 @@ def _read_notebook(text: str):
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a bad notebook
         return None, Problem(Location(), Message("load.not_notebook", {"error": _first_line(exc)})), None
     return notebook, None, invalid
+
+
+def _misshapen(data) -> str | None:
+    """What keeps JSON ``data`` from being a notebook of format 4 or later, said plainly (nbformat
+    would say it with a Python error: "'list' object has no attribute 'get'"), or None."""
+    if not isinstance(data, dict):
+        return f"it holds {_kind(data)}, where a notebook is an object with \"cells\""
+    version = data.get("nbformat")
+    if "nbformat" not in data or "cells" not in data and "worksheets" not in data:
+        return "it has no \"nbformat\" or no \"cells\", which every notebook has"
+    if type(version) is not int:
+        return f"its \"nbformat\" is {_kind(version)}, where a notebook has a number (4)"
+    if "metadata" in data and not isinstance(data["metadata"], dict):
+        return f"its \"metadata\" is {_kind(data['metadata'])}, where a notebook has an object"
+    if version < 4:
+        return None  # (nbformat converts older notebooks, whose cells lie elsewhere)
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        return f"its \"cells\" is {_kind(cells)}, where a notebook has a list"
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            return f"cell {number} is {_kind(cell)}, where a notebook has an object"
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(line, str) for line in source))):
+            return f"the source of cell {number} is not text (a string, or a list of strings)"
+    return None
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "text", bool: "true or false", int: "a number", float: "a number"}
+    shown = json.dumps(value)[:20] if isinstance(value, (str, int, float)) else ""
+    return names.get(type(value), "something else") + (f" ({shown})" if shown else "")
 
 
 def _first_line(exc: Exception) -> str:
