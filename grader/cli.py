@@ -235,7 +235,7 @@ def plugins(format_name):
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return ExitCode.OK
     for row in rows:
-        origin = row["distribution"] or row["file"] or ""
+        origin = "  ".join(part for part in (row["distribution"], row["file"]) if part)
         click.echo(f"{row['name']}  [{row['source']}]  {origin}")
         click.echo(f"    hooks: {', '.join(row['hooks'])}")
     return ExitCode.OK

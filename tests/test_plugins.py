@@ -99,6 +99,8 @@ def test_a_plugin_installed_through_an_entry_point_is_loaded(pack, write, tmp_pa
     plugins = runner.invoke(cli, ["plugins", "--format", "json"])
     row = next(r for r in json.loads(plugins.output) if r["name"] == "activation")
     assert row["source"] == "entry point" and row["distribution"] == "testpack_installed 1.2"
+    text = runner.invoke(cli, ["plugins"]).output
+    assert f"activation  [entry point]  testpack_installed 1.2  {tmp_path / name}.py" in text  # (which file, too)
     path = write("learner.py", SUBMISSION)
     result = runner.invoke(cli, ["submit", str(path), "-k", "sigmoid", "--format", "json", "--seed", "3"])
     assert json.loads(result.output)["score"] == 5
