@@ -332,7 +332,8 @@ def _errors_in_child(calls: dict, filtered: bool) -> dict:
         errors = {}
         for name, arguments in calls.items():
             ctypes.set_errno(0)
-            done = libc.syscall(seccomp._DENIED[name], *(ctypes.c_long(a) for a in arguments))
+            number = seccomp._DENIED.get(name) or seccomp._IGNORED[name]
+            done = libc.syscall(number, *(ctypes.c_long(a) for a in arguments))
             errors[name] = ctypes.get_errno() if done == -1 else 0
         return json.dumps(errors)
 
@@ -359,11 +360,11 @@ def test_the_filter_refuses_what_would_outlive_the_process_or_watch_others_files
         assert unfiltered[name] != errno.EPERM, (name, unfiltered[name])
 
 
-def test_the_filter_refuses_changing_a_files_mode_owner_times_or_attributes(tmp_path):
-    """Landlock does not guard a file's mode, owner, times or extended attributes: run as the
+def test_the_filter_keeps_a_files_owner_mode_times_and_attributes_as_they_are(tmp_path):
+    """Landlock does not guard a file's owner, mode, times or extended attributes: run as the
     instructor's user, learner code could chmod the class folder or the batch's outputs out of
-    reach. Without the filter each call succeeds on the user's own file (or the file system
-    lacks xattrs); with it, each is refused and the file is as it was."""
+    reach. With the filter, chown is refused and the others return success doing nothing (so
+    shutil's copies work); without it, each call changes the user's own file."""
     import ctypes
     import errno
 
@@ -374,29 +375,31 @@ def test_the_filter_refuses_changing_a_files_mode_owner_times_or_attributes(tmp_
     target = tmp_path / "mine.txt"
     target.write_text("x")
     os.chmod(target, 0o644)
+    os.utime(target, (1000, 1000))
     before = os.stat(target)
     path, name, value = (ctypes.create_string_buffer(text) for text in (str(target).encode(), b"user.grade", b"1"))
     here, at_cwd = ctypes.addressof(path), -100
-    calls = {"chmod": (here, 0o600), "fchmodat": (at_cwd, here, 0o600, 0), "chown": (here, os.getuid(), os.getgid()),
-             "fchownat": (at_cwd, here, os.getuid(), os.getgid(), 0), "utimes": (here, 0), "utimensat": (at_cwd, here, 0, 0),
-             "setxattr": (here, ctypes.addressof(name), ctypes.addressof(value), 1, 0)}
-    assert set(_errors_in_child(calls, filtered=True).values()) == {errno.EPERM}
+    ignored = {"chmod": (here, 0o600), "fchmodat": (at_cwd, here, 0o600, 0), "utimes": (here, 0),
+               "utimensat": (at_cwd, here, 0, 0), "setxattr": (here, ctypes.addressof(name), ctypes.addressof(value), 1, 0)}
+    refused = {"chown": (here, os.getuid(), os.getgid()), "fchownat": (at_cwd, here, os.getuid(), os.getgid(), 0)}
+    assert _errors_in_child({**ignored, **refused}, filtered=True) == {**dict.fromkeys(ignored, 0), **dict.fromkeys(refused, errno.EPERM)}
     after = os.stat(target)
     assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
-    unfiltered = _errors_in_child(calls, filtered=False)
-    assert all(unfiltered[call] == 0 for call in calls if call != "setxattr"), unfiltered
-    assert unfiltered["setxattr"] != errno.EPERM
-    assert os.stat(target).st_mode & 0o777 == 0o600
+    unfiltered = _errors_in_child({**ignored, **refused}, filtered=False)
+    assert all(unfiltered[call] == 0 for call in [*ignored, *refused] if call != "setxattr"), unfiltered
+    assert os.stat(target).st_mode & 0o777 == 0o600 and os.stat(target).st_mtime_ns != before.st_mtime_ns
 
 
-def test_a_learners_chmod_or_utime_even_of_its_own_file_is_refused_and_said_so(grader, write, correct_source):
-    from grader.messages import en, fill
-
-    code = "import os\nopen('mine', 'w').close()\nos.chmod('mine', 0o600)\nos.utime('mine', (0, 0))\n"
+def test_a_learners_chmod_does_nothing_and_shutils_copies_still_work(grader, write, correct_source):
+    code = ("import os, shutil, stat\nopen('mine', 'w').write('x')\nos.chmod('mine', 0o600)\nos.utime('mine', (0, 0))\n"
+            "shutil.copy('mine', 'a')\nshutil.copy2('mine', 'b')\nos.mkdir('d')\nshutil.copy('mine', 'd/c')\n"
+            "shutil.copytree('d', 'e')\nassert open('e/c').read() == 'x'\n"
+            "print('mode', oct(stat.S_IMODE(os.stat('mine').st_mode)), os.stat('mine').st_mtime > 0)\n")
     report = grader.grade(write("s.py", code + correct_source))
-    assert report.score == 100
-    assert [p.message.id for p in report.problems] == ["refused.system"] * 2
-    assert "change a file's permissions, owner or times" in fill(en.MESSAGES["refused.system"], report.problems[0].message.params)
+    assert report.score == 100 and report.problems == ()
+    [line] = [line for line in report.output.stdout.splitlines() if line.startswith("mode ")]
+    _, mode, touched = line.split()
+    assert mode != "0o600" and touched == "True"
 
 
 def test_a_learners_temporary_folders_and_trees_are_removed_as_at_home(grader, write, correct_source):
@@ -477,6 +480,24 @@ def test_a_loop_of_threads_is_stopped_whoever_runs_the_grader(grader, write, cor
     assert report.score == 100
     started = int(report.output.stdout.split()[1])
     assert 0 < started <= (32 if os.geteuid() == 0 else before + 32 + 100), (started, before)
+
+
+@pytest.mark.parametrize("soft, tasks, expected", [(None, 100, 132), (60, 100, 60), (60, 10, 42)])
+def test_an_ordinary_users_thread_limit_is_the_machines_tasks_and_32_never_raised(soft, tasks, expected):
+    import resource
+
+    from grader.sandbox import guard
+
+    def attempt() -> str:
+        if soft is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (soft, resource.getrlimit(resource.RLIMIT_NPROC)[1]))
+        guard.apply_limits(guard.Limits(memory_bytes=1 << 30, cpu_seconds=60), unprivileged=False, current=0, tasks=tasks)
+        return str(resource.getrlimit(resource.RLIMIT_NPROC)[0])
+
+    inherited = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    if soft is None and inherited != resource.RLIM_INFINITY:
+        expected = min(expected, inherited)
+    assert int(_in_child(attempt)) == expected
 
 
 def test_a_learner_process_is_never_root_nor_has_roots_powers(grader, write, correct_source):

@@ -130,7 +130,7 @@ MESSAGES = {
     "refused.network": "Your code tried to use the network; submissions may not ({detail}).",
     "refused.native": "Your code tried to load native code; submissions may not ({detail}).",
     "refused.introspection": "Your code tried to inspect the grader's objects; submissions may not ({detail}).",
-    "refused.system": "The system refused what your code tried to do: submissions may not start processes, signal other processes, create special files, or change a file's permissions, owner or times ({detail}).",
+    "refused.system": "The system refused what your code tried to do: submissions may not start processes, signal other processes, create special files, or give a file to another owner ({detail}).",
     "refused.device": "Your code tried to control a device or terminal; submissions may not ({detail}).",
     "refused.limits": "Your code tried to change its resource limits; submissions may not ({detail}).",
     "refused.module": "Your code imported a module that opens files out of the grader's sight; submissions may not ({detail}).",

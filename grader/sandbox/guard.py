@@ -318,11 +318,12 @@ def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = No
         # Its user's processes and threads (it may start no process; a few threads, yes): a
         # loop of threads cannot take the machine's process ids.
         _set(resource.RLIMIT_NPROC, limits.threads)
-    else:
+    elif tasks is not None:
         # Run as the instructor's user, whose count of tasks the kernel limits: a few threads
-        # more than the whole machine has now (which that user's are among), not thousands.
-        if tasks is not None:
-            _set(resource.RLIMIT_NPROC, tasks + limits.threads)
+        # more than the whole machine has now (which that user's are among), not thousands;
+        # never more than the limit the user has already.
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        _set(resource.RLIMIT_NPROC, tasks + limits.threads if soft == resource.RLIM_INFINITY else min(tasks + limits.threads, soft))
 
 
 def tasks_on_machine() -> Optional[int]:

@@ -10,9 +10,10 @@ sockets, kernel interfaces a sandbox escape would start from (mount and the new 
 unshare, setns, bpf, io_uring, userfaultfd, keyrings, module loading, perf events, file
 handles), what outlives the process or watches others' files (System V IPC, POSIX message
 queues, fanotify, inotify), memory and disk taken past its limits' sight (memfd_create,
-memfd_secret, fallocate), the machine's asynchronous I/O contexts (io_setup), a file's owner,
-mode, times and extended attributes (chmod, chown, utime and xattr calls: Landlock does not guard
-them), and the machine's own settings (host name, clock, kernel log, I/O ports, quotas).
+memfd_secret, fallocate), the machine's asynchronous I/O contexts (io_setup), a file's owner
+(chown: Landlock does not guard it), and the machine's own settings (host name, clock, kernel log,
+I/O ports, quotas). A file's mode, times and extended attributes (chmod, utime and the xattr
+calls, which Landlock does not guard either) are not changed, though the calls return success.
 Threads stay possible.
 
 Installed only on x86_64, the architecture it is tested on; elsewhere the audit hook alone
@@ -79,11 +80,16 @@ _DENIED = {
     "memfd_create": 319, "memfd_secret": 447, "fallocate": 285,
     # Kernel-wide tables one process can drain: the machine's asynchronous I/O contexts.
     "io_setup": 206,
-    # A file's owner, mode, times and extended attributes, which Landlock does not guard: run
-    # as the instructor's user, learner code could otherwise chmod the class, the batch's
-    # outputs or ~/.ssh (any file of that user's it can name) out of anyone's reach.
-    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
+    # A file's owner, which Landlock does not guard (see _IGNORED).
     "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
+}
+#: A file's mode, times and extended attributes, which Landlock does not guard: run as the
+#: instructor's user, learner code could otherwise chmod the class, the batch's outputs or
+#: ~/.ssh (any file of that user's it can name) out of anyone's reach. These calls return
+#: success and do nothing (errno 0): shutil's copy, copy2 and copytree, which copy a file's mode,
+#: times and attributes after its bytes, keep working in the learner's own folder.
+_IGNORED = {
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
     "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
     "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
     "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
@@ -118,6 +124,8 @@ def program(own_pid: int) -> list[tuple[int, int, int, int]]:
     ]
     for number in _DENIED.values():
         code += [(_JEQ_K, 0, 1, number), (_RET_K, 0, 0, deny)]
+    for number in _IGNORED.values():
+        code += [(_JEQ_K, 0, 1, number), (_RET_K, 0, 0, _RET_ERRNO | 0)]
     # clone: threads only.
     code += [
         (_JEQ_K, 0, 4, _CLONE),
