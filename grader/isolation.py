@@ -33,12 +33,14 @@ WORKER_ENV = {
 CPU_SECONDS_FOR_CHECKS = 300
 
 
-def off_limits(modules: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def off_limits(modules: Iterable[str], unreadable: Iterable[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The top-level packages of ``modules`` (and the grader's own) a learner's process may not
-    import, and the folders it may not read them from."""
+    import, and the folders it may not read them, nor the installed packages ``unreadable``, from.
+    (``unreadable``, the rest of an installed pack, is refused by where it lies, not by its name:
+    a pack that installs a ``utils`` must not take a learner's own ``utils.py`` from them.)"""
     names = set(ALWAYS_HIDDEN) | {name.partition(".")[0] for name in modules if name}
     folders = []
-    for name in sorted(names):
+    for name in sorted(names | {name.partition(".")[0] for name in unreadable if name}):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):

@@ -21,17 +21,20 @@ from grader.sandbox.control import Host
 from grader.sandbox.session import Session
 
 
-def default_modules() -> list[str]:
+def default_modules() -> tuple[list[str], list[str]]:
     """The modules whose packages a learner may not touch, as far as is known without loading
-    any plugin: the built-in ones, and those named by installed entry points."""
+    any plugin: the built-in ones, and those named by installed entry points; and the other
+    packages those entry points' distributions install (``isolation.off_limits``)."""
     from grader.plugins import DISABLE_AUTOLOAD_ENV, EXTRA_PLUGINS_ENV, find_entry_points
 
     modules = [*DEFAULT_PROBE_MODULES, "reference", "exercises.mistakes"]
+    packages: list[str] = []
     if not os.environ.get(DISABLE_AUTOLOAD_ENV):
         for entry_point in find_entry_points():
-            modules += [entry_point.value.partition(":")[0].strip(), *entry_point.packages]
+            modules.append(entry_point.value.partition(":")[0].strip())
+            packages += entry_point.packages
     modules += [name.strip() for name in os.environ.get(EXTRA_PLUGINS_ENV, "").split(",")]
-    return modules
+    return modules, packages
 
 
 class EarlyStart:
@@ -53,7 +56,7 @@ class EarlyStart:
             submission = read_submission(path, {".py": script.load, ".ipynb": notebook.load}, entry)
             if not submission.units:
                 return
-            hidden, deny = isolation.off_limits(default_modules())
+            hidden, deny = isolation.off_limits(*default_modules())
             base = isolation.base_config(hidden, deny, settings, host.can_drop_privileges, seed)
             config = isolation.learner_config(base, submission, settings)
             session = Session(host, isolation.program(submission), settings, config)

@@ -320,8 +320,8 @@ class Grader:
 
     def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Top-level packages a learner's process may not import, and their folders."""
-        modules = [*probe_modules(self.catalogue), *self._grader_side_modules(), *entry_point_packages(self.manager)]
-        return isolation.off_limits(modules)
+        return isolation.off_limits([*probe_modules(self.catalogue), *self._grader_side_modules()],
+                                    entry_point_packages(self.manager))
 
 
 def _pointed_to_its_problem(result: CheckResult, problems: tuple[Problem, ...],

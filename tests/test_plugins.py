@@ -111,6 +111,7 @@ def test_every_package_of_an_installed_pack_is_off_limits_to_learners(pack, writ
     distribution (its top_level.txt, else its RECORD) is hidden, not only the reference's package."""
     from grader.plugins import distribution_packages, find_entry_points
     from grader.prestart import default_modules
+    from grader.runner import Grader, Options
 
     name = pack("testpack_whole")
     (tmp_path / "testpack_answers").mkdir()
@@ -123,11 +124,22 @@ def test_every_package_of_an_installed_pack_is_off_limits_to_learners(pack, writ
     monkeypatch.delenv("GRADE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     [entry_point] = [e for e in find_entry_points() if e.name == "activation"]
     assert entry_point.packages == ("testpack_answers", name, f"{name}_reference")
-    assert "testpack_answers" in default_modules()  # (the learner process started early is told so too)
+    assert "testpack_answers" in default_modules()[1]  # (the learner process started early is told so too)
     path = write("learner.py", "from testpack_answers import sigmoid\n")
     result = CliRunner().invoke(cli, ["submit", str(path), "-k", "activation", "--format", "json"])
     report = json.loads(result.output)
-    assert report["score"] == 0 and "testpack_answers is the grader's own code" in report["errors"][0]["message"]
+    assert report["score"] == 0 and "testpack_answers" in report["errors"][0]["message"]
+    with Grader(options=Options(seed=3)) as grader:  # (its folder denied to every learner process)
+        hidden, denied = grader._hidden, grader._deny
+    assert str(tmp_path / "testpack_answers") in denied and "testpack_answers" not in hidden
+    # Refused by where it lies, not by its name: a learner's project of its own testpack_answers
+    # (a pack may install a package as common as ``utils``) imports its own.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "testpack_answers.py").write_text(REFERENCE, encoding="utf-8")
+    (project / "main.py").write_text("from testpack_answers import sigmoid\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["submit", str(project), "--entry", "main.py", "-k", "activation", "--format", "json", "--seed", "3"])
+    assert json.loads(result.output)["score"] == 5, result.output
     # Without a top_level.txt: the first part of each path its RECORD lists.
     (dist / "top_level.txt").unlink()
     (dist / "RECORD").write_text("testpack_answers/__init__.py,sha256=x,1\ntestpack_whole.py,,\n"
