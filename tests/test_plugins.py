@@ -389,3 +389,15 @@ def test_a_probe_that_does_not_draw_from_its_rng_is_refused(pack, write, tmp_pat
     (tmp_path / f"{name}.py").write_text("import time\n" + source, encoding="utf-8")
     result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3"], env={"GRADE_PLUGINS": name})
     assert result.exit_code == 3 and "gives another result each time its probe runs" in result.output
+
+
+def test_a_check_that_verifies_results_random_by_design_is_not_taken_for_an_unseeded_probe(pack, write, tmp_path):
+    name = pack("testpack_verified")
+    source = (tmp_path / f"{name}.py").read_text(encoding="utf-8")
+    source = source.replace("rng.normal(size=5)", "np.random.normal(size=5)").replace(
+        "rtol=1e-9", "verify=verify_bounded").replace("@hookimpl", "def verify_bounded(got, rng):\n"
+                                                      "    return None if np.all((got > 0) & (got < 1)) else 'out of (0, 1)'\n\n@hookimpl")
+    (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3", "-k", "activation",
+                                      "--format", "json"], env={"GRADE_PLUGINS": name})
+    assert result.exit_code == 0 and json.loads(result.output)["score"] == 5, result.output
