@@ -167,7 +167,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
             try:
                 report = session.grader.grade(path, entry=entry, early=early)
             except UsageError as exc:
-                if exc.message_id not in UNGRADABLE_CONTENT:
+                if exc.message_id not in UNGRADABLE_CONTENT or (entry and exc.message_id == "usage.wrong_suffix"):
                     raise
                 # What was handed in cannot be graded (a folder of two entries, a .txt): that
                 # learner's 0 with the reason, in the format asked for (an LMS must get a report).
@@ -183,11 +183,11 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
 
 
 def _unreadable_reason(exc: UsageError, path: Path, context) -> Message:
-    from grader.loaders import readable_name
+    from grader.loaders import name_of
     from grader.submission import UNREADABLE_MESSAGE_OF
 
     if exc.message_id in UNREADABLE_MESSAGE_OF:  # (as a batch says it: an LMS's learner cannot give --entry)
-        params = {**exc.params, "path": readable_name(path.name)}
+        params = {**exc.params, "path": name_of(path)}
         return Message(UNREADABLE_MESSAGE_OF[exc.message_id], params)
     return Message("load.unreadable", {"error": context.messages.text(exc.message_id, context.lang, **exc.params)})
 

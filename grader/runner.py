@@ -21,7 +21,7 @@ from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, exception_message, frames_of, judge
-from grader.loaders import defined_in, readable_name
+from grader.loaders import defined_in, name_of
 from grader.messages import Messages, collect_messages
 from grader.model import (
     LANGUAGES, Catalogue, Check, CheckResult, Hint, Location, Message, Output, Problem, Report, Status, Submission,
@@ -86,7 +86,7 @@ class Grader:
         """The report of a submission at ``path`` that could not be read: 0, and ``reason``."""
         path = Path(path)
         problem = Problem(Location(), reason)
-        submission = Submission(name=readable_name(path.name), path=str(path), units=(), module_name="__main__", digest="",
+        submission = Submission(name=name_of(path), path=str(path), units=(), module_name="__main__", digest="",
                                 problems=(problem,))
         return self.grade_submission(submission)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Optional
 
 from grader.errors import UsageError
-from grader.loaders import MAX_CODE_BYTES, MAX_UNITS, readable_name
+from grader.loaders import MAX_CODE_BYTES, MAX_UNITS, name_of
 from grader.model import Location, Message, Problem, Submission
 
 Loader = Callable[[Path, str], Submission]
@@ -28,8 +28,10 @@ PROJECT_MAX_BYTES = 64 * MEGABYTE
 #: `grade batch`, and `grade submit` of a folder it reports as unreadable): no --entry to give.
 UNREADABLE_MESSAGE_OF = {"usage.folder_entries": "load.folder_entries", "usage.folder_no_entry": "load.folder_no_entry"}
 #: Refusals of what a path holds, not of how grade was asked: `grade submit` reports them as a
-#: submission that could not be read, as `grade batch` does.
-UNGRADABLE_CONTENT = (*UNREADABLE_MESSAGE_OF, "usage.wrong_suffix")
+#: submission that could not be read, as `grade batch` does (a folder without the --entry file
+#: too: on an LMS, the learner uploaded another name). A --entry of a kind grade does not read
+#: stays the instructor's usage error.
+UNGRADABLE_CONTENT = (*UNREADABLE_MESSAGE_OF, "usage.wrong_suffix", "usage.entry_not_in_folder")
 
 
 def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[str] = None,
@@ -39,7 +41,7 @@ def read_submission(path: Path, loaders: Mapping[str, Loader], entry: Optional[s
     path = Path(path)
     if not path.exists():
         raise UsageError("usage.no_such_path", path=path)
-    name = name or readable_name(path.name)  # (as ``grade batch`` names it: a report is UTF-8)
+    name = name or name_of(path)  # (as ``grade batch`` names it: a report is UTF-8)
     if path.is_dir():
         return _read_project(path, loaders, entry, name)
     if not path.is_file():  # a named pipe or a device: reading it could wait for ever

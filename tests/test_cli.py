@@ -349,6 +349,22 @@ def test_a_file_grade_does_not_read_gets_a_report_of_0_and_a_missing_path_is_ref
     assert result.exit_code == 4 and "no such file or folder" in result.output
 
 
+def test_an_entry_the_learner_did_not_hand_in_is_their_0_but_an_entry_grade_cannot_read_is_a_usage_error(run, tmp_path, monkeypatch):
+    """On an LMS, `--entry main.py` meets a learner who uploaded `main_final.py`: their 0, with the
+    reason, as `grade batch` gives it. `--entry notes.txt` is the instructor's mistake (exit 4)."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "main_final.py").write_text("x = 1\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("x\n", encoding="utf-8")
+    result = run("submit", folder, "--entry", "main.py", "--format", "json", "--seed", 1)
+    assert result.exit_code == 1
+    [error] = json.loads(result.output)["errors"]
+    assert "there is no entry file main.py in this folder" in error["message"]
+    assert run("submit", folder, "--entry", "notes.txt").exit_code == 4
+    monkeypatch.chdir(folder)  # `grade submit .` names the folder
+    assert json.loads(run("submit", ".", "--entry", "main.py", "--format", "json").output)["submission"] == "submission"
+
+
 def test_a_named_pipe_is_refused_not_waited_on(run, tmp_path):
     pipe = tmp_path / "fifo.py"
     os.mkfifo(pipe)

@@ -11,6 +11,7 @@ import bisect
 import codecs
 import hashlib
 import io
+import os
 import re
 import tokenize
 from typing import Optional
@@ -55,6 +56,12 @@ def readable_name(name: str) -> str:
         return name
     except UnicodeDecodeError:
         return f"{raw.decode('utf-8', 'replace')}~{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
+def name_of(path) -> str:
+    """The learner's name of the file or folder at ``path``: its last part, as it is called in
+    its folder (``.`` and ``..`` named as the folders they are), readable (``readable_name``)."""
+    return readable_name(os.path.basename(os.path.abspath(path)))
 
 
 def digest(data: bytes) -> str:
