@@ -432,6 +432,9 @@ def test_outputs_inside_the_class_folders_one_folder_of_learners_are_that_class_
     (alone / "yamada" / "src" / "main.py").write_text(CORRECT, encoding="utf-8")
     (alone / "yamada" / "old.state" / "records").mkdir(parents=True)
     (alone / "yamada" / "old.state" / "batch.json").write_text("{}")
+    result = run("batch", alone, "--out", tmp_path / "one.csv", "--seed", 4, "--json-dir", tmp_path / "reports")
+    assert [row["submission"] for row in read_csv(tmp_path / "one.csv")] == ["yamada"]
+    shutil.copytree(tmp_path / "reports", alone / "yamada" / "reports")  # (an earlier run's, put in it)
     result = run("batch", alone, "--out", tmp_path / "one.csv", "--seed", 4)
     assert [row["submission"] for row in read_csv(tmp_path / "one.csv")] == ["yamada"]
     result = run("batch", alone, "--out", alone / "yamada" / "r.csv", "--seed", 4)
@@ -1059,10 +1062,13 @@ def test_an_earlier_runs_report_folders_are_left_out_whatever_its_out(run, tmp_p
     (folder / "dave").mkdir()
     shutil.copyfile(folder / "reports" / "alice.py.json", folder / "dave" / "alice.py.json")
     (folder / "dave" / "main.py").write_text(CORRECT, encoding="utf-8")
+    # A report of a file no classmate is named for (one's own, or forged to drop out): a learner.
+    (folder / "erin").mkdir()
+    shutil.copyfile(folder / "reports" / "alice.py.json", folder / "erin" / "essay.json")
     result = run("batch", ".", "--out", str(tmp_path / "second.csv"), "--seed", 3)
     assert result.exit_code == 0, result.output
     rows = {row["submission"]: row["status"] for row in read_csv(tmp_path / "second.csv")}
-    assert rows == {"alice.py": "graded", "bob.py": "graded", "carol": "unreadable", "dave": "graded"}
+    assert rows == {"alice.py": "graded", "bob.py": "graded", "carol": "unreadable", "dave": "graded", "erin": "unreadable"}
     assert "gs, reports" in result.output
 
 

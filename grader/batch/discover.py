@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import lzma
 import stat
 import unicodedata
@@ -86,7 +87,7 @@ def find_submissions(root: Path, suffixes: Iterable[str], outputs: Iterable[Path
     for path in paths:
         # An earlier batch's records, whatever its --out. (Only the folder itself: what its
         # batch.json lists could be anyone's name, were the folder a learner's look-alike.)
-        if _is_records_folder(path) or _is_reports_folder(path, suffixes):
+        if _is_records_folder(path) or _is_reports_folder(path, suffixes, paths):
             own.append(absolute_path(path))
     listing = Listing([])
     folder = absolute_path(root / "_").parent  # (each entry's place is in it: resolved once)
@@ -127,8 +128,11 @@ def wrapped_class(listing: Listing, suffixes: Iterable[str], entry: Optional[str
     suffixes = tuple(suffix.lower() for suffix in suffixes)
     if entry and (folder / entry).is_file():
         return None
-    children = [child for child in folder.iterdir() if child.name not in IGNORED and not child.name.startswith(".")
-                and not child.is_symlink() and not _is_records_folder(child)]
+    visible = [child for child in folder.iterdir() if child.name not in IGNORED and not child.name.startswith(".")
+               and not child.is_symlink()]
+    # (an earlier run's reports in it name its children, or, where it was one learner, it)
+    children = [child for child in visible if not _is_records_folder(child)
+                and not _is_reports_folder(child, suffixes, [*visible, folder])]
     code = [child for child in children if child.is_file() and child.suffix.lower() in suffixes and child.name != "__init__.py"]
     entries = [child for child in children if child.is_dir() or child in code or is_archive(child)]
     return folder if len(code) != 1 and len(entries) >= 2 else None
@@ -195,33 +199,43 @@ def _is_records_folder(path: Path) -> bool:
 REPORT_PEEK_BYTES = 4 * MEGABYTE
 
 
-def _is_reports_folder(path: Path, suffixes: Iterable[str]) -> bool:
+def _is_reports_folder(path: Path, suffixes: Iterable[str], beside: Iterable[Path]) -> bool:
     """Whether ``path`` is an earlier batch's ``--json-dir`` (``NAME.json``) or ``--gradescope-dir``
-    (``NAME/results.json``), whatever its ``--out``: a folder of JSON files only, no code, and the
-    first of them a report ``grade`` writes. (Such a folder graded would be an ``unreadable``
-    learner, for want of code; a learner's folder holding code is graded whatever else it holds.)"""
+    (``NAME/results.json``) of the class ``beside`` it, whatever its ``--out``: a folder of JSON
+    files only, no code, the first of them a report ``grade`` writes, and one of them named for a
+    classmate beside it. (Such a folder graded would be an ``unreadable`` learner, for want of
+    code; a learner's folder holding code is graded whatever else it holds, and one holding a
+    report of their own file is still their row.)"""
     if path.is_symlink() or not path.is_dir():
         return False
     files = []
-    for _, file, _ in project_files(path):
+    for relative, file, _ in project_files(path):
         name = os.path.basename(file)
         if name in IGNORED or name.startswith("."):
             continue  # (a Finder's .DS_Store)
         if not name.endswith(".json") or os.path.splitext(file)[1].lower() in suffixes:
             return False
-        files.append(file)
+        files.append((relative, file))
     if not files:
         return False
     try:
-        with open(min(files), "rb") as stream:
+        with open(min(files)[1], "rb") as stream:
             data = json.loads(stream.read(REPORT_PEEK_BYTES))
     except (OSError, ValueError, RecursionError):
         return False
     if not isinstance(data, dict):
         return False
     extra = data.get("extra_data")
-    return ({"grader_version", "checks", "digest"} <= data.keys()  # --json-dir, grade submit --format json
-            or ("tests" in data and isinstance(extra, dict) and {"seed", "digest"} <= extra.keys()))  # Gradescope's
+    if not ({"grader_version", "checks", "digest"} <= data.keys()  # --json-dir, grade submit --format json
+            or ("tests" in data and isinstance(extra, dict) and {"seed", "digest"} <= extra.keys())):  # Gradescope's
+        return False
+    classmates = {safe_file_name(readable_name(other.name)) for other in beside if other.name != path.name}
+    for relative, _ in files:
+        # NAME.json, or NAME/results.json; NAME~hash where two names would have clashed
+        named = relative[:-len(".json")] if "/" not in relative else relative.partition("/")[0]
+        if named in classmates or re.sub(r"~[0-9a-f]{8}$", "", named) in classmates:
+            return True
+    return False
 
 
 def absolute_path(path: Path) -> Path:
