@@ -85,10 +85,10 @@ class GradeGroup(click.Group):
             click.echo(_say("cli.interrupted"), err=True)
             code = ExitCode.INTERRUPTED
         except PluginError as exc:
-            from grader.plugins import DISABLE_AUTOLOAD_ENV
+            from grader.plugins import DISABLE_AUTOLOAD_ENV, EXTRA_PLUGINS_ENV
 
-            click.echo(f"Error: a plugin is broken: {exc}. Fix the plugin, or grade without installed packs "
-                       f"({DISABLE_AUTOLOAD_ENV}=1).", err=True)
+            click.echo(f"Error: a plugin is broken: {exc}. Fix the plugin, or grade without it ({DISABLE_AUTOLOAD_ENV}=1 "
+                       f"leaves out installed packs; {EXTRA_PLUGINS_ENV} names the others).", err=True)
             code = ExitCode.INTERNAL_ERROR
         except GraderError as exc:
             click.echo(f"Error: {exc}", err=True)

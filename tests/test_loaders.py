@@ -195,7 +195,7 @@ NOTEBOOK = {"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}
 @pytest.mark.parametrize("change, said", [
     (lambda nb: [], 'it holds a list, where a notebook is an object with "cells"'),
     (lambda nb: {**nb, "metadata": []}, 'its "metadata" is a list, where a notebook has an object'),
-    (lambda nb: {**nb, "nbformat": "4"}, 'its "nbformat" is text ("4"), where a notebook has a number (4)'),
+    (lambda nb: {**nb, "nbformat": "4"}, 'its "nbformat" is text ("4"), where a notebook has a whole number (4)'),
     (lambda nb: {**nb, "cells": [None]}, "cell 1 is null, where a notebook has an object"),
     (lambda nb: {**nb, "cells": [{**nb["cells"][0], "source": ["x = 1\n", None]}]}, "the source of cell 1 is not text"),
     (lambda nb: {"metadata": {}}, 'it has no "nbformat" or no "cells"'),

@@ -94,7 +94,7 @@ def _misshapen(data) -> str | None:
     if "nbformat" not in data or "cells" not in data and "worksheets" not in data:
         return "it has no \"nbformat\" or no \"cells\", which every notebook has"
     if type(version) is not int:
-        return f"its \"nbformat\" is {_kind(version)}, where a notebook has a number (4)"
+        return f"its \"nbformat\" is {_kind(version)}, where a notebook has a whole number (4)"
     if "metadata" in data and not isinstance(data["metadata"], dict):
         return f"its \"metadata\" is {_kind(data['metadata'])}, where a notebook has an object"
     if version < 4:
