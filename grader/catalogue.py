@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import dis
 import importlib
+import importlib.util
 import math
 import numbers
+import sys
 from typing import Mapping
 
 import pluggy
 
+from grader.defaults import DEFAULT_PROBE_MODULES
 from grader.errors import PluginError, describe_exception
 from grader.model import LANGUAGES, Catalogue, Check, Exercise, Mistake
 from grader.plugins import call_each
@@ -70,8 +74,11 @@ def _validated_exercise(exercise: Exercise, plugin: str, registered: list[Exerci
         seen.add(check.id)
         if not _is_number(check.points) or not math.isfinite(check.points) or check.points < 0:
             raise PluginError(f"{where} has points {check.points!r}: give a number, 0 or more (0 makes it an extra)")
-        if not all(_is_number(tolerance) and tolerance >= 0 for tolerance in (check.rtol, check.atol)):
-            raise PluginError(f"{where} has a tolerance that is not a number, 0 or more")
+        if not all(_is_number(tolerance) and math.isfinite(tolerance) and tolerance >= 0 for tolerance in (check.rtol, check.atol)):
+            raise PluginError(f"{where} has a tolerance that is not a finite number, 0 or more")
+        # (a numpy integer or a Fraction as a plain float: it would not go into a JSON report or a listing)
+        check = dataclasses.replace(check, **{field: float(getattr(check, field)) for field in ("points", "rtol", "atol")
+                                              if type(getattr(check, field)) not in (int, float)})
         _require_text(check.title, f"{where} title", plugin)
         _require_importable(check.probe, where)
         checks.append(check)
@@ -114,3 +121,49 @@ def _require_importable(probe, where: str) -> None:
             f"{where}: its probe {qualname or probe!r} must be a module-level function, "
             "because the learner's process imports it by name"
         )
+
+
+def refuse_probe_imports(catalogue: Catalogue, forbidden: tuple[str, ...]) -> None:
+    """A pack's probe that imports one of ``forbidden`` (a reference) when it runs, not when its
+    module is imported, would meet the learner process's refusal and fail every learner: the
+    plugin's error, found before anyone is graded. (Importing them at the top of a probe module
+    is found when the sandbox imports it: ``grader.sandbox.control``.)"""
+    for module_name in probe_modules(catalogue):
+        if module_name in DEFAULT_PROBE_MODULES:
+            continue  # (the built-in probes are tested not to)
+        module = sys.modules.get(module_name)
+        for imported in sorted(_imports_in(module)) if module is not None else ():
+            if any(imported == name or imported.startswith(name + ".") for name in forbidden):
+                raise PluginError(f"the probe module {module_name} imports {imported} in a function: a learner's "
+                                  "process may not hold it, and the import would fail every learner there. "
+                                  "A probe gets correct functions from probing.trusted")
+
+
+def _imports_in(module) -> set[str]:
+    """The modules the functions and methods of ``module`` import when they run (``import x``,
+    ``from x import y``, relative ones resolved), read from their bytecode."""
+    codes = []
+    for value in vars(module).values():
+        functions = [value] + (list(vars(value).values()) if isinstance(value, type) else [])
+        for function in functions:
+            code = getattr(function, "__code__", None)
+            if code is not None and getattr(function, "__module__", None) == module.__name__:
+                codes.append(code)
+    found: set[str] = set()
+    while codes:
+        code = codes.pop()
+        codes.extend(const for const in code.co_consts if hasattr(const, "co_code"))
+        base, level = None, 0
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "LOAD_CONST" and type(instruction.argval) is int:
+                level = instruction.argval
+            elif instruction.opname == "IMPORT_NAME":
+                try:
+                    base = importlib.util.resolve_name("." * level + instruction.argval, module.__package__ or "") \
+                        if level else instruction.argval
+                except (ImportError, ValueError):
+                    base = instruction.argval
+                found.add(base)
+            elif instruction.opname == "IMPORT_FROM" and base is not None:
+                found.add(f"{base}.{instruction.argval}")
+    return found

@@ -140,7 +140,13 @@ def distribution_packages(metadata_folder: str) -> tuple[str, ...]:
 
 
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    loaded_from: dict[str, str] = {}
     for name, value, distribution, packages in find_entry_points():
+        if name in loaded_from and loaded_from[name] != distribution:
+            # (pluggy keeps one plugin of a name: the second would be left out without a word)
+            raise PluginError(f"two installed packs name a plugin {name!r}: {loaded_from[name]} and {distribution}. "
+                              "Rename the entry point of one of them")
+        loaded_from[name] = distribution
         if manager.get_plugin(name) is not None or manager.is_blocked(name):
             continue
         module_name, _, attribute = value.partition(":")
@@ -188,4 +194,10 @@ def call_each(manager: pluggy.PluginManager, hook_name: str, make_kwargs) -> Non
     caller = getattr(manager.hook, hook_name)
     for implementation in caller.get_hookimpls():
         kwargs = make_kwargs(implementation.plugin_name)
-        implementation.function(**{name: kwargs[name] for name in implementation.argnames})
+        try:
+            implementation.function(**{name: kwargs[name] for name in implementation.argnames})
+        except PluginError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the plugin's own code failed: name it, not the grader
+            raise PluginError(f"the plugin {implementation.plugin_name!r}'s {hook_name} raised "
+                              f"{describe_exception(exc)}") from exc

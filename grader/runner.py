@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 import pluggy
 
 from grader import isolation, probing
-from grader.catalogue import build_catalogue, probe_modules, probe_path
+from grader.catalogue import build_catalogue, probe_modules, probe_path, refuse_probe_imports
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
@@ -62,7 +63,9 @@ class Grader:
         self.expectations = Expectations(self.catalogue, self.seed)
         self._own_host = host is None
         self.host = host or Host()
-        self.host.set_preload(probe_modules(self.catalogue), self._grader_side_modules())
+        forbidden = self._forbidden_in_probes()
+        refuse_probe_imports(self.catalogue, forbidden)
+        self.host.set_preload(probe_modules(self.catalogue), forbidden)
         self.host.start()
         self._hidden, self._deny = self._off_limits()
         self._base_config: Optional[dict] = None
@@ -317,6 +320,24 @@ class Grader:
         modules += [getattr(implementation, "__module__", "") for mistake in self.catalogue.mistakes
                     for implementation in mistake.implementations]
         return tuple(dict.fromkeys(module for module in modules if module and module not in probes))
+
+    def _forbidden_in_probes(self) -> tuple[str, ...]:
+        """What no probe module may import, for a learner process would then hold it: the
+        references and known mistakes, the modules a pack's reference takes the functions it
+        grades from, and the other packages of a pack's distribution."""
+        probes = probe_modules(self.catalogue)
+        probe_packages = {name.partition(".")[0] for name in probes}
+        public = {*getattr(sys, "stdlib_module_names", ()), "builtins", "numpy"}
+        modules = list(self._grader_side_modules())
+        for exercise in self.catalogue.exercises:
+            reference = self.expectations.reference_module(exercise.checks[0])
+            for name in {name for check in exercise.checks for name in check.names}:
+                defined_in_module = getattr(getattr(reference, name, None), "__module__", None)
+                if type(defined_in_module) is str and defined_in_module.partition(".")[0] not in public \
+                        and defined_in_module not in probes:
+                    modules.append(defined_in_module)
+        modules += [package for package in entry_point_packages(self.manager) if package not in probe_packages]
+        return tuple(dict.fromkeys(modules))
 
     def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Top-level packages a learner's process may not import, and their folders."""

@@ -371,7 +371,7 @@ def test_a_probe_module_that_imports_its_reference_is_refused_before_a_learner_c
     runner, env = CliRunner(), {"GRADE_PLUGINS": name}
     result = runner.invoke(cli, ["submit", str(cheat), "--seed", "3", "-k", "activation"], env=env)
     assert result.exit_code == 3, result.output
-    assert f"probe modules {name} imports {name}_reference" in result.output
+    assert f"the probe module {name} imports {name}_reference" in result.output
     folder = tmp_path / "class"
     folder.mkdir()
     (folder / "cheat.py").write_text(cheat.read_text(encoding="utf-8"), encoding="utf-8")
@@ -401,3 +401,67 @@ def test_a_check_that_verifies_results_random_by_design_is_not_taken_for_an_unse
     result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3", "-k", "activation",
                                       "--format", "json"], env={"GRADE_PLUGINS": name})
     assert result.exit_code == 0 and json.loads(result.output)["score"] == 5, result.output
+
+
+def test_points_of_numpy_or_fraction_types_are_taken_as_plain_numbers_and_infinite_tolerances_refused():
+    from fractions import Fraction
+
+    import numpy as np
+
+    from exercises import losses
+
+    for points in (np.int64(2), np.float32(2.5), Fraction(1, 3)):
+        check = dataclasses.replace(losses.CHECKS[0], points=points)
+        catalogue = build_catalogue(get_plugin_manager(extra=[_pack_of(check)]))
+        [graded] = [c for c in catalogue.checks if c.exercise == "authored"]
+        assert type(graded.points) is float and json.dumps(graded.points)
+    with pytest.raises(PluginError, match="not a finite number"):
+        build_catalogue(get_plugin_manager(extra=[_pack_of(dataclasses.replace(losses.CHECKS[0], atol=float("inf")))]))
+
+
+def test_a_hook_that_raises_is_the_plugins_error_with_its_line():
+    from grader import hookimpl
+
+    class Raising:
+        @hookimpl
+        def grader_exercises(self, register):
+            raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(PluginError) as raised:
+        build_catalogue(get_plugin_manager(extra=[Raising()]))
+    assert "grader_exercises raised ZeroDivisionError: division by zero" in str(raised.value)
+    assert "test_plugins.py, line" in str(raised.value)
+
+
+def test_two_installed_packs_naming_their_plugin_alike_are_refused(pack, tmp_path, monkeypatch):
+    first, second = pack("testpack_same_a"), pack("testpack_same_b")
+    for name in (first, second):
+        dist = tmp_path / f"{name}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "entry_points.txt").write_text(f"[grader]\nactivation = {name}\n", encoding="utf-8")
+    monkeypatch.delenv("GRADE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    with pytest.raises(PluginError, match="two installed packs name a plugin 'activation'"):
+        get_plugin_manager()
+
+
+def test_a_probe_module_that_imports_the_module_its_reference_takes_answers_from_is_refused(pack, write, tmp_path):
+    """The reference's sigmoid comes from another module of the pack: a probe module importing
+    that module (for a constant, say) would put the answers in every learner's process."""
+    name = pack("testpack_helper")
+    (tmp_path / "testpack_helper_answers.py").write_text(REFERENCE, encoding="utf-8")
+    (tmp_path / f"{name}_reference.py").write_text("from testpack_helper_answers import sigmoid\n", encoding="utf-8")
+    source = (tmp_path / f"{name}.py").read_text(encoding="utf-8")
+    (tmp_path / f"{name}.py").write_text("import testpack_helper_answers\n" + source, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3"], env={"GRADE_PLUGINS": name})
+    assert result.exit_code == 3 and f"the probe module {name} imports testpack_helper_answers" in result.output
+
+
+@pytest.mark.parametrize("statement", ["from {name}_reference import sigmoid", "import {name}_reference"])
+def test_a_probe_that_imports_its_reference_when_it_runs_is_refused_before_anyone_is_graded(pack, write, tmp_path, statement):
+    """In the learner's process that import is refused: every learner would fail the check."""
+    name = pack("testpack_lazy")
+    source = (tmp_path / f"{name}.py").read_text(encoding="utf-8")
+    source = source.replace("    x = rng.normal(size=5)\n", "    " + statement.format(name=name) + "\n    x = rng.normal(size=5)\n")
+    (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3"], env={"GRADE_PLUGINS": name})
+    assert result.exit_code == 3 and f"the probe module {name} imports {name}_reference in a function" in result.output

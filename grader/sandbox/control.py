@@ -88,13 +88,14 @@ class Host:
             self._started_preload = self._preload
 
     def _refuse_forbidden_held(self, reply: dict) -> None:
-        if reply.get("forbidden_held"):
+        held_by = reply.get("forbidden_held")
+        if held_by:
             self._stop_locked()  # (its memory holds them now: no learner process may be forked from it)
-            added = [m for m in self._preload if m not in DEFAULT_PROBE_MODULES]
+            which = "; ".join(f"the probe module {probe} imports {', '.join(held)}" for probe, held in sorted(held_by.items()))
             raise PluginError(
-                f"importing the probe modules {', '.join(added)} imports {', '.join(reply['forbidden_held'])}, which "
-                "learner code must never share a process with (a reference, or known mistakes). A probe module "
-                "gets the learner's functions from its `module` argument and correct ones from probing.trusted")
+                f"{which}, which learner code must never share a process with (a reference, known mistakes, or "
+                "another package of the pack). A probe module gets the learner's functions from its `module` "
+                "argument and correct ones from probing.trusted")
 
     def set_preload(self, modules: tuple[str, ...], forbidden: tuple[str, ...] = ()) -> None:
         """Probe modules every learner process is forked with, and the modules importing them

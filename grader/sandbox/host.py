@@ -152,15 +152,24 @@ class Host:
         import importlib
 
         self.worker.unhide()
+        forbidden = tuple(forbidden)
+
+        def held() -> set:
+            return {name for name in sys.modules if any(name == f or name.startswith(f + ".") for f in forbidden)}
+
+        held_by: dict[str, list] = {}
         try:
             for name in modules:
+                before = held() if forbidden else set()
                 importlib.import_module(name)
                 self.preloaded_modules.add(name)
+                brought = held() - before if forbidden else set()
+                if brought:
+                    held_by[name] = sorted(brought)
         except BaseException as exc:  # noqa: BLE001 - report, never die
             return {"op": "preloaded", "error": f"{name}: {type(exc).__name__}: {exc}"}
-        held = sorted(name for name in sys.modules if any(name == f or name.startswith(f + ".") for f in forbidden))
-        if held:
-            return {"op": "preloaded", "error": None, "forbidden_held": held}
+        if held_by:
+            return {"op": "preloaded", "error": None, "forbidden_held": held_by}
         # Everything imported so far is shared by every fork: keep the collector off it, so a
         # learner process does not copy pages merely by collecting garbage.
         gc.collect()
