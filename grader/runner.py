@@ -18,6 +18,7 @@ import pluggy
 
 from grader import isolation, probing
 from grader.catalogue import build_catalogue, probe_modules, probe_path, refuse_probe_imports
+from grader.defaults import DEFAULT_PROBE_MODULES
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
@@ -104,7 +105,8 @@ class Grader:
         (a batch asks): a reference that fails its own check, a probe module that imports a
         reference. A PluginError names it."""
         self.check_references()
-        self.host.ready()
+        if set(probe_modules(self.catalogue)) - set(DEFAULT_PROBE_MODULES):
+            self.host.ready()  # (a pack's probe modules: the built-in ones import nothing they may not)
 
     def start(self, submission: Submission) -> Optional[Session]:
         """Start ``submission``'s learner process, to wait set apart until ``grade_submission``
