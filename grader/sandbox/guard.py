@@ -62,6 +62,7 @@ def install_audit_hook(policy: Policy) -> None:
     type, str, bytes, int, len, any, frozenset_ = (  # noqa: A001
         builtins.type, builtins.str, builtins.bytes, builtins.int, builtins.len, builtins.any, builtins.frozenset)
     Refused, Unimportable, OSError_ = builtins.PermissionError, builtins.ImportError, builtins.OSError
+    Missing = builtins.FileNotFoundError
     DirEntry = os.DirEntry  # a C type: its path cannot be made to change between check and use
     write_flags, devices_read, fcntl_signalling = _WRITE_FLAGS, _DEVICES_READ, frozenset_(FCNTL_SIGNALLING)
     hidden = frozenset_(policy.hidden_packages)
@@ -179,6 +180,18 @@ def install_audit_hook(policy: Policy) -> None:
     def on_write_path(args):
         check_write(args[0])
 
+    def on_metadata(args):
+        # The kernel's filter makes chmod, utime and the xattr calls succeed doing nothing
+        # (``seccomp._IGNORED``): one on a path that does not exist must still fail, as
+        # pathlib's touch() relies on (utime first, then create the file if that fails).
+        path = args[0]
+        check_write(path)
+        if type(path) is not int:
+            try:
+                isdir_stat(resolve(path))
+            except OSError_:
+                raise Missing(2, "No such file or directory", path) from None
+
     def on_two_paths(args):
         check_write(args[0])
         check_write(args[1])
@@ -241,13 +254,13 @@ def install_audit_hook(policy: Policy) -> None:
         "os.remove": on_write_path,
         "os.rmdir": on_write_path,
         "os.mkdir": on_write_path,
-        "os.chmod": on_write_path,
+        "os.chmod": on_metadata,
         "os.chown": on_write_path,
         "os.chflags": on_write_path,
         "os.truncate": on_write_path,
-        "os.utime": on_write_path,
-        "os.setxattr": on_write_path,
-        "os.removexattr": on_write_path,
+        "os.utime": on_metadata,
+        "os.setxattr": on_metadata,
+        "os.removexattr": on_metadata,
         "os.rename": on_two_paths,
         "shutil.copyfile": on_shutil_copy,
         "shutil.copytree": on_shutil_copy,
@@ -319,11 +332,49 @@ def apply_limits(limits: Limits, unprivileged: bool, current: Optional[int] = No
         # loop of threads cannot take the machine's process ids.
         _set(resource.RLIMIT_NPROC, limits.threads)
     elif tasks is not None:
-        # Run as the instructor's user, whose count of tasks the kernel limits: a few threads
-        # more than the whole machine has now (which that user's are among), not thousands;
-        # never more than the limit the user has already.
-        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
-        _set(resource.RLIMIT_NPROC, tasks + limits.threads if soft == resource.RLIM_INFINITY else min(tasks + limits.threads, soft))
+        _set(resource.RLIMIT_NPROC, thread_ceiling(tasks, limits.threads, resource.getrlimit(resource.RLIMIT_NPROC)[0],
+                                                   _PIDS_MAX))
+
+
+#: Tasks a learner process run as the instructor's user leaves that user, and the container,
+#: for the grader and the host: without them, a loop of threads would keep the host from
+#: forking the next learner process.
+TASKS_LEFT_FOR_THE_GRADER = 64
+#: The cgroup's pids.max (a container's limit on tasks), read once in the host (``prepare``).
+_PIDS_MAX: Optional[int] = None
+
+
+def thread_ceiling(tasks: int, threads: int, soft: int, pids_max: Optional[int]) -> int:
+    """RLIMIT_NPROC for a learner process run as the instructor's user, whose count of tasks
+    the kernel limits: ``threads`` more than the whole machine has now (``tasks``, which that
+    user's are among), not thousands; and ``TASKS_LEFT_FOR_THE_GRADER`` under the user's own limit
+    (``soft``) and the container's (``pids_max``), never above them."""
+    ceiling = tasks + threads
+    for limit in (soft, pids_max):
+        if limit is not None and limit != resource.RLIM_INFINITY:
+            ceiling = min(ceiling, limit - TASKS_LEFT_FOR_THE_GRADER)
+    return max(ceiling, 0)
+
+
+def cgroup_pids_max() -> Optional[int]:
+    """This process's cgroup's limit on tasks (cgroup v2, or v1's pids controller), or None."""
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as stream:
+            lines = stream.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
+        folder = "/sys/fs/cgroup" if controllers == "" else "/sys/fs/cgroup/pids" if "pids" in controllers.split(",") else None
+        if folder is None:
+            continue
+        try:
+            with open(folder + path.rstrip("/") + "/pids.max", encoding="utf-8") as stream:
+                value = stream.read().strip()
+        except OSError:
+            continue
+        return int(value) if value.isdigit() else None
+    return None
 
 
 def tasks_on_machine() -> Optional[int]:
@@ -359,8 +410,9 @@ CAP_DAC_READ_SEARCH = 2
 
 def prepare() -> None:
     """Look up what the learner's process will call, once, in the host before it forks."""
-    global _capset, _NO_CAPABILITIES, _CAP_LAST
+    global _capset, _NO_CAPABILITIES, _CAP_LAST, _PIDS_MAX
     _libc_prctl()
+    _PIDS_MAX = cgroup_pids_max()
     import ctypes
 
     _capset = ctypes.CDLL(None, use_errno=True).capset

@@ -104,7 +104,11 @@ _FCNTL, _IOCTL = 72, 16
 #: fcntl commands that would make the kernel signal another process (SIGIO to its owner); the
 #: audit hook (``guard``) refuses them too, with a message, where Python's fcntl is called.
 FCNTL_SIGNALLING = (8, 10, 15, 1024, 1026)  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
-_IOCTL_SIGNALLING = (0x8901, 0x8902)  # FIOSETOWN, SIOCSPGRP
+#: ioctl requests refused: those that would make the kernel signal another process (FIOSETOWN,
+#: SIOCSPGRP), and those that set a file's flags, attributes or version, which Landlock does not
+#: guard (FS_IOC_SETFLAGS, its 32-bit form, FS_IOC_FSSETXATTR, FS_IOC_SETVERSION and its 32-bit
+#: form): on a descriptor of any file it may read, such as the instructor's own.
+_IOCTL_REFUSED = (0x8901, 0x8902, 0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602)
 
 
 def available() -> bool:
@@ -147,7 +151,7 @@ def program(own_pid: int) -> list[tuple[int, int, int, int]]:
             (_RET_K, 0, 0, deny),
             (_RET_K, 0, 0, _RET_ALLOW),
         ]
-    for number, refused in ((_FCNTL, FCNTL_SIGNALLING), (_IOCTL, _IOCTL_SIGNALLING)):
+    for number, refused in ((_FCNTL, FCNTL_SIGNALLING), (_IOCTL, _IOCTL_REFUSED)):
         code += [(_JEQ_K, 0, 2 + len(refused) + 1, number), (_LD_W_ABS, 0, 0, _ARG + 8)]
         code += [(_JEQ_K, len(refused) - i, 0, value) for i, value in enumerate(refused)]
         code += [(_RET_K, 0, 0, _RET_ALLOW), (_RET_K, 0, 0, deny)]
