@@ -64,6 +64,8 @@ def _validated_exercise(exercise: Exercise, plugin: str, registered: list[Exerci
     if any(other.id == exercise.id for other in registered):
         raise PluginError(f"plugin {plugin!r} registered exercise {exercise.id!r}, which already exists")
     _require_text(exercise.title, f"exercise {exercise.id!r} title", plugin)
+    if not exercise.checks:
+        raise PluginError(f"exercise {exercise.id!r} of plugin {plugin!r} has no checks")
     checks = []
     seen = set()
     for check in exercise.checks:
@@ -145,7 +147,11 @@ def _imports_in(module) -> set[str]:
     codes = []
     for value in vars(module).values():
         functions = [value] + (list(vars(value).values()) if isinstance(value, type) else [])
-        for function in functions:
+        while functions:
+            function = functions.pop()
+            # (a static or class method, a property, a decorated or cached function: what it wraps)
+            functions.extend(inner for inner in (getattr(function, attribute, None) for attribute in ("__func__", "fget", "__wrapped__"))
+                             if inner is not None and inner is not function)
             code = getattr(function, "__code__", None)
             if code is not None and getattr(function, "__module__", None) == module.__name__:
                 codes.append(code)

@@ -167,8 +167,9 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
             try:
                 report = session.grader.grade(path, entry=entry, early=early)
             except UsageError as exc:
-                if exc.message_id not in UNGRADABLE_CONTENT or (entry and exc.message_id == "usage.wrong_suffix"):
-                    raise
+                if exc.message_id not in UNGRADABLE_CONTENT or (entry and exc.message_id == "usage.wrong_suffix") \
+                        or (entry and (os.path.isabs(entry) or ".." in Path(entry).parts)):
+                    raise  # (the instructor's mistake: no learner's upload makes --entry leave the folder)
                 # What was handed in cannot be graded (a folder of two entries, a .txt): that
                 # learner's 0 with the reason, in the format asked for (an LMS must get a report).
                 report = session.grader.grade_unreadable(path, _unreadable_reason(exc, path, renderer.context))

@@ -12,13 +12,14 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import pluggy
 
 from grader import isolation, probing
 from grader.catalogue import build_catalogue, probe_modules, probe_path, refuse_probe_imports
-from grader.defaults import DEFAULT_PROBE_MODULES
+from grader.defaults import DEFAULT_PLUGINS, DEFAULT_PROBE_MODULES
 from grader.diagnosis import diagnose, hint_for_problem
 from grader.errors import PluginError
 from grader.expected import Expectations, probe_key
@@ -325,20 +326,26 @@ class Grader:
 
     def _forbidden_in_probes(self) -> tuple[str, ...]:
         """What no probe module may import, for a learner process would then hold it: the
-        references and known mistakes, the modules a pack's reference takes the functions it
-        grades from, and the other packages of a pack's distribution."""
+        references and known mistakes, the pack's own modules a reference takes the functions it
+        grades from or imports (its answers may be there), and the other packages of a pack's
+        distribution. (A library installed apart from the pack, scipy say, is anyone's.)"""
         probes = probe_modules(self.catalogue)
         probe_packages = {name.partition(".")[0] for name in probes}
-        public = {*getattr(sys, "stdlib_module_names", ()), "builtins", "numpy"}
+        packs = set(entry_point_packages(self.manager))
         modules = list(self._grader_side_modules())
-        for exercise in self.catalogue.exercises:
-            reference = self.expectations.reference_module(exercise.checks[0])
-            for name in {name for check in exercise.checks for name in check.names}:
-                defined_in_module = getattr(getattr(reference, name, None), "__module__", None)
-                if type(defined_in_module) is str and defined_in_module.partition(".")[0] not in public \
-                        and defined_in_module not in probes:
-                    modules.append(defined_in_module)
-        modules += [package for package in entry_point_packages(self.manager) if package not in probe_packages]
+        from_packs = [exercise for exercise in self.catalogue.exercises if exercise.plugin not in DEFAULT_PLUGINS]
+        installed = tuple(root.rstrip("/") + "/" for root in isolation.python_roots()) if from_packs else ()
+        for exercise in from_packs:  # (the built-in reference imports from its own package only)
+            reference = sys.modules.get(exercise.reference)  # (imported when the catalogue was built)
+            if reference is None:
+                continue
+            graded = {name for check in exercise.checks for name in check.names}
+            found = {getattr(getattr(reference, name, None), "__module__", None) for name in graded}
+            for value in vars(reference).values():
+                found.add(value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None))
+            modules += [name for name in found if type(name) is str and _packs_own(name, packs, installed)
+                        and not any(probe == name or probe.startswith(name + ".") for probe in probes)]
+        modules += [package for package in packs if package not in probe_packages]
         return tuple(dict.fromkeys(modules))
 
     def _off_limits(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -464,3 +471,14 @@ def _output(captured) -> Output:
         dropped_stderr=captured.dropped_stderr,
     )
 
+
+def _packs_own(module_name: str, packs: set, installed: tuple[str, ...]) -> bool:
+    """Whether ``module_name`` is a pack's own code: a package of an installed pack's
+    distribution, or a module from outside the Python installation (``installed``: a pack's
+    folder, the grader's own), not the standard library's, numpy's or another installed library's."""
+    if module_name.partition(".")[0] in packs:
+        return True
+    file = getattr(sys.modules.get(module_name), "__file__", None)
+    if type(file) is not str:
+        return False  # (built into the interpreter, or a namespace)
+    return not os.path.realpath(file).startswith(installed)

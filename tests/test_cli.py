@@ -361,6 +361,8 @@ def test_an_entry_the_learner_did_not_hand_in_is_their_0_but_an_entry_grade_cann
     [error] = json.loads(result.output)["errors"]
     assert "there is no entry file main.py in this folder" in error["message"]
     assert run("submit", folder, "--entry", "notes.txt").exit_code == 4
+    assert run("submit", folder, "--entry", "../main.py").exit_code == 4  # (no upload leaves the folder)
+    assert run("submit", folder, "--entry", str(tmp_path / "main.py")).exit_code == 4
     monkeypatch.chdir(folder)  # `grade submit .` names the folder
     assert json.loads(run("submit", ".", "--entry", "main.py", "--format", "json").output)["submission"] == "submission"
 

@@ -465,3 +465,44 @@ def test_a_probe_that_imports_its_reference_when_it_runs_is_refused_before_anyon
     (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
     result = CliRunner().invoke(cli, ["submit", str(write("learner.py", SUBMISSION)), "--seed", "3"], env={"GRADE_PLUGINS": name})
     assert result.exit_code == 3 and f"the probe module {name} imports {name}_reference in a function" in result.output
+
+
+def test_an_exercise_of_no_checks_is_refused():
+    from grader import hookimpl
+
+    class Empty:
+        @hookimpl
+        def grader_exercises(self, register):
+            register(Exercise("empty", {"en": "x", "ja": "x"}, (), reference="math"))
+
+    with pytest.raises(PluginError, match="has no checks"):
+        build_catalogue(get_plugin_manager(extra=[Empty()]))
+
+
+def test_only_a_packs_own_modules_are_forbidden_to_its_probes_not_installed_libraries(tmp_path, monkeypatch):
+    from grader import isolation
+    from grader.runner import _packs_own
+
+    installed = tuple(root.rstrip("/") + "/" for root in isolation.python_roots())
+    (tmp_path / "local_helper.py").write_text("x = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import local_helper  # noqa: F401
+
+    assert not _packs_own("click.utils", set(), installed) and not _packs_own("json", set(), installed)
+    assert _packs_own("local_helper", set(), installed) and _packs_own("click.utils", {"click"}, installed)
+
+
+def test_a_probe_module_that_imports_a_helper_its_reference_wraps_is_refused(tmp_path, write, monkeypatch):
+    """The reference's sigmoid is defined in the reference but calls the pack's `_impl`, which the
+    probes' package imports (for a constant): a learner's function could reach it."""
+    package = tmp_path / "wrappack"
+    package.mkdir()
+    (package / "_impl.py").write_text(REFERENCE + "SCALE = 1.0\n", encoding="utf-8")
+    (package / "reference.py").write_text("from wrappack import _impl\n\ndef sigmoid(x):\n    return _impl.sigmoid(x)\n",
+                                          encoding="utf-8")
+    (package / "__init__.py").write_text("from wrappack._impl import SCALE\n" + PACK.replace("{pack}_reference", "wrappack.reference"),
+                                         encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cheat = write("cheat.py", "import sys\n\ndef sigmoid(x):\n    return sys._getframe(1).f_globals['_impl'].sigmoid(x)\n")
+    result = CliRunner().invoke(cli, ["submit", str(cheat), "--seed", "3", "-k", "activation"], env={"GRADE_PLUGINS": "wrappack"})
+    assert result.exit_code == 3 and "the probe module wrappack imports wrappack._impl" in result.output

@@ -541,6 +541,21 @@ def test_an_ordinary_users_thread_limit_leaves_the_grader_room_under_every_limit
     assert thread_ceiling(100, 32, 60, None) == 0  # (no thread at all: the grader keeps the 60)
 
 
+@pytest.mark.parametrize("membership, limits, expected", [
+    ("0::/docker/abc/inner\n", {"docker": "300", "docker/abc": "max", "docker/abc/inner": "500"}, 300),
+    ("12:pids:/user.slice/user-1000.slice\n3:cpu:/x\n", {"pids/user.slice/user-1000.slice": "1200"}, 1200),
+    ("0::/\n", {}, None),
+])
+def test_the_containers_task_limit_is_the_smallest_of_its_cgroup_and_those_above(tmp_path, membership, limits, expected):
+    from grader.sandbox.guard import cgroup_pids_max
+
+    (tmp_path / "cgroup").write_text(membership, encoding="utf-8")
+    for folder, value in limits.items():
+        (tmp_path / "fs" / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / folder / "pids.max").write_text(value + "\n", encoding="utf-8")
+    assert cgroup_pids_max(str(tmp_path / "cgroup"), str(tmp_path / "fs")) == expected
+
+
 def test_the_thread_limit_is_set_in_the_learner_process_as_an_ordinary_user():
     import resource
 

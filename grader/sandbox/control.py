@@ -91,7 +91,8 @@ class Host:
         held_by = reply.get("forbidden_held")
         if held_by:
             self._stop_locked()  # (its memory holds them now: no learner process may be forked from it)
-            which = "; ".join(f"the probe module {probe} imports {', '.join(held)}" for probe, held in sorted(held_by.items()))
+            which = "; ".join(f"{f'the probe module {probe}' if probe else 'a probe module imported earlier'} imports "
+                              f"{', '.join(held)}" for probe, held in sorted(held_by.items()))
             raise PluginError(
                 f"{which}, which learner code must never share a process with (a reference, known mistakes, or "
                 "another package of the pack). A probe module gets the learner's functions from its `module` "

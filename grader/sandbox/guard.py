@@ -356,25 +356,30 @@ def thread_ceiling(tasks: int, threads: int, soft: int, pids_max: Optional[int])
     return max(ceiling, 0)
 
 
-def cgroup_pids_max() -> Optional[int]:
-    """This process's cgroup's limit on tasks (cgroup v2, or v1's pids controller), or None."""
+def cgroup_pids_max(membership: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> Optional[int]:
+    """The smallest limit on tasks of this process's cgroup and those above it (cgroup v2, or
+    v1's pids controller: a container's, a systemd slice's TasksMax), or None."""
     try:
-        with open("/proc/self/cgroup", encoding="utf-8") as stream:
+        with open(membership, encoding="utf-8") as stream:
             lines = stream.read().splitlines()
     except OSError:
         return None
+    limits = []
     for line in lines:
         _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
-        folder = "/sys/fs/cgroup" if controllers == "" else "/sys/fs/cgroup/pids" if "pids" in controllers.split(",") else None
+        folder = root if controllers == "" else root + "/pids" if "pids" in controllers.split(",") else None
         if folder is None:
             continue
-        try:
-            with open(folder + path.rstrip("/") + "/pids.max", encoding="utf-8") as stream:
-                value = stream.read().strip()
-        except OSError:
-            continue
-        return int(value) if value.isdigit() else None
-    return None
+        parts = [part for part in path.split("/") if part]
+        for depth in range(len(parts), 0, -1):  # (the root cgroup has no pids.max)
+            try:
+                with open("/".join([folder, *parts[:depth], "pids.max"]), encoding="utf-8") as stream:
+                    value = stream.read().strip()
+            except OSError:
+                continue
+            if value.isdigit():
+                limits.append(int(value))
+    return min(limits) if limits else None
 
 
 def tasks_on_machine() -> Optional[int]:

@@ -105,10 +105,12 @@ _FCNTL, _IOCTL = 72, 16
 #: audit hook (``guard``) refuses them too, with a message, where Python's fcntl is called.
 FCNTL_SIGNALLING = (8, 10, 15, 1024, 1026)  # F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY
 #: ioctl requests refused: those that would make the kernel signal another process (FIOSETOWN,
-#: SIOCSPGRP), and those that set a file's flags, attributes or version, which Landlock does not
-#: guard (FS_IOC_SETFLAGS, its 32-bit form, FS_IOC_FSSETXATTR, FS_IOC_SETVERSION and its 32-bit
-#: form): on a descriptor of any file it may read, such as the instructor's own.
-_IOCTL_REFUSED = (0x8901, 0x8902, 0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602)
+#: SIOCSPGRP), and those that change a file for good through a descriptor of any file it may read
+#: (the instructor's own, say), which Landlock does not guard: its flags (FS_IOC_SETFLAGS and its
+#: 32-bit form), attributes (FS_IOC_FSSETXATTR), version (FS_IOC_SETVERSION and its 32-bit form),
+#: fs-verity, which makes it read-only for ever (FS_IOC_ENABLE_VERITY), and a folder's encryption
+#: (FS_IOC_SET_ENCRYPTION_POLICY).
+_IOCTL_REFUSED = (0x8901, 0x8902, 0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602, 0x40806685, 0x800C6613)
 
 
 def available() -> bool:
