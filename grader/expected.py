@@ -171,4 +171,6 @@ def _failure(outcome: dict) -> str:
         return f"it does not define {outcome.get('name')!r}"
     if kind == "not_implemented":
         return "it raises NotImplementedError"
-    return f"the probe returned what the grader cannot compare ({outcome.get('message')}): numbers, arrays, and lists, tuples or dicts of them"
+    return (f"{outcome.get('message')} was refused: probing.value takes a number, a numeric array, or a list or tuple of "
+            "numbers or of arrays of one shape (apply it to each part of a result), and a probe returns numbers, arrays, "
+            "and lists, tuples or dicts of them")
