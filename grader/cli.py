@@ -17,7 +17,7 @@ import click
 
 from grader import __version__
 from grader.errors import GraderError, PluginError, UsageError
-from grader.model import ExitCode, Message
+from grader.model import ExitCode
 
 #: The language chosen with --lang, for messages printed after the command has ended.
 _chosen_language: dict = {}
@@ -151,7 +151,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
     early = EarlyStart(host, path, entry, settings, seed) if path.is_file() else None
     try:
         from grader import api
-        from grader.submission import UNGRADABLE_CONTENT, refuse_output_over_code
+        from grader.submission import refuse_output_over_code
 
         session = api.open_grader(
             host=host, seed=seed, keyword=keyword, timeout=timeout, load_timeout=load_timeout, memory=memory,
@@ -164,15 +164,7 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
                 raise UsageError("usage.min_score_too_high", min_score=_exactly(min_score),
                                  max_score=f"{session.grader.catalogue.max_score:g}")
             renderer = session.renderer(format_name, lang=lang, verbose=verbose, color=_color(color, output))
-            try:
-                report = session.grader.grade(path, entry=entry, early=early)
-            except UsageError as exc:
-                if exc.message_id not in UNGRADABLE_CONTENT or (entry and exc.message_id == "usage.wrong_suffix") \
-                        or (entry and (os.path.isabs(entry) or ".." in Path(entry).parts)):
-                    raise  # (the instructor's mistake: no learner's upload makes --entry leave the folder)
-                # What was handed in cannot be graded (a folder of two entries, a .txt): that
-                # learner's 0 with the reason, in the format asked for (an LMS must get a report).
-                report = session.grader.grade_unreadable(path, _unreadable_reason(exc, path, renderer.context))
+            report = session.grader.grade_as_handed_in(path, entry=entry, early=early, lang=renderer.context.lang)
             _write(renderer.render(report) if output is None else renderer.render_file(report), output, renderer.context.color)
             if junit:
                 _write(session.renderer("junit", lang=lang).render(report), junit)
@@ -181,16 +173,6 @@ def submit(path, format_name, output, junit, entry, keyword, verbose, seed, time
         if early is not None:
             early.discard()
         host.close(wait=False)
-
-
-def _unreadable_reason(exc: UsageError, path: Path, context) -> Message:
-    from grader.loaders import name_of
-    from grader.submission import UNREADABLE_MESSAGE_OF
-
-    if exc.message_id in UNREADABLE_MESSAGE_OF:  # (as a batch says it: an LMS's learner cannot give --entry)
-        params = {**exc.params, "path": name_of(path)}
-        return Message(UNREADABLE_MESSAGE_OF[exc.message_id], params)
-    return Message("load.unreadable", {"error": context.messages.text(exc.message_id, context.lang, **exc.params)})
 
 
 # --- grade list / plugins / init -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from grader import isolation, probing
 from grader.catalogue import build_catalogue, probe_modules, probe_path, refuse_probe_imports
 from grader.defaults import DEFAULT_PLUGINS, DEFAULT_PROBE_MODULES
 from grader.diagnosis import diagnose, hint_for_problem
-from grader.errors import PluginError
+from grader.errors import PluginError, UsageError
 from grader.expected import Expectations, probe_key
 from grader.judge import crash_message, exception_message, frames_of, judge
 from grader.loaders import defined_in, name_of
@@ -34,7 +34,7 @@ from grader.sandbox.client import ProcessGone, Settings
 from grader.sandbox.control import Host
 from grader.sandbox.session import Session, check_request
 from grader.seeds import fresh_seed
-from grader.submission import read_submission
+from grader.submission import UNGRADABLE_CONTENT, UNREADABLE_MESSAGE_OF, read_submission
 from grader.wire import WireError
 
 if TYPE_CHECKING:
@@ -87,12 +87,25 @@ class Grader:
         already (``grader.prestart``)."""
         return self.grade_submission(self.read(path, entry, name), early)
 
-    def grade_unreadable(self, path: os.PathLike | str, reason: Message) -> Report:
-        """The report of a submission at ``path`` that could not be read: 0, and ``reason``."""
-        path = Path(path)
-        problem = Problem(Location(), reason)
+    def grade_as_handed_in(self, path: os.PathLike | str, entry: Optional[str] = None,
+                           early: Optional["EarlyStart"] = None, lang: str = "en") -> Report:
+        """``grade``, but what was handed in and cannot be graded (a folder of two entries or
+        none, without the --entry file, a .txt) is that learner's 0 with the reason, said in
+        ``lang``, as `grade batch` gives it: an LMS must get a report. What only the one who runs
+        the grader can get wrong (a path that is not there, an --entry outside the folder or of
+        a kind grade does not read) stays a UsageError."""
+        try:
+            return self.grade(path, entry=entry, early=early)
+        except UsageError as exc:
+            if exc.message_id not in UNGRADABLE_CONTENT or (entry and exc.message_id == "usage.wrong_suffix") \
+                    or (entry and (os.path.isabs(entry) or ".." in Path(entry).parts)):
+                raise
+            if exc.message_id in UNREADABLE_MESSAGE_OF:  # (as a batch says it: an LMS's learner cannot give --entry)
+                reason = Message(UNREADABLE_MESSAGE_OF[exc.message_id], {**exc.params, "path": name_of(path)})
+            else:
+                reason = Message("load.unreadable", {"error": self._messages().text(exc.message_id, lang, **exc.params)})
         submission = Submission(name=name_of(path), path=str(path), units=(), module_name="__main__", digest="",
-                                problems=(problem,))
+                                problems=(Problem(Location(), reason),))
         return self.grade_submission(submission)
 
     def check_references(self) -> None:
