@@ -61,18 +61,16 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: Optional[str]
                           "would never be called")
 
 
-#: The distribution each plugin loaded from an entry point came from: plugin id -> "name version".
-_DISTRIBUTIONS: dict[int, str] = {}
-#: Their distributions' top-level packages: plugin id -> names.
-_PACKAGES: dict[int, tuple[str, ...]] = {}
+#: The entry point each plugin loaded from one came from, by the plugin's id.
+_LOADED_FROM: dict[int, "EntryPoint"] = {}
 
 
 class EntryPoint(NamedTuple):
     name: str
     value: str  #: "module:attr"
     distribution: str  #: "name version"
-    #: The top-level packages and modules the distribution installs: all of a pack is off
-    #: limits to learner code (its reference may import answers from another of its packages).
+    #: The top-level packages and modules the distribution installs: learner code may read none
+    #: of them (its reference may import answers from another of its packages).
     packages: tuple[str, ...] = ()
 
 
@@ -160,13 +158,13 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
         if manager.is_registered(plugin):
             continue  # (a built-in, or the same module under two entry points' names)
         _register(manager, plugin, name, f"the plugin {name!r} of {distribution} (entry point {value})")
-        _DISTRIBUTIONS[id(plugin)] = distribution
-        _PACKAGES[id(plugin)] = packages
+        _LOADED_FROM[id(plugin)] = EntryPoint(name, value, distribution, packages)
 
 
 def entry_point_packages(manager: pluggy.PluginManager) -> tuple[str, ...]:
     """The top-level packages of every distribution a plugin of ``manager`` came from."""
-    return tuple(sorted({package for plugin in manager.get_plugins() for package in _PACKAGES.get(id(plugin), ())}))
+    return tuple(sorted({package for plugin in manager.get_plugins()
+                         for package in getattr(_LOADED_FROM.get(id(plugin)), "packages", ())}))
 
 
 def describe_plugins(manager: pluggy.PluginManager) -> list[dict]:
@@ -175,7 +173,7 @@ def describe_plugins(manager: pluggy.PluginManager) -> list[dict]:
     for name, plugin in manager.list_name_plugin():
         if plugin is None:
             continue
-        dist = _DISTRIBUTIONS.get(id(plugin))
+        dist = getattr(_LOADED_FROM.get(id(plugin)), "distribution", None)
         hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or ())
         rows.append({
             "name": name,
