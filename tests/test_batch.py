@@ -191,7 +191,7 @@ def test_a_batch_stopped_by_a_signal_or_two_keeps_a_csv_of_every_record(tmp_path
 
 def test_shards_partition_the_class_and_merge_into_the_whole(run, klass, tmp_path):
     whole = tmp_path / "whole.csv"
-    run("batch", klass, "--out", whole, "--seed", 13)
+    assert run("batch", klass, "--out", whole, "--seed", 13).exit_code == 0
     parts = []
     for index in (1, 2, 3):
         part = tmp_path / f"shard{index}.csv"

@@ -257,7 +257,9 @@ class _Batch:
         jobs = max(1, self.options.jobs)
         reading: queue.Queue = queue.Queue(maxsize=2 * jobs)
         keeping: queue.Queue = queue.Queue(maxsize=2 * jobs)
-        finished: queue.Queue = queue.Queue()
+        # (The main thread waits on this one, and Ctrl-C raises in it there: a SimpleQueue has no
+        # lock in Python that the exception could leave held, to hang the writer's next put.)
+        finished: queue.SimpleQueue = queue.SimpleQueue()
         threads = [threading.Thread(target=self._read_all, args=(to_grade, reading, jobs), name="grade-read")]
         threads += [threading.Thread(target=self._grade_all, args=(reading, keeping), name=f"grade-{n}") for n in range(jobs)]
         threads.append(threading.Thread(target=self._keep_all, args=(keeping, finished, jobs), name="grade-write"))
@@ -588,7 +590,7 @@ class _Batch:
                 item[2].close()
         _put(keeping, None, self.stop)
 
-    def _keep_all(self, keeping: queue.Queue, finished: queue.Queue, jobs: int) -> None:
+    def _keep_all(self, keeping: queue.Queue, finished: queue.SimpleQueue, jobs: int) -> None:
         ended = 0
         while ended < jobs:
             item = _get(keeping, self.stop)
@@ -702,7 +704,7 @@ def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
                 return False
 
 
-def _get(source: queue.Queue, stop: Optional[threading.Event] = None):
+def _get(source: queue.Queue | queue.SimpleQueue, stop: Optional[threading.Event] = None):
     """The next item; None once the batch is stopping. Waits in short steps, so Ctrl-C is seen."""
     while True:
         try:
