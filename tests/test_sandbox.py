@@ -56,6 +56,28 @@ def test_what_the_learner_prints_is_captured_apart_from_results(grader, write):
     assert report.score == 0
 
 
+def test_arrays_a_learner_prints_read_as_numpy_prints_them(grader, write):
+    # (the host prints a few arrays before it forks, so that learner processes share the state
+    # numpy's printing builds: what a learner prints must not change for it)
+    import numpy as np
+
+    arrays = "np.array([[0.16251921, 0.09353292, -0.25605214], [0.24377882, 0.14029938, -0.3840782]])"
+    report = grader.grade(write("s.py", f"import numpy as np\nprint({arrays})\nprint(repr(np.float64(2.5)), np.arange(3))\n"))
+    expected = f"{eval(arrays)}\n{np.float64(2.5)!r} {np.arange(3)}\n"
+    assert report.output.stdout == expected
+
+
+def test_the_hosts_printing_warm_up_prints_nothing_and_leaves_numpys_options(capsys):
+    import numpy as np
+
+    from grader.sandbox.host import _warm_printing
+
+    options = np.get_printoptions()
+    _warm_printing()
+    assert capsys.readouterr() == ("", "")
+    assert np.get_printoptions() == options
+
+
 def test_captured_output_is_capped():
     output = CapturedOutput(limit=10)
     output.add("stdout", b"x" * 25)

@@ -67,6 +67,7 @@ def main() -> None:
 
     site.setquit()
     _warm_blas()
+    _warm_printing()
     from grader.sandbox import worker
 
     host = Host(control, worker, grader_gone)
@@ -326,6 +327,20 @@ def _warm_blas() -> None:
     matrix = numpy.ones((2, 3))
     numpy.dot(numpy.ones(2), matrix)
     numpy.dot(numpy.ones((2, 2)), matrix)
+
+
+def _warm_printing() -> None:
+    """Print a few arrays and numpy numbers, once, before any fork. Learners print their
+    results as the notes do, and numpy's first print in a process builds its formatters' state;
+    built here, it is shared by every learner process instead of made again in each."""
+    import io
+
+    import numpy
+
+    stream = io.StringIO()
+    for value in (numpy.array([[0.1, -2.5, 3.0], [1e-3, 2.0, 5.0]]), numpy.array([1, 2, 3]),
+                  numpy.array([1e-10, 8.1e-10]), numpy.float64(1.5), numpy.int64(2), numpy.array([True, False])):
+        print(value, repr(value), file=stream)
 
 
 def _import_roots() -> list[str]:
