@@ -73,6 +73,8 @@ class Grader:
         self._base_config: Optional[dict] = None
         self._probe_groups: Optional[list[list[Check]]] = None
         self._frames: Optional[list[bytes]] = None
+        #: The key under which the host holds the check requests (``share_checks``), if it does.
+        self._shared_requests: Optional[str] = None
         self._message_tables: Optional[Messages] = None
 
     # --- the public API --------------------------------------------------------------------
@@ -121,6 +123,12 @@ class Grader:
         self.check_references()
         if set(probe_modules(self.catalogue)) - set(DEFAULT_PROBE_MODULES):
             self.host.ready()  # (a pack's probe modules: the built-in ones import nothing they may not)
+
+    def share_checks(self) -> None:
+        """Hand the host the check requests, the same for every submission this grader grades,
+        so that each learner process is forked holding them decoded instead of reading them from
+        its socket (a batch asks, once its references are computed)."""
+        self._shared_requests = self.host.share_requests(self._request_frames())
 
     def start(self, submission: Submission) -> Optional[Session]:
         """Start ``submission``'s learner process, to wait set apart until ``grade_submission``
@@ -326,7 +334,10 @@ class Grader:
                 self._hidden, self._deny, self.options.settings,
                 self.options.drop_privileges and self.host.can_drop_privileges, self.seed, self.options.deny_paths,
             )
-        return isolation.learner_config(self._base_config, submission, self.options.settings)
+        config = isolation.learner_config(self._base_config, submission, self.options.settings)
+        if self._shared_requests is not None:
+            config["shared_requests"] = self._shared_requests
+        return config
 
     def _grader_side_modules(self) -> tuple[str, ...]:
         """The references' and known mistakes' modules: no probe module may import them, for a

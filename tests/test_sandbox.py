@@ -944,3 +944,74 @@ def test_scratch_usage_counts_what_the_files_take_and_gives_up_on_too_many(tmp_p
     assert 100_000 <= used < 1_000_000
     monkeypatch.setattr(client, "SCRATCH_MAX_ENTRIES", 2)
     assert client.scratch_usage(str(tmp_path)) is None
+
+
+def test_check_requests_the_host_shares_give_the_reports_sending_them_gives(manager, write, correct_source, monkeypatch):
+    """A batch hands the host its check requests once; each learner process is forked holding
+    them and is sent their indices. Its reports are those of requests sent whole, a process
+    started again after a crash and a host started again included."""
+    from grader.runner import Grader, Options
+    from grader.sandbox import session as session_module
+    from grader.sandbox.client import Settings
+    from grader.sandbox.control import Host
+
+    by_index = []
+    original = session_module.Session._send_checks
+
+    def recording(self, process, indices):
+        by_index.append(process.shared_requests is not None and process.shared_requests == self._requests_key)
+        return original(self, process, indices)
+
+    monkeypatch.setattr(session_module.Session, "_send_checks", recording)
+    not_halved = correct_source.replace("return 0.5 * np.sum((y - t) ** 2)", "return np.sum((y - t) ** 2)")
+    crashing = correct_source.replace("def function_2(x):\n", "def function_2(x):\n    import os; os._exit(3)\n")
+    assert not_halved != correct_source and crashing != correct_source
+    files = [write(name, source) for name, source in (("a.py", correct_source), ("b.py", not_halved), ("c.py", crashing))]
+    options = Options(seed=7, settings=Settings(check_timeout=3.0, load_timeout=3.0))
+
+    def results(report):
+        return [(r.check.id, r.status, r.score, r.message.id if r.message else None) for r in report.results]
+
+    with Host() as host, Grader(manager, options, host) as sending:
+        sent = [results(sending.grade(path)) for path in files]
+    assert by_index and not any(by_index)
+    by_index.clear()
+    with Host() as host, Grader(manager, options, host) as sharing:
+        sharing.check_plugins()
+        sharing.share_checks()
+        shared = [results(sharing.grade(path)) for path in files]
+        assert by_index and all(by_index)  # (the crash's fresh process included)
+        host._process.kill()
+        host._process.wait()
+        by_index.clear()
+        again = results(sharing.grade(files[1]))
+        assert by_index and all(by_index)  # handed to the new host before its first learner process
+    assert shared == sent and again == sent[1]
+    assert [r[1] for r in sent[2] if r[0].startswith("derivatives.function_2.")] == [Status.ERROR] * 2
+
+
+def test_check_requests_too_large_for_one_message_are_sent_to_each_process_instead():
+    from grader.sandbox.control import SHARED_REQUESTS_MAX_BYTES, Host
+
+    host = Host()  # (not started: nothing is handed over until a learner process is spawned)
+    assert host.share_requests([b"\0\0\0\x02{}"]) is not None
+    assert host.share_requests([b"\0\0\0\0" + b" " * SHARED_REQUESTS_MAX_BYTES]) is None
+
+
+def test_check_requests_larger_than_the_hosts_socket_takes_are_sent_to_each_process(manager, write, correct_source):
+    """A socket buffer smaller than the requests (a pack's long replays): the host refuses the
+    message; learner processes are sent the requests, and none is lost."""
+    import socket
+
+    from grader.runner import Grader, Options
+    from grader.sandbox.client import Settings
+    from grader.sandbox.control import Host
+
+    options = Options(seed=7, settings=Settings(check_timeout=3.0, load_timeout=3.0))
+    with Host() as host, Grader(manager, options, host) as grader:
+        grader.check_plugins()
+        host._control.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # (the built-in requests: 12 KB)
+        grader.share_checks()
+        reports = [grader.grade(write(f"{name}.py", correct_source)) for name in ("a", "b")]
+        assert not host._shared and not host._shared_in_host
+    assert [report.score for report in reports] == [100, 100]

@@ -181,6 +181,7 @@ class _Batch:
 
     def _run(self, progress) -> BatchResult:
         self.grader.check_plugins()  # (a broken plugin stops the batch before anything is written)
+        self.grader.share_checks()
         loaders = self.grader.loaders
         # This run's outputs, and what earlier runs into the same records wrote (their flags
         # may have been others): none of it is a learner.

@@ -116,7 +116,7 @@ class LearnerProcess:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            self.pid, self.probe_modules = host.spawn({**config, "scratch": self.scratch}, [theirs.fileno(), out_w, err_w])
+            spawned = host.spawn({**config, "scratch": self.scratch}, [theirs.fileno(), out_w, err_w])
         except BaseException:
             for fd in (out_r, out_w, err_r, err_w):
                 os.close(fd)
@@ -124,6 +124,9 @@ class LearnerProcess:
             theirs.close()
             remove_tree(self.scratch)
             raise
+        self.pid, self.probe_modules = spawned.pid, spawned.probe_modules
+        #: The key of the check requests it was forked with (``Host.share_requests``), if any.
+        self.shared_requests = config.get("shared_requests") if spawned.shared else None
         theirs.close()
         os.close(out_w)
         os.close(err_w)

@@ -5,13 +5,15 @@ the grader itself has finished importing.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import threading
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from grader.errors import PluginError, SandboxError
 from grader.defaults import DEFAULT_PROBE_MODULES
@@ -19,6 +21,18 @@ from grader.defaults import DEFAULT_PROBE_MODULES
 HOST_START_TIMEOUT = 60.0
 #: One thread for the numerical libraries: the processes that use them run side by side already.
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Largest set of check requests handed to the host to share: one message on its socket, which
+#: must fit the socket's send buffer (208 KiB by default on Linux; a smaller one refuses it, and
+#: each learner process is sent the requests instead).
+SHARED_REQUESTS_MAX_BYTES = 192 * 1024
+#: Lists of shared requests kept, here and in the host: one per grader using the host.
+SHARED_KEPT = 2
+
+
+class Spawned(NamedTuple):
+    pid: int
+    probe_modules: tuple[str, ...]  #: the probe modules it was forked with
+    shared: bool  #: whether it was forked holding the check requests its config names
 
 
 class Host:
@@ -33,6 +47,10 @@ class Host:
         self._forbidden: tuple[str, ...] = ()
         self._started_preload: tuple[str, ...] = ()
         self._closed = False
+        #: Check requests to share (``share_requests``): key -> the message that hands them over.
+        self._shared: dict[str, bytes] = {}
+        #: The keys the running host process holds.
+        self._shared_in_host: set[str] = set()
 
     def start(self) -> "Host":
         """Start the host's interpreter without waiting for it (its numpy import overlaps with
@@ -66,6 +84,7 @@ class Host:
         self._control = ours
         self._hello = None
         self._started_preload = ()
+        self._shared_in_host = set()
 
     def _ensure(self) -> None:
         if self._closed:
@@ -154,17 +173,62 @@ class Host:
         with self._lock:
             self._call_with_restart(lambda: None)
 
-    def spawn(self, config: dict, fds: list[int]) -> tuple[int, tuple[str, ...]]:
-        """(pid, the probe modules it was forked with) of a new learner process."""
+    @staticmethod
+    def requests_key(frames: list[bytes]) -> str:
+        """The key of a list of check request frames (``share_requests``)."""
+        return hashlib.sha256(b"".join(frames)).hexdigest()[:32]
+
+    def share_requests(self, frames: list[bytes]) -> Optional[str]:
+        """Have every learner process forked from now on hold ``frames`` (check requests, the
+        same for a whole batch), decoded once in the host: a spawn whose config names the key
+        (``shared_requests``) is forked with them, and its session sends their indices instead.
+        None when they are too large to hand over in one message."""
+        bodies = [frame[4:] for frame in frames]  # (each frame: a 4-byte length, then its JSON)
+        key = self.requests_key(frames)
+        message = b'{"op":"share","key":"' + key.encode() + b'","requests":[' + b",".join(bodies) + b"]}"
+        if len(message) > SHARED_REQUESTS_MAX_BYTES:
+            return None
+        with self._lock:
+            self._shared.pop(key, None)
+            self._shared[key] = message
+            while len(self._shared) > SHARED_KEPT:  # (as many as the host keeps)
+                del self._shared[next(iter(self._shared))]
+        return key
+
+    def spawn(self, config: dict, fds: list[int]) -> Spawned:
+        """A new learner process: its pid, the probe modules it was forked with, and whether it
+        holds the shared check requests its config names."""
+        key = config.get("shared_requests")
+
         def action():
+            if key in self._shared and key not in self._shared_in_host:
+                self._hand_over(key)
             self._send({"op": "spawn", "config": config}, fds)
             reply = self._receive()
             if type(reply.get("pid")) is not int:
                 raise SandboxError(f"the sandbox host could not start a learner process: {reply.get('error')}")
-            return reply["pid"], self._started_preload
+            shared = reply.get("shared") is True
+            if not shared:
+                self._shared_in_host.discard(key)  # (the host let them go, for another grader's)
+            return Spawned(reply["pid"], self._started_preload, shared)
 
         with self._lock:
             return self._call_with_restart(action)
+
+    def _hand_over(self, key: str) -> None:
+        """Send the host the shared requests ``key`` names. Requests it cannot take (larger than
+        this socket's buffer, or refused) are not offered again: each process gets them sent."""
+        try:
+            self._control.send(self._shared[key])
+        except OSError as exc:
+            if exc.errno != errno.EMSGSIZE:
+                raise  # (the host has gone: it is started again)
+            del self._shared[key]
+            return
+        if self._receive().get("op") == "shared":
+            self._shared_in_host.add(key)
+        else:
+            del self._shared[key]
 
     def reap(self, pid: int, scratch: Optional[str] = None) -> dict:
         """Collect a learner process's exit status; the host also removes its scratch folder."""

@@ -138,7 +138,15 @@ class Host:
                     sys.path.append(entry)
             self.reply(self._preload(request["modules"], request.get("forbidden", ())))
         elif op == "spawn":
-            self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds)})
+            shared = request["config"].get("shared_requests") in self.worker.SHARED_REQUESTS
+            self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds), "shared": shared})
+        elif op == "share":
+            import gc
+
+            self.worker.share_requests(request["key"], request["requests"])
+            gc.collect()
+            gc.freeze()  # (as everything before the forks: a learner's collections do not walk them)
+            self.reply({"op": "shared", "key": request["key"]})
         elif op == "reap":
             self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
         elif op == "release":  # the same, but no reply is awaited: no need to wait for it to die

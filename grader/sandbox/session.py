@@ -52,6 +52,7 @@ class Session:
         self.host = host
         self.program = program
         self.requests: list[bytes] = []
+        self._requests_key: str | None = None
         self._requests_sent = False
         self.settings = settings
         self.config = config
@@ -95,13 +96,22 @@ class Session:
         """The checks to run (``check_request`` frames, one per probe), sent at once so the
         learner's process goes from its code to the checks without waiting for the grader."""
         self.requests = list(requests)
+        self._requests_key = Host.requests_key(self.requests)
         process, error = self._begun or (None, None)
         if process is not None and error is None:
             try:
-                process.send_frame(b"".join(self.requests))  # frames back to back: one write
+                self._send_checks(process, range(len(self.requests)))
                 self._requests_sent = True
             except ProcessGone as gone:
                 self._begun = (process, gone)
+
+    def _send_checks(self, process: LearnerProcess, indices) -> None:
+        """Have ``process`` run the requests at ``indices``: by index, if it was forked holding
+        them (``Host.share_requests``), else the frames back to back, in one write."""
+        if process.shared_requests is not None and process.shared_requests == self._requests_key:
+            process.send({"type": "shared", "key": process.shared_requests, "indices": list(indices)})
+        else:
+            process.send_frame(b"".join(self.requests[index] for index in indices))
 
     def load(self) -> LoadOutcome:
         """Run the submission's units once; the problems found are the report's load errors."""
@@ -288,7 +298,7 @@ class Session:
                     self._discard_process()
                     self._start()
                 if not self._requests_sent:
-                    self.process.send_frame(b"".join(self.requests[index] for index in pending))
+                    self._send_checks(self.process, pending)
                 self._requests_sent = False  # a fresh process needs them again
             except ProcessGone as gone:
                 self._discard_process()

@@ -48,6 +48,21 @@ _HIDDEN: tuple = (None, {})
 _RULESET: int | None = None
 
 
+#: Check requests the host was handed (``share_requests``), decoded there once: key -> requests.
+#: Every learner process forked after holds them, and is sent their indices, not the requests.
+SHARED_REQUESTS: dict = {}
+#: Lists of requests kept: one per grader using the host (a batch's command has one grader).
+SHARED_KEPT = 2  # (control.SHARED_KEPT: the grader's side keeps as many)
+
+
+def share_requests(key: str, requests: list) -> None:
+    """In the host: keep ``requests`` under ``key`` for the learner processes forked from now on."""
+    SHARED_REQUESTS.pop(key, None)
+    SHARED_REQUESTS[key] = tuple(requests)
+    while len(SHARED_REQUESTS) > SHARED_KEPT:
+        del SHARED_REQUESTS[next(iter(SHARED_REQUESTS))]
+
+
 #: The environment os.environ was last given in the host (``prepare``), as a learner process's,
 #: and the host's own, which ``unhide`` puts back.
 _ENVIRONMENT: dict = {}
@@ -241,6 +256,8 @@ class Channel:
 
 def run(config: dict, channel_fd: int, stdout_fd: int, stderr_fd: int) -> None:
     """Become the learner's process (called in the child right after fork); never returns."""
+    for key in [key for key in SHARED_REQUESTS if key != config.get("shared_requests")]:
+        del SHARED_REQUESTS[key]  # (another grader's: not this process's to hold)
     try:
         _set_apart(config, channel_fd, stdout_fd, stderr_fd)
         Worker(config, Channel(channel_fd)).serve()
@@ -341,6 +358,10 @@ class Worker:
                 self.load(request)
             elif kind == "check":
                 self.check(request)
+            elif kind == "shared":  # requests this process was forked with, by their index
+                shared = SHARED_REQUESTS[request["key"]]
+                for index in request["indices"]:
+                    self.check(shared[index])
             else:
                 return
 
