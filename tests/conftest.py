@@ -108,3 +108,20 @@ def grade_source(catalogue, expectations):
 @pytest.fixture(scope="session")
 def correct_source():
     return (EXAMPLES / "student.py").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def sent_by_index(monkeypatch):
+    """For each time a session has a learner process run check requests: whether it sent their
+    indices (the process was forked holding them, ``Host.share_requests``) rather than them."""
+    from grader.sandbox import session as session_module
+
+    sent: list[bool] = []
+    original = session_module.Session._send_checks
+
+    def recording(self, process, indices):
+        sent.append(process.shared_requests is not None and process.shared_requests == self._requests_key)
+        return original(self, process, indices)
+
+    monkeypatch.setattr(session_module.Session, "_send_checks", recording)
+    return sent

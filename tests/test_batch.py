@@ -1497,18 +1497,8 @@ def test_a_zip_of_a_version_zipfile_does_not_know_is_its_learners_row_not_the_cl
     assert refused.exit_code == 4 and "not a readable .zip" in refused.output
 
 
-def test_a_batchs_learner_processes_are_forked_holding_the_check_requests(run, klass, tmp_path, monkeypatch):
+def test_a_batchs_learner_processes_are_forked_holding_the_check_requests(run, klass, tmp_path, sent_by_index):
     """The requests, the same for the whole class, go to the sandbox host once; each learner
     process gets their indices (graded as when they are sent whole: test_sandbox)."""
-    from grader.sandbox import session as session_module
-
-    by_index = []
-    original = session_module.Session._send_checks
-
-    def recording(self, process, indices):
-        by_index.append(process.shared_requests is not None and process.shared_requests == self._requests_key)
-        return original(self, process, indices)
-
-    monkeypatch.setattr(session_module.Session, "_send_checks", recording)
     assert run("batch", klass, "--out", tmp_path / "results.csv", "--seed", 13).exit_code == 0
-    assert len(by_index) >= 4 and all(by_index)
+    assert len(sent_by_index) >= 4 and all(sent_by_index)

@@ -946,23 +946,15 @@ def test_scratch_usage_counts_what_the_files_take_and_gives_up_on_too_many(tmp_p
     assert client.scratch_usage(str(tmp_path)) is None
 
 
-def test_check_requests_the_host_shares_give_the_reports_sending_them_gives(manager, write, correct_source, monkeypatch):
+def test_check_requests_the_host_shares_give_the_reports_sending_them_gives(manager, write, correct_source, sent_by_index):
     """A batch hands the host its check requests once; each learner process is forked holding
     them and is sent their indices. Its reports are those of requests sent whole, a process
     started again after a crash and a host started again included."""
     from grader.runner import Grader, Options
-    from grader.sandbox import session as session_module
     from grader.sandbox.client import Settings
     from grader.sandbox.control import Host
 
-    by_index = []
-    original = session_module.Session._send_checks
-
-    def recording(self, process, indices):
-        by_index.append(process.shared_requests is not None and process.shared_requests == self._requests_key)
-        return original(self, process, indices)
-
-    monkeypatch.setattr(session_module.Session, "_send_checks", recording)
+    by_index = sent_by_index
     not_halved = correct_source.replace("return 0.5 * np.sum((y - t) ** 2)", "return np.sum((y - t) ** 2)")
     crashing = correct_source.replace("def function_2(x):\n", "def function_2(x):\n    import os; os._exit(3)\n")
     assert not_halved != correct_source and crashing != correct_source
