@@ -141,11 +141,8 @@ class Host:
             shared = request["config"].get("shared_requests") in self.worker.SHARED_REQUESTS
             self.reply({"op": "spawned", "pid": self._spawn(request["config"], fds), "shared": shared})
         elif op == "share":
-            import gc
-
             self.worker.share_requests(request["key"], request["requests"])
-            gc.collect()
-            gc.freeze()  # (as everything before the forks: a learner's collections do not walk them)
+            _out_of_collectors_sight()
             self.reply({"op": "shared", "key": request["key"]})
         elif op == "reap":
             self.reply({"op": "reaped", **self._reap(request["pid"], request.get("scratch"))})
@@ -157,7 +154,6 @@ class Host:
     def _preload(self, modules: list[str], forbidden: Iterable[str] = ()) -> dict:
         """Import the probe modules ``modules``; an error if one of them imports a module of
         ``forbidden`` (the reference, known mistakes), which every learner process would hold."""
-        import gc
         import importlib
 
         self.worker.unhide()
@@ -182,10 +178,7 @@ class Host:
             held_by[""] = sorted(earlier)
         if held_by:
             return {"op": "preloaded", "error": None, "forbidden_held": held_by}
-        # Everything imported so far is shared by every fork: keep the collector off it, so a
-        # learner process does not copy pages merely by collecting garbage.
-        gc.collect()
-        gc.freeze()
+        _out_of_collectors_sight()
         return {"op": "preloaded", "error": None}
 
     def _spawn(self, config: dict, fds: list[int]) -> int:
@@ -323,6 +316,15 @@ class Host:
         self.dying.clear()
         self._kill_orphans()
         os._exit(0)
+
+
+def _out_of_collectors_sight() -> None:
+    """Everything the host holds so far is shared by every fork: keep the collector off it, so a
+    learner process does not copy pages merely by collecting garbage."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _warm_blas() -> None:
