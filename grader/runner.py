@@ -130,15 +130,27 @@ class Grader:
         its socket (a batch asks, once its references are computed)."""
         self._shared_requests = self.host.share_requests(self._request_frames())
 
-    def start(self, submission: Submission) -> Optional[Session]:
-        """Start ``submission``'s learner process, to wait set apart until ``grade_submission``
-        sends it the code: a batch starts one submission's process while it judges another.
-        None for a submission with no code to run."""
+    def prepare(self, submission: Submission) -> Optional[Session]:
+        """Fork ``submission``'s learner process, to wait set apart for its code (``start``): a
+        batch forks the next submission's process while the one before it runs. None for a
+        submission with no code to run."""
         if not submission.units:
             return None
         session = self._session(submission, self._config(submission))
         session.spawn_ahead()
         return session
+
+    def start(self, session: Session) -> None:
+        """Send a prepared session's process the code and the checks without waiting for them
+        to run: a batch starts the next submission as soon as the one before it has run, and
+        judges that one meanwhile (``grade_submission`` then reads what the code prints and
+        returns; the process keeps its own time limits, and its output waits in its pipes)."""
+        try:
+            session.begin()
+            session.send_requests(self._request_frames())
+        except BaseException:
+            session.close()
+            raise
 
     def grade_submission(self, submission: Submission, early: Optional["EarlyStart"] = None,
                          started: Optional[Session] = None,

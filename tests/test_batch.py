@@ -788,9 +788,12 @@ class _FakeGrader:
         self.log = []
         self.stop = stop_after_first_run
 
-    def start(self, submission):
-        self.log.append(("start", submission))
+    def prepare(self, submission):
+        self.log.append(("prepare", submission))
         return _FakeSession(self.log, submission)
+
+    def start(self, session):
+        self.log.append(("start", session.name))
 
     def grade_submission(self, submission, started=None, when_run=None):
         self.log.append(("grade", submission, started.name if started else None))
@@ -801,7 +804,7 @@ class _FakeGrader:
         return f"report of {submission}"
 
 
-def _grade_all_with(grader, items, stop=None):
+def _grade_all_with(grader, items, stop=None, keeping=None, jobs=1):
     import queue
     import threading
 
@@ -809,10 +812,10 @@ def _grade_all_with(grader, items, stop=None):
 
     batch = object.__new__(_Batch)  # only what the grading stage uses
     batch.grader, batch.stop = grader, stop or threading.Event()
-    reading, keeping = queue.Queue(), queue.Queue()
+    reading, keeping = queue.Queue(), keeping or queue.Queue()
     for item in items:
         reading.put(item)
-    batch._grade_all(reading, keeping)
+    batch._grade_all(reading, keeping, jobs)
     kept = []
     while not keeping.empty():
         kept.append(keeping.get())
@@ -820,17 +823,32 @@ def _grade_all_with(grader, items, stop=None):
 
 
 def test_the_next_submission_starts_when_the_last_has_run_not_before():
-    """Its learner process starts while the previous submission is judged, once that one's
-    process has done its work: never more than --jobs learner processes at work."""
+    """Its learner process is forked while the one before runs, and sent its code once that
+    one's process has done its work, before it is judged: never more than --jobs learner
+    processes running learner code."""
     grader = _FakeGrader()
     kept = _grade_all_with(grader, [("e1", "a.py"), ("e2", "b.py"), ("e3", "c.py"), None])
     assert grader.log == [
-        ("grade", "a.py", None), ("start", "b.py"), ("judged", "a.py"),
-        ("grade", "b.py", "b.py"), ("start", "c.py"), ("judged", "b.py"),
+        ("prepare", "b.py"), ("grade", "a.py", None), ("start", "b.py"), ("judged", "a.py"),
+        ("prepare", "c.py"), ("grade", "b.py", "b.py"), ("start", "c.py"), ("judged", "b.py"),
         ("grade", "c.py", "c.py"), ("judged", "c.py"),
     ]
     assert [item[1] for item in kept[:3]] == ["report of a.py", "report of b.py", "report of c.py"]
     assert kept[3] is None
+
+
+def test_the_next_submission_waits_for_its_code_while_the_writer_is_behind():
+    """Started, its output would wait in a pipe until this thread is back to read it: not while
+    putting the report may wait for the writer (a slow disk). It is sent its code when graded."""
+    import queue
+
+    keeping = queue.Queue(maxsize=10)
+    keeping.put("a report not yet written")  # room for 9 more, and 10 threads could put one each
+    grader = _FakeGrader()
+    _grade_all_with(grader, [("e1", "a.py"), ("e2", "b.py"), None], keeping=keeping, jobs=10)
+    assert ("start", "b.py") not in grader.log
+    assert grader.log[:3] == [("prepare", "b.py"), ("grade", "a.py", None), ("judged", "a.py")]
+    assert ("grade", "b.py", "b.py") in grader.log  # its process, forked ahead, still serves
 
 
 def test_a_stopping_batch_starts_nothing_more():
@@ -839,7 +857,8 @@ def test_a_stopping_batch_starts_nothing_more():
     stop = threading.Event()
     grader = _FakeGrader(stop_after_first_run=stop)
     _grade_all_with(grader, [("e1", "a.py"), ("e2", "b.py"), None], stop)
-    assert ("start", "b.py") not in grader.log and ("grade", "b.py", None) not in grader.log
+    assert ("start", "b.py") not in grader.log and not any(entry[:2] == ("grade", "b.py") for entry in grader.log)
+    assert ("close", "b.py") in grader.log  # the process forked for it is ended
 
 
 def test_the_class_summary_is_the_same_in_whatever_order_results_come(run, klass, tmp_path):

@@ -819,11 +819,32 @@ def test_a_process_started_ahead_runs_nothing_until_the_grader_is_there_to_watch
     loud = "print('x' * 100_000)\nprint('y' * 100_000)\n" + correct_source  # more than a pipe holds
     with Grader(options=Options(seed=5, settings=Settings(load_timeout=1.0))) as grader:
         submission = grader.read(write("loud.py", loud))
-        started = grader.start(submission)
+        started = grader.prepare(submission)
         time.sleep(1.5)  # longer than the load timeout
         report = grader.grade_submission(submission, started=started)
     assert report.problems == () and report.score == 100
     assert report.output.stdout.startswith("x" * 1000) and report.output.dropped_stdout > 0
+
+
+def test_a_submission_sent_its_code_before_the_grader_reads_it_is_graded_as_afresh(write, correct_source):
+    """A batch sends the next submission its code once the last has run, and judges that one
+    before it reads the new one's replies: what it prints meanwhile beyond what a pipe holds
+    waits there, and the report is the one grading it afresh gives."""
+    import time
+
+    from grader.runner import Grader, Options
+
+    loud = "print('x' * 100_000)\nprint('y' * 100_000)\n" + correct_source
+    with Grader(options=Options(seed=5)) as grader:
+        submission = grader.read(write("loud.py", loud))
+        started = grader.prepare(submission)
+        grader.start(started)
+        time.sleep(0.3)  # the grader judging the one before
+        early = grader.grade_submission(submission, started=started)
+        afresh = grader.grade_submission(submission)
+    assert early == afresh and early.score == 100 and early.problems == ()
+    assert early.output.stdout.startswith("x" * 1000) and early.output.dropped_stdout > 0
+    assert started.starts == 1 and not started.strict
 
 
 def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, correct_source, scratch_base):
@@ -848,7 +869,7 @@ def test_a_process_started_ahead_that_died_waiting_is_replaced_and_nothing_is_lo
 
     with Grader(options=Options(seed=5)) as grader:
         submission = grader.read(write("hello.py", "print('hello')\n" + correct_source))
-        started = grader.start(submission)
+        started = grader.prepare(submission)
         os.kill(started._ahead.pid, signal.SIGKILL)
         time.sleep(0.2)
         report = grader.grade_submission(submission, started=started)
@@ -871,7 +892,7 @@ def test_the_host_cleans_up_when_the_grader_process_ends(scratch_base, write, co
         import os, signal, sys, time
         from grader.runner import Grader, Options
         grader = Grader(options=Options(seed=1))
-        sessions = [grader.start(grader.read({str(write("s.py", correct_source))!r})) for _ in range(3)]
+        sessions = [grader.prepare(grader.read({str(write("s.py", correct_source))!r})) for _ in range(3)]
         # (counted here: in the "exit" case the host starts removing them at once)
         scratch_folders = len(os.listdir(os.environ["TMPDIR"]))
         print(grader.host._process.pid, *[s._ahead.pid for s in sessions], scratch_folders, flush=True)
@@ -930,7 +951,7 @@ def scratch_base(tmp_path, monkeypatch):
 
 def _started_ahead(grader, write, source, count=3):
     """Sessions of ``count`` submissions whose learner processes wait, started ahead."""
-    return [grader.start(grader.read(write(f"s{index}.py", source))) for index in range(count)]
+    return [grader.prepare(grader.read(write(f"s{index}.py", source))) for index in range(count)]
 
 
 def test_scratch_usage_counts_what_the_files_take_and_gives_up_on_too_many(tmp_path, monkeypatch):

@@ -262,7 +262,7 @@ class _Batch:
         # lock in Python that the exception could leave held, to hang the writer's next put.)
         finished: queue.SimpleQueue = queue.SimpleQueue()
         threads = [threading.Thread(target=self._read_all, args=(to_grade, reading, jobs), name="grade-read")]
-        threads += [threading.Thread(target=self._grade_all, args=(reading, keeping), name=f"grade-{n}") for n in range(jobs)]
+        threads += [threading.Thread(target=self._grade_all, args=(reading, keeping, jobs), name=f"grade-{n}") for n in range(jobs)]
         threads.append(threading.Thread(target=self._keep_all, args=(keeping, finished, jobs), name="grade-write"))
         for thread in threads:
             thread.start()
@@ -543,13 +543,17 @@ class _Batch:
         for _ in range(jobs):
             _put(reading, None, self.stop)
 
-    def _grade_all(self, reading: queue.Queue, keeping: queue.Queue) -> None:
-        # Once a submission's code and checks have run, the next submission's learner process
-        # starts (``when_run``) while this one is judged and reported: its process is done by
-        # then, so no more than ``jobs`` learner processes are ever at work.
-        ahead: list = []  # [(entry, submission, started session or None)] or [None]: no more
+    def _grade_all(self, reading: queue.Queue, keeping: queue.Queue, jobs: int = 1) -> None:
+        # A submission's learner process is forked while the one before it runs (``prepare``)
+        # and is sent its code once that one has run (``start_next``), before the grader judges
+        # it: forking and judging keep no core waiting, and no more than ``jobs`` learner
+        # processes ever run learner code. Until this thread comes back to read it, the next
+        # one's output waits in its pipe (a process printing more than that holds waits, its
+        # time running): so it is started early only when judging is all that is left, never
+        # waiting for the writer to make room for the report.
+        ahead: list = []  # [(entry, submission, prepared session or None)] or [None]: no more
 
-        def start_next() -> None:
+        def prepare_next() -> None:
             try:
                 item = reading.get_nowait()
             except queue.Empty:
@@ -558,13 +562,25 @@ class _Batch:
                 ahead.append(None)
                 return
             entry, submission = item
-            started = None
+            prepared = None
             if not isinstance(submission, Exception):
                 try:
-                    started = self.grader.start(submission)
+                    prepared = self.grader.prepare(submission)
                 except Exception:  # noqa: BLE001 - grading it afresh meets the error and reports it
-                    started = None
-            ahead.append((entry, submission, started))
+                    prepared = None
+            ahead.append((entry, submission, prepared))
+
+        def start_next() -> None:
+            if self.stop.is_set() or not _has_room(keeping, jobs):
+                return
+            if not ahead:
+                prepare_next()
+            if ahead and ahead[-1] is not None and ahead[-1][2] is not None:
+                entry, submission, prepared = ahead[-1]
+                try:
+                    self.grader.start(prepared)
+                except Exception:  # noqa: BLE001 - (closed) grading it afresh meets the error and reports it
+                    ahead[-1] = (entry, submission, None)
 
         while True:
             if ahead:
@@ -575,6 +591,7 @@ class _Batch:
             if item is None:
                 break
             entry, submission, started = item
+            prepare_next()
             try:
                 if isinstance(submission, Exception):
                     raise submission
@@ -586,7 +603,7 @@ class _Batch:
                     started.close()  # (closing twice is harmless)
             if self.stop.is_set() or not _put(keeping, (entry, report, outcome), self.stop):
                 break
-        for item in ahead:  # stopped with the next one started
+        for item in ahead:  # stopped with the next one prepared (or started)
             if item is not None and item[2] is not None:
                 item[2].close()
         _put(keeping, None, self.stop)
@@ -703,6 +720,12 @@ def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
         except queue.Full:
             if stop.is_set():
                 return False
+
+
+def _has_room(target: queue.Queue, puts: int) -> bool:
+    """Whether ``puts`` more items go into ``target`` without waiting, whatever the other
+    threads that put into it do meanwhile (one each)."""
+    return target.maxsize <= 0 or target.maxsize - target.qsize() >= puts
 
 
 def _get(source: queue.Queue | queue.SimpleQueue, stop: Optional[threading.Event] = None):
