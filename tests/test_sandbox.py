@@ -858,6 +858,28 @@ def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, 
     assert list(scratch_base.iterdir()) == []
 
 
+def test_a_process_is_released_while_another_thread_waits_for_the_hosts_reply(write, correct_source, scratch_base):
+    """Letting the host reap a finished process awaits no reply: it must not wait for another
+    thread's request to be answered (a fork, under load milliseconds), which held up the start
+    of the next submission."""
+    import threading
+    import time
+
+    from grader.runner import Grader, Options
+
+    grader = Grader(options=Options(seed=3))
+    process = _started_ahead(grader, write, correct_source, count=1)[0]._ahead
+    released = threading.Event()
+    with grader.host._lock:  # as while another thread waits for its reply
+        threading.Thread(target=lambda: (process.close(), released.set())).start()
+        assert released.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (_alive(process.pid) or list(scratch_base.iterdir())):
+            time.sleep(0.02)
+        assert not _alive(process.pid) and list(scratch_base.iterdir()) == []
+    grader.close()
+
+
 def test_a_process_started_ahead_that_died_waiting_is_replaced_and_nothing_is_lost(write, correct_source):
     """It ran none of the learner's code: its death is no one's fault and not one of the starts
     (a restart would mute the learner's output and turn on strict replies)."""

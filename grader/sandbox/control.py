@@ -39,7 +39,11 @@ class Host:
     """The sandbox host process. Thread-safe; restarts itself if it dies."""
 
     def __init__(self, preload: tuple[str, ...] = DEFAULT_PROBE_MODULES):
+        #: Held for a request and its reply (the host answers in order).
         self._lock = threading.Lock()
+        #: Held for each message sent and while the socket changes: a ``release``, which awaits
+        #: no reply, goes out while another thread waits for its reply (a fork, milliseconds).
+        self._sending = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
         self._hello: dict | None = None
@@ -81,7 +85,8 @@ class Host:
         )
         theirs.close()
         ours.settimeout(HOST_START_TIMEOUT)
-        self._control = ours
+        with self._sending:
+            self._control = ours
         self._hello = None
         self._started_preload = ()
         self._shared_in_host = set()
@@ -142,11 +147,14 @@ class Host:
             return self._hello.get(name) if self._hello else None
 
     def _send(self, message: dict, fds: list[int] | None = None) -> None:
-        data = json.dumps(message).encode()
-        if fds:
-            socket.send_fds(self._control, [data], fds)
-        else:
-            self._control.send(data)
+        self._send_bytes(json.dumps(message).encode(), fds)
+
+    def _send_bytes(self, data: bytes, fds: list[int] | None = None) -> None:
+        with self._sending:
+            if fds:
+                socket.send_fds(self._control, [data], fds)
+            else:
+                self._control.send(data)
 
     def _receive(self) -> dict:
         try:
@@ -219,7 +227,7 @@ class Host:
         """Send the host the shared requests ``key`` names. Requests it cannot take (larger than
         this socket's buffer, or refused) are not offered again: each process gets them sent."""
         try:
-            self._control.send(self._shared[key])
+            self._send_bytes(self._shared[key])
         except OSError as exc:
             if exc.errno != errno.EMSGSIZE:
                 raise  # (the host has gone: it is started again)
@@ -243,19 +251,21 @@ class Host:
 
     def release(self, pid: int, scratch: Optional[str] = None) -> None:
         """Let the host reap a killed learner process and remove its scratch folder, without
-        waiting for it."""
-        with self._lock:
+        waiting for it, nor for another thread's request (the host never answers this one)."""
+        data = json.dumps({"op": "release", "pid": pid, "scratch": scratch}).encode()
+        with self._sending:
             if self._control is None:
                 return
             try:
-                self._send({"op": "release", "pid": pid, "scratch": scratch})
+                self._control.send(data)
             except OSError:
                 pass
 
     def _stop_locked(self, wait: bool = True) -> None:
-        if self._control is not None:
-            self._control.close()  # the host kills every learner process left, then exits
-            self._control = None
+        with self._sending:
+            if self._control is not None:
+                self._control.close()  # the host kills every learner process left, then exits
+                self._control = None
         if self._process is not None and wait:
             try:
                 self._process.wait(timeout=5)
