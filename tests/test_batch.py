@@ -861,6 +861,28 @@ def test_a_stopping_batch_starts_nothing_more():
     assert ("close", "b.py") in grader.log  # the process forked for it is ended
 
 
+def test_a_batch_keeps_what_the_grader_holds_out_of_the_collectors_sight_while_it_runs(run, klass, tmp_path,
+                                                                                       monkeypatch):
+    """A full collection of the grader's start-up objects held the GIL for tens of milliseconds
+    while learner processes waited: frozen while the batch grades, and given back after."""
+    import gc
+
+    from grader.runner import Grader
+
+    frozen = []
+    grade = Grader.grade_submission
+
+    def recording(self, *args, **kwargs):
+        frozen.append(gc.get_freeze_count())
+        return grade(self, *args, **kwargs)
+
+    monkeypatch.setattr(Grader, "grade_submission", recording)
+    assert gc.get_freeze_count() == 0
+    assert run("batch", klass, "--out", tmp_path / "r.csv", "--seed", 1).exit_code == 0
+    assert len(frozen) == 6 and min(frozen) > 10_000
+    assert gc.get_freeze_count() == 0
+
+
 def test_the_class_summary_is_the_same_in_whatever_order_results_come(run, klass, tmp_path):
     """A batch adds each result to the summary as it comes, in an order the number of jobs
     decides; the summary must be the one its records give in any order."""
