@@ -851,6 +851,46 @@ def test_the_next_submission_waits_for_its_code_while_the_writer_is_behind():
     assert ("grade", "b.py", "b.py") in grader.log  # its process, forked ahead, still serves
 
 
+def test_a_submission_forked_ahead_is_graded_by_the_first_thread_free_not_held():
+    """Forked while a slow submission runs, the next one is any thread's: another thread, free
+    first, grades it, rather than it waiting for the slow one (a class's end would wait too)."""
+    import queue
+    import threading
+
+    from grader.batch.run import _Batch, _Prepared
+
+    class Slow(_FakeGrader):
+        def __init__(self):
+            super().__init__()
+            self.grading_a = threading.Event()
+
+        def grade_submission(self, submission, started=None, when_run=None):
+            self.log.append(("grade", submission, started.name if started else None))
+            if submission == "a.py":
+                self.grading_a.set()
+                time.sleep(1.0)
+            when_run()
+            self.log.append(("judged", submission))
+            return f"report of {submission}"
+
+    grader = Slow()
+    batch = object.__new__(_Batch)
+    batch.grader, batch.stop = grader, threading.Event()
+    reading, keeping, prepared = queue.Queue(), queue.Queue(), _Prepared()
+    for item in [("e1", "a.py"), ("e2", "b.py"), ("e3", "c.py"), None, None]:
+        reading.put(item)
+    first = threading.Thread(target=batch._grade_all, args=(reading, keeping, 2, prepared))
+    first.start()
+    assert grader.grading_a.wait(10)  # (b.py is forked ahead by then: before a.py is graded)
+    second = threading.Thread(target=batch._grade_all, args=(reading, keeping, 2, prepared))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert ("prepare", "b.py") in grader.log
+    assert grader.log.index(("judged", "b.py")) < grader.log.index(("judged", "a.py"))
+    assert sorted(entry[1] for entry in grader.log if entry[0] == "judged") == ["a.py", "b.py", "c.py"]
+
+
 def test_a_stopping_batch_starts_nothing_more():
     import threading
 

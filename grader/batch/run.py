@@ -1,6 +1,7 @@
 """``grade batch``: grade a class in parallel, one seed for all, every result kept as it comes."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -262,16 +263,21 @@ class _Batch:
         # (The main thread waits on this one, and Ctrl-C raises in it there: a SimpleQueue has no
         # lock in Python that the exception could leave held, to hang the writer's next put.)
         finished: queue.SimpleQueue = queue.SimpleQueue()
+        prepared = _Prepared()
         threads = [threading.Thread(target=self._read_all, args=(to_grade, reading, jobs), name="grade-read")]
-        threads += [threading.Thread(target=self._grade_all, args=(reading, keeping, jobs), name=f"grade-{n}") for n in range(jobs)]
+        threads += [threading.Thread(target=self._grade_all, args=(reading, keeping, jobs, prepared), name=f"grade-{n}")
+                    for n in range(jobs)]
         threads.append(threading.Thread(target=self._keep_all, args=(keeping, finished, jobs), name="grade-write"))
         # What the grader holds by now (numpy, the catalogue, the references) lives as long as
         # the batch: out of the collector's sight, a full collection no longer walks all of it
-        # (30 ms, holding the GIL while learner processes waited for their code).
-        gc.freeze()
-        for thread in threads:
-            thread.start()
+        # (30 ms, holding the GIL while learner processes waited for their code). (Not if the
+        # process that runs the batch keeps objects frozen itself: they stay as it froze them.)
+        freezing = gc.get_freeze_count() == 0
         try:
+            if freezing:
+                gc.freeze()
+            for thread in threads:
+                thread.start()
             for _ in to_grade:
                 outcome = _get(finished)
                 if outcome == "internal_error":
@@ -288,8 +294,11 @@ class _Batch:
         finally:
             self.stop.set()
             for thread in threads:
-                thread.join()
-            gc.unfreeze()
+                if thread.is_alive():
+                    thread.join()
+            prepared.close_all()
+            if freezing:
+                gc.unfreeze()
             self.grader.close()
         names = [entry.name for entry in entries]
         # Cut off, the summary says so and whom it lacks (as ``grade merge`` does of a slice cut
@@ -549,70 +558,87 @@ class _Batch:
         for _ in range(jobs):
             _put(reading, None, self.stop)
 
-    def _grade_all(self, reading: queue.Queue, keeping: queue.Queue, jobs: int = 1) -> None:
+    def _grade_all(self, reading: queue.Queue, keeping: queue.Queue, jobs: int = 1,
+                   prepared: Optional[_Prepared] = None) -> None:
         # A submission's learner process is forked while the one before it runs (``prepare``)
         # and is sent its code once that one has run (``start_next``), before the grader judges
         # it: forking and judging keep no core waiting, and no more than ``jobs`` learner
         # processes ever run learner code. Until this thread comes back to read it, the next
-        # one's output waits in its pipe (a process printing more than that holds waits, its
-        # time running): so it is started early only when judging is all that is left, never
-        # waiting for the writer to make room for the report.
-        ahead: list = []  # [(entry, submission, prepared session or None)] or [None]: no more
+        # one's output waits in its pipe: so it is started early only when judging it is all
+        # this thread has left to do, never waiting for the writer to make room for the report.
+        # Forked ahead but not started, a submission is any thread's to take (``prepared``): one
+        # behind a slow submission is graded by the first thread free, not held.
+        prepared = prepared if prepared is not None else _Prepared()
+        started: Optional[tuple] = None  # (entry, submission, session or None), this thread's next
+        ended = False  # this thread has taken one of the reader's end markers
 
-        def prepare_next() -> None:
+        def read_next() -> Optional[tuple]:
+            nonlocal ended
             try:
                 item = reading.get_nowait()
             except queue.Empty:
-                return  # none read yet: it is taken the usual way
-            if item is None or self.stop.is_set():
-                ahead.append(None)
-                return
-            entry, submission = item
-            prepared = None
+                return None  # none read yet: it is taken the usual way
+            if item is None:
+                ended = True
+                return None
+            return (*item, None)
+
+        def prepare(item: tuple) -> tuple:
+            entry, submission, _ = item
+            session = None
             if not isinstance(submission, Exception):
                 try:
-                    prepared = self.grader.prepare(submission)
+                    session = self.grader.prepare(submission)
                 except Exception:  # noqa: BLE001 - grading it afresh meets the error and reports it
-                    prepared = None
-            ahead.append((entry, submission, prepared))
+                    session = None
+            return entry, submission, session
+
+        def prepare_next() -> None:
+            if not self.stop.is_set() and not ended and (item := read_next()) is not None:
+                prepared.put(prepare(item))
 
         def start_next() -> None:
+            nonlocal started
             if self.stop.is_set() or not _has_room(keeping, jobs):
                 return
-            if not ahead:
-                prepare_next()
-            if ahead and ahead[-1] is not None and ahead[-1][2] is not None:
-                entry, submission, prepared = ahead[-1]
-                try:
-                    self.grader.start(prepared)
-                except Exception:  # noqa: BLE001 - (closed) grading it afresh meets the error and reports it
-                    ahead[-1] = (entry, submission, None)
-
-        while True:
-            if ahead:
-                item = ahead.pop()
-            else:
-                item = _get(reading, self.stop)
-                item = item and (*item, None)
-            if item is None:
-                break
-            entry, submission, started = item
-            prepare_next()
-            try:
-                if isinstance(submission, Exception):
-                    raise submission
-                report = self.grader.grade_submission(submission, started=started, when_run=start_next)
-                outcome = "graded"
-            except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
-                report, outcome = _internal_error_report(entry, exc), "internal_error"
-                if started is not None:
-                    started.close()  # (closing twice is harmless)
-            if self.stop.is_set() or not _put(keeping, (entry, report, outcome), self.stop):
-                break
-        for item in ahead:  # stopped with the next one prepared (or started)
+            item = prepared.take()
+            if item is None and not ended and (item := read_next()) is not None:
+                item = prepare(item)
             if item is not None and item[2] is not None:
-                item[2].close()
-        _put(keeping, None, self.stop)
+                try:
+                    self.grader.start(item[2])
+                except Exception:  # noqa: BLE001 - (closed) grading it afresh meets the error and reports it
+                    item = (item[0], item[1], None)
+            started = item
+
+        try:
+            while not self.stop.is_set():
+                item, started = started or prepared.take(), None
+                if item is None and not ended:
+                    item = _get(reading, self.stop)
+                    ended = item is None
+                    item = item and (*item, None)
+                if item is None:
+                    break
+                entry, submission, session = item
+                prepare_next()
+                try:
+                    if isinstance(submission, Exception):
+                        raise submission
+                    report = self.grader.grade_submission(submission, started=session, when_run=start_next)
+                    outcome = "graded"
+                except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
+                    report, outcome = _internal_error_report(entry, exc), "internal_error"
+                    if session is not None:
+                        session.close()  # (closing twice is harmless)
+                if self.stop.is_set() or not _put(keeping, (entry, report, outcome), self.stop):
+                    break
+        finally:
+            if started is not None and started[2] is not None:  # stopped with the next one started
+                started[2].close()
+            if self.stop.is_set():
+                prepared.close_all()
+            _put(keeping, None, self.stop)
 
     def _keep_all(self, keeping: queue.Queue, finished: queue.SimpleQueue, jobs: int) -> None:
         ended = 0
@@ -726,6 +752,29 @@ def _put(target: queue.Queue, item, stop: threading.Event) -> bool:
         except queue.Full:
             if stop.is_set():
                 return False
+
+
+class _Prepared:
+    """Submissions whose learner processes were forked ahead (each waiting for its code), for
+    whichever grading thread is free first."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items: collections.deque = collections.deque()
+
+    def put(self, item: tuple) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def take(self) -> Optional[tuple]:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    def close_all(self) -> None:
+        """End the processes of those left (the batch is stopping)."""
+        while (item := self.take()) is not None:
+            if item[2] is not None:
+                item[2].close()
 
 
 def _has_room(target: queue.Queue, puts: int) -> bool:
