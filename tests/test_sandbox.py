@@ -828,23 +828,43 @@ def test_a_process_started_ahead_runs_nothing_until_the_grader_is_there_to_watch
 
 def test_a_submission_sent_its_code_before_the_grader_reads_it_is_graded_as_afresh(write, correct_source):
     """A batch sends the next submission its code once the last has run, and judges that one
-    before it reads the new one's replies: what it prints meanwhile beyond what a pipe holds
-    waits there, and the report is the one grading it afresh gives."""
+    before it reads the new one's replies: what it prints meanwhile (more than Linux's default
+    pipe holds) waits without stopping it, so its time limit is not spent waiting, and the report
+    is the one grading it afresh gives."""
+    import select
     import time
 
     from grader.runner import Grader, Options
+    from grader.sandbox.client import Settings
 
-    loud = "print('x' * 100_000)\nprint('y' * 100_000)\n" + correct_source
-    with Grader(options=Options(seed=5)) as grader:
+    # (one statement: each has its own time limit)
+    loud = "import time\nif True:\n    print('x' * 200_000)\n    time.sleep(0.6)\n" + correct_source
+    with Grader(options=Options(seed=5, settings=Settings(load_timeout=1.0))) as grader:
         submission = grader.read(write("loud.py", loud))
         started = grader.prepare(submission)
         grader.start(started)
-        time.sleep(0.3)  # the grader judging the one before
+        time.sleep(0.6)  # the grader judging the one before (far longer than it takes)
+        stdout = started.process._streams["stdout"]
+        assert select.select([stdout], [], [], 0)[0]  # its code is running: it has printed
         early = grader.grade_submission(submission, started=started)
         afresh = grader.grade_submission(submission)
     assert early == afresh and early.score == 100 and early.problems == ()
     assert early.output.stdout.startswith("x" * 1000) and early.output.dropped_stdout > 0
     assert started.starts == 1 and not started.strict
+
+
+def test_the_next_submission_is_started_only_once_this_ones_process_has_ended(write, correct_source):
+    """What keeps a batch to --jobs learner processes running learner code: ``when_run``, where
+    a batch sends the next submission its code, comes after this one's process is ended."""
+    from grader.runner import Grader, Options
+
+    with Grader(options=Options(seed=5)) as grader:
+        submission = grader.read(write("a.py", correct_source))
+        session = grader.prepare(submission)
+        seen = []
+        report = grader.grade_submission(submission, started=session,
+                                         when_run=lambda: seen.append((session.process, session._ahead)))
+    assert report.score == 100 and seen == [(None, None)]
 
 
 def test_the_host_removes_every_scratch_folder_when_the_grader_closes_it(write, correct_source, scratch_base):

@@ -6,6 +6,7 @@ deadline after which its whole process group is killed.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import shutil
@@ -115,6 +116,8 @@ class LearnerProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        for fd in (out_r, err_r):
+            _enlarge_pipe(fd)
         try:
             spawned = host.spawn({**config, "scratch": self.scratch}, [theirs.fileno(), out_w, err_w])
         except BaseException:
@@ -291,6 +294,20 @@ def scratch_usage(folder: str) -> int | None:
         except OSError:
             return None
     return used
+
+
+#: What a learner process's stdout and stderr each hold unread. A batch sends the next
+#: submission its code before it comes back to read it (``Grader.start``): a statement printing
+#: more than this meanwhile waits, its time running, until the grader reads. (Four times
+#: Linux's default; charged to the grader's user, as every pipe it makes.)
+PIPE_BYTES = 256 * 1024
+
+
+def _enlarge_pipe(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # (past the user's share of pipe memory: the default size)
+        pass
 
 
 def _scratch_folder() -> str:
