@@ -900,6 +900,29 @@ def test_a_process_is_released_while_another_thread_waits_for_the_hosts_reply(wr
     grader.close()
 
 
+def test_a_host_that_answers_too_late_is_replaced_not_left_to_answer_the_next_request(write, correct_source):
+    """A reply that comes after its request gave up would be read as the next request's, and
+    every request after it would get the one before's answer: the late host is stopped, and the
+    next request starts another."""
+    import os
+    import signal
+    import threading
+
+    from grader.runner import Grader, Options
+
+    with Grader(options=Options(seed=5)) as grader:
+        host = grader.host
+        host.ready()
+        late = host._process
+        host._control.settimeout(0.2)
+        os.kill(late.pid, signal.SIGSTOP)  # (it answers once continued: after the 0.2 s)
+        threading.Timer(0.5, os.kill, (late.pid, signal.SIGCONT)).start()
+        assert host.reap(999_999) == {"exit": None, "signal": None}
+        assert late.poll() is not None and host._process is not late
+        report = grader.grade(write("a.py", correct_source))
+    assert report.score == 100 and report.problems == ()
+
+
 def test_a_process_started_ahead_that_died_waiting_is_replaced_and_nothing_is_lost(write, correct_source):
     """It ran none of the learner's code: its death is no one's fault and not one of the starts
     (a restart would mute the learner's output and turn on strict replies)."""

@@ -160,6 +160,9 @@ class Host:
         try:
             data = self._control.recv(1 << 20)
         except socket.timeout as exc:
+            # Its answer, if it ever comes, would be read as the next request's: this host is
+            # stopped (its learner processes with it), and the next request starts another.
+            self._stop_locked()
             raise SandboxError("the sandbox host did not answer in time") from exc
         if not data:
             raise ConnectionError("the sandbox host has gone")
@@ -246,7 +249,7 @@ class Host:
             try:
                 self._send({"op": "reap", "pid": pid, "scratch": scratch})
                 return self._receive()
-            except (OSError, ValueError):
+            except (OSError, ValueError, SandboxError):
                 return {"exit": None, "signal": None}
 
     def release(self, pid: int, scratch: Optional[str] = None) -> None:
