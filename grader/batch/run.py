@@ -563,9 +563,9 @@ class _Batch:
         # A submission's learner process is forked while the one before it runs (``prepare``)
         # and is sent its code once that one has run (``start_next``), before the grader judges
         # it: forking and judging keep no core waiting, and no more than ``jobs`` learner
-        # processes ever run learner code. Until this thread comes back to read it, the next
-        # one's output waits in its pipe: so it is started early only when judging it is all
-        # this thread has left to do, never waiting for the writer to make room for the report.
+        # processes ever run learner code. Until this thread comes back to read it (judging this
+        # one and forking the one after: milliseconds), the next one's output waits in its pipe:
+        # so it is not started early when the report would wait for the writer to make room.
         # Forked ahead but not started, a submission is any thread's to take (``prepared``): one
         # behind a slow submission is graded by the first thread free, not held.
         prepared = prepared if prepared is not None else _Prepared()
@@ -778,8 +778,8 @@ class _Prepared:
 
 
 def _has_room(target: queue.Queue, puts: int) -> bool:
-    """Whether ``puts`` more items go into ``target`` without waiting, whatever the other
-    threads that put into it do meanwhile (one each)."""
+    """Whether ``puts`` more items go into ``target`` without waiting, if each of the other
+    threads that put into it puts one meanwhile."""
     return target.maxsize <= 0 or target.maxsize - target.qsize() >= puts
 
 
