@@ -578,13 +578,11 @@ class _Batch:
                 item = reading.get_nowait()
             except queue.Empty:
                 return None  # none read yet: it is taken the usual way
-            if item is None:
-                ended = True
-                return None
-            return (*item, None)
+            ended = item is None
+            return item
 
         def prepare(item: tuple) -> tuple:
-            entry, submission, _ = item
+            entry, submission = item
             session = None
             if not isinstance(submission, Exception):
                 try:

@@ -306,7 +306,7 @@ PIPE_BYTES = 256 * 1024
 def _enlarge_pipe(fd: int) -> None:
     try:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (AttributeError, OSError):  # (past the user's share of pipe memory: the default size)
+    except OSError:  # (past the user's share of pipe memory: the default size)
         pass
 
 
